@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import threading
 
-from wechat.emulator import EmulatorConfig, EmulatorServer
-from wechat.keys import generate_dev_keys, load_keys
+from wechat.emulator import EmulatorServer
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,14 +19,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="send pay notifications here instead of the order's notify_url")
     args = parser.parse_args(argv)
 
-    generate_dev_keys(args.keys_dir)
-    keys = load_keys(args.keys_dir)
-    config = EmulatorConfig.from_keys(
-        keys, notify_time_scale=args.notify_time_scale, notify_url=args.notify_url
+    emulator = EmulatorServer.from_keys_dir(
+        args.keys_dir,
+        args.host,
+        args.port,
+        notify_time_scale=args.notify_time_scale,
+        notify_url=args.notify_url,
     )
-    with EmulatorServer(config, host=args.host, port=args.port) as server:
-        print(f"WeChat emulator at {server.url} (appid {keys.appid}, keys in {args.keys_dir})",
-              flush=True)
+    with emulator as server:
+        print(f"WeChat emulator at {server.url} (appid {server.config.appid}, "
+              f"keys in {args.keys_dir})", flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

@@ -84,10 +84,7 @@ def requires_access_token(view):
 
 @bp.get("/cgi-bin/token")
 def get_token():
-    args = request.args
-    if args.get("grant_type") != "client_credential":
-        return wechat_error(40002, "invalid grant_type")
-    error = credential_error(args.get("appid"), args.get("secret"))
+    error = token_request_error(request.args)
     if error:
         return error
     state = current_state()
@@ -104,9 +101,7 @@ def get_token():
 @bp.post("/cgi-bin/stable_token")
 def get_stable_token():
     body = json_body()
-    if body.get("grant_type") != "client_credential":
-        return wechat_error(40002, "invalid grant_type")
-    error = credential_error(body.get("appid"), body.get("secret"))
+    error = token_request_error(body)
     if error:
         return error
     state = current_state()
@@ -120,6 +115,12 @@ def get_stable_token():
             state.stable_token = current.value
         expires_in = round(current.expires_at - state.now())
     return jsonify(access_token=current.value, expires_in=expires_in)
+
+
+def token_request_error(params) -> Response | None:
+    if params.get("grant_type") != "client_credential":
+        return wechat_error(40002, "invalid grant_type")
+    return credential_error(params.get("appid"), params.get("secret"))
 
 
 def _mint_token(stable: bool) -> AccessToken:

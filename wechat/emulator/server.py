@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 
 from wechat.emulator import mp
 from wechat.emulator.state import STATE_EXTENSION, EmulatorConfig, EmulatorState, Fault, current_state
+from wechat.keys import generate_dev_keys, load_keys
 
 CONTROL_PREFIX = "_emulator/"
 PAY_MODULE = "wechat.emulator.pay"
@@ -98,6 +99,12 @@ class EmulatorServer:
         self._server = None
         self._thread: threading.Thread | None = None
 
+    @classmethod
+    def from_keys_dir(cls, keys_dir, host: str = "127.0.0.1", port: int = 0, **config_overrides):
+        """An emulator using the dev keys in `keys_dir` (generated there if missing)."""
+        generate_dev_keys(keys_dir)
+        return cls(EmulatorConfig.from_keys(load_keys(keys_dir), **config_overrides), host, port)
+
     @property
     def url(self) -> str:
         if self._server is None:
@@ -107,7 +114,8 @@ class EmulatorServer:
     def start(self) -> "EmulatorServer":
         self._server = make_server(self.host, self.port, self.app, threaded=True)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="wechat-emulator", daemon=True
+            # A short poll interval keeps stop() (and so each test's teardown) fast.
+            target=self._server.serve_forever, args=(0.05,), name="wechat-emulator", daemon=True
         )
         self._thread.start()
         return self
