@@ -17,15 +17,13 @@ OPENID = "o-payer-openid"
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("wechat-keys")
-    generate_dev_keys(directory)
-    return load_keys(directory)
+def keys(keys_dir):  # keys_dir: tests/conftest.py
+    return load_keys(keys_dir)
 
 
 @pytest.fixture
-def emulator(keys):
-    with EmulatorServer(EmulatorConfig.from_keys(keys, notify_time_scale=0.001)) as server:
+def emulator(keys_dir):
+    with EmulatorServer.from_keys_dir(keys_dir, notify_time_scale=0.001) as server:
         yield server
 
 
