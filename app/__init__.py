@@ -1,0 +1,76 @@
+"""The application factory. It never creates tables: `flask db upgrade` does (Alembic)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import BaseConfig, load_config
+
+from .container import Container
+from .extensions import EnvelopeApi, db, migrate
+
+
+def _fill_wechat_settings_from_dev_keys(app: Flask) -> None:
+    """Development and tests talk to the local emulator with locally generated keys."""
+    keys_dir = app.config.get("WECHAT_KEYS_DIR")
+    if not keys_dir or app.config.get("WECHAT_APPID"):
+        return
+    from wechat.keys import generate_dev_keys, load_keys
+
+    generate_dev_keys(keys_dir)
+    keys = load_keys(keys_dir)
+    app.config.update(
+        WECHAT_APPID=keys.appid,
+        WECHAT_SECRET=keys.secret,
+        WECHAT_PAY_MCHID=keys.mchid,
+        WECHAT_PAY_MERCHANT_SERIAL=keys.merchant_serial,
+        WECHAT_PAY_MERCHANT_KEY_PEM=keys.merchant_private_key,
+        WECHAT_PAY_APIV3_KEY=keys.apiv3_key,
+        WECHAT_PAY_PLATFORM_PUBLIC_KEY_PEM=keys.platform_public_key,
+        WECHAT_PAY_PLATFORM_PUBLIC_KEY_ID=keys.platform_public_key_id,
+    )
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - trivial
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def create_app(config: BaseConfig | dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    if config is None:
+        config = load_config()
+    app.config.update(config.as_dict() if isinstance(config, BaseConfig) else config)
+    if app.config.get("SQLALCHEMY_DATABASE_URI", "").startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
+    _fill_wechat_settings_from_dev_keys(app)
+    app.json.ensure_ascii = False  # Chinese messages readable on the wire
+    logging.getLogger("wechatpy").setLevel(logging.WARNING)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), compare_type=True)
+    # One Api per app: the OpenAPI document belongs to the app, not to the process.
+    api = EnvelopeApi(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearerAuth": {"type": "http", "scheme": "bearer"},
+    }}})
+    app.extensions["yiqi"] = Container(config=app.config)
+
+    from .api import register_blueprints
+
+    register_blueprints(app, api)
+    from .cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def container(app: Flask) -> Container:
+    return app.extensions["yiqi"]

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from app.extensions import db
+from app.services import users
+
+from .schemas import ErrorEnvelope, LoginRequest, LoginResponse
+from .security import services
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="WeChat login")
+
+
+@blp.route("/login", methods=["POST"])
+@blp.arguments(LoginRequest)
+@blp.response(200, LoginResponse)
+@blp.alt_response(400, schema=ErrorEnvelope, description="WeChat refused the code (reused, expired, invalid)")
+def login(body):
+    """Exchange a wx.login code for our bearer token."""
+    container = services()
+    result = users.login(db.session, container.pii, container.mini_program, code=body["code"],
+                         now=container.clock.now())
+    return {
+        "token": container.member_tokens.issue(result.user.id),
+        "token_type": "Bearer",
+        "expires_in": container.member_tokens.max_age_seconds,
+        "user": {"id": result.user.id, "invite_code": result.user.invite_code, "is_new": result.created},
+    }

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from app.extensions import db
+from app.services import plans as plan_service
+
+from .schemas import ErrorEnvelope, PlanList, PlanOut
+
+blp = Blueprint("plans", __name__, url_prefix="/api/v1/plans", description="The plan catalogue")
+
+
+def plan_out(plan, version, counts: dict, held: dict) -> dict:
+    rules = version.rules
+    return {
+        "code": plan.code,
+        "name": rules["name"],
+        "summary": rules["summary"],
+        "version": version.version,
+        "covered_incidents": rules["covered_incidents"],
+        "observation_days": rules["observation_days"],
+        "max_aid_fen": rules["max_aid_fen"],
+        "share_cap_fen": rules["share_cap_fen"],
+        "min_prepay_fen": rules["min_prepay_fen"],
+        "management_fee_bp": rules["management_fee_bp"],
+        "eligibility": [
+            {
+                "label": g["label"],
+                "min_age_years": g["min_age"].get("years"),
+                "min_age_days": g["min_age"].get("days"),
+                "max_age_years": g["max_age_years"],
+                "sex": g.get("sex"),
+                "required_answers": g.get("required_answers", []),
+            }
+            for g in rules["eligibility"]
+        ],
+        "aid_table": rules["aid_table"],
+        "exclusions": rules["exclusions"],
+        "health_questions": rules["health_questions"],
+        "eligibility_questions": rules["eligibility_questions"],
+        "rules_in_words": plan_service.rules_in_plain_words(rules),
+        "counts": counts.get(plan.id, {"members": 0, "observing": 0, "protected": 0}),
+        "balances_held_fen": held.get(plan.id, 0),
+    }
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, PlanList)
+def list_plans():
+    """The six plans, their rules in plain words and live member counts."""
+    counts = plan_service.member_counts(db.session)
+    held = plan_service.balances_held(db.session)
+    return {"items": [plan_out(p, v, counts, held) for p, v in plan_service.list_plans(db.session)]}
+
+
+@blp.route("/<string:code>", methods=["GET"])
+@blp.response(200, PlanOut)
+@blp.alt_response(404, schema=ErrorEnvelope)
+def get_plan(code):
+    plan, version = plan_service.get_plan(db.session, code)
+    return plan_out(plan, version, plan_service.member_counts(db.session), plan_service.balances_held(db.session))

@@ -1,0 +1,136 @@
+"""Request and response schemas: they validate input and generate the OpenAPI document."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+
+class StrictBoolean(fields.Boolean):
+    """Only JSON true/false: a "yes" or 1 in a health declaration is a mistake, not an answer."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value is True or value is False:
+            return value
+        raise ValidationError("Must be true or false.")
+
+
+class ErrorBody(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    details = fields.Dict()
+
+
+class ErrorEnvelope(Schema):
+    error = fields.Nested(ErrorBody, required=True)
+
+
+# --- auth ---------------------------------------------------------------------------------
+class LoginRequest(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class UserOut(Schema):
+    id = fields.Integer(required=True)
+    invite_code = fields.String(required=True)
+    is_new = fields.Boolean(required=True)
+
+
+class LoginResponse(Schema):
+    token = fields.String(required=True)
+    token_type = fields.String(required=True)
+    expires_in = fields.Integer(required=True)
+    user = fields.Nested(UserOut, required=True)
+
+
+# --- plans --------------------------------------------------------------------------------
+class QuestionOut(Schema):
+    key = fields.String(required=True)
+    text = fields.String(required=True)
+
+
+class EligibilityGroupOut(Schema):
+    label = fields.String(required=True)
+    min_age_years = fields.Integer(allow_none=True)
+    min_age_days = fields.Integer(allow_none=True)
+    max_age_years = fields.Integer(required=True)
+    sex = fields.String(allow_none=True)
+    required_answers = fields.List(fields.String())
+
+
+class AidItemOut(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    max_aid_fen = fields.Integer(required=True)
+
+
+class PlanCountsOut(Schema):
+    members = fields.Integer(required=True, metadata={"description": "observing + protected"})
+    observing = fields.Integer(required=True)
+    protected = fields.Integer(required=True)
+
+
+class PlanOut(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    summary = fields.String(required=True)
+    version = fields.Integer(required=True)
+    covered_incidents = fields.List(fields.String(), required=True)
+    observation_days = fields.Integer(required=True)
+    max_aid_fen = fields.Integer(required=True)
+    share_cap_fen = fields.Integer(required=True)
+    min_prepay_fen = fields.Integer(required=True)
+    management_fee_bp = fields.Integer(required=True)
+    eligibility = fields.List(fields.Nested(EligibilityGroupOut), required=True)
+    aid_table = fields.List(fields.Nested(AidItemOut), required=True)
+    exclusions = fields.List(fields.String(), required=True)
+    health_questions = fields.List(fields.Nested(QuestionOut), required=True)
+    eligibility_questions = fields.List(fields.Nested(QuestionOut), required=True)
+    rules_in_words = fields.List(fields.String(), required=True)
+    counts = fields.Nested(PlanCountsOut, required=True)
+    balances_held_fen = fields.Integer(required=True)
+
+
+class PlanList(Schema):
+    items = fields.List(fields.Nested(PlanOut), required=True)
+
+
+# --- memberships ----------------------------------------------------------------------------
+class PersonIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=30))
+    id_number = fields.String(required=True, validate=validate.Length(min=1, max=18))
+
+
+class JoinRequestIn(Schema):
+    plan_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    relation = fields.String(required=True, validate=validate.OneOf(["self", "child", "parent", "spouse"]))
+    person = fields.Nested(PersonIn, required=True)
+    answers = fields.Dict(keys=fields.String(validate=validate.Length(max=60)), values=StrictBoolean(),
+                          required=True, validate=validate.Length(max=20))
+
+
+class MembershipOut(Schema):
+    id = fields.Integer(required=True)
+    plan_code = fields.String(required=True)
+    plan_name = fields.String(required=True)
+    plan_version = fields.Integer(required=True)
+    relation = fields.String(required=True)
+    person_name = fields.String(required=True, metadata={"description": "masked: 张*"})
+    id_number = fields.String(required=True, metadata={"description": "masked: 1101**********1234"})
+    sex = fields.String(required=True)
+    age_years = fields.Integer(required=True)
+    eligibility_group = fields.String(required=True)
+    state = fields.String(required=True)
+    balance_fen = fields.Integer(required=True)
+    min_prepay_fen = fields.Integer(required=True)
+    joined_at = fields.DateTime(required=True)
+    observation_starts_at = fields.DateTime(allow_none=True)
+    observation_ends_at = fields.DateTime(allow_none=True)
+    observation_days_left = fields.Integer(allow_none=True)
+    protected_at = fields.DateTime(allow_none=True)
+    suspended_at = fields.DateTime(allow_none=True)
+    grace_ends_at = fields.DateTime(allow_none=True)
+    ended_at = fields.DateTime(allow_none=True)
+    sponsor_token = fields.String(required=True, metadata={"description": "share it so others can top up"})
+
+
+class MembershipList(Schema):
+    items = fields.List(fields.Nested(MembershipOut), required=True)

@@ -1,0 +1,67 @@
+"""CLI commands, one click group per domain: `flask plans load`, `flask members advance`,
+`flask ledger audit`. Each builds its inputs and calls a service; nothing else."""
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app.extensions import db
+
+
+def _now(at: str | None) -> dt.datetime:
+    if at:
+        moment = dt.datetime.fromisoformat(at)
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return current_app.extensions["yiqi"].clock.now()
+
+
+at_option = click.option("--at", default=None, help="ISO time to act at (default: now); for operators and tests")
+
+plans_cli = AppGroup("plans", help="The plan catalogue.")
+members_cli = AppGroup("members", help="Membership states.")
+ledger_cli = AppGroup("ledger", help="The money ledger.")
+
+
+@plans_cli.command("load")
+@click.option("--file", "path", default=None, help="catalogue file (default: config/plans.toml)")
+@at_option
+def load_plans(path, at):
+    """Load the catalogue; a plan whose rules changed gets a new version."""
+    from app.services.plans import load_catalogue
+
+    result = load_catalogue(db.session, path or current_app.config["PLANS_FILE"], _now(at))
+    click.echo(f"plans created: {len(result.created_plans)}, new versions: {len(result.new_versions)}, "
+               f"unchanged: {len(result.unchanged)}")
+
+
+@members_cli.command("advance")
+@at_option
+def advance_members(at):
+    """Observation over → protected; suspension grace over → lapsed. Safe to run twice."""
+    from app.services.memberships import advance
+
+    result = advance(db.session, _now(at))
+    click.echo(f"protected: {result.protected}, lapsed: {result.lapsed}")
+
+
+@ledger_cli.command("audit")
+def audit():
+    """Check every ledger invariant; exit 1 naming the first offender."""
+    from app.services.audit import audit_ledger
+
+    report = audit_ledger(db.session)
+    for check in report.checks:
+        click.echo(f"checked: {check}")
+    if not report.ok:
+        for problem in report.problems:
+            click.echo(f"FAIL: {problem}", err=True)
+        raise SystemExit(1)
+    click.echo("ledger audit passed")
+
+
+def register_cli(app: Flask) -> None:
+    for group in (plans_cli, members_cli, ledger_cli):
+        app.cli.add_command(group)

@@ -1,0 +1,78 @@
+"""Per-app wiring of the services' collaborators: clock, PII keys, token issuers, WeChat adapters,
+Redis. Built once in create_app; WeChat clients are created on first use."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.services.clock import SystemClock
+from app.services.pii import PiiProtector
+from app.services.tokens import TokenIssuer
+
+
+@dataclass
+class Container:
+    config: dict
+    clock: Any = field(default_factory=SystemClock)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _cache: dict = field(default_factory=dict)
+    overrides: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        cfg = self.config
+        self.pii = PiiProtector(cfg["PII_ENCRYPTION_KEY"], cfg["PII_HASH_KEY"])
+        self.member_tokens = TokenIssuer(cfg["SECRET_KEY"], "member", cfg["AUTH_TOKEN_MAX_AGE_SECONDS"])
+        self.operator_tokens = TokenIssuer(cfg["SECRET_KEY"], "operator", cfg["OPERATOR_TOKEN_MAX_AGE_SECONDS"])
+
+    def _once(self, name: str, factory):
+        if name in self.overrides:
+            return self.overrides[name]
+        with self._lock:
+            if name not in self._cache:
+                self._cache[name] = factory()
+            return self._cache[name]
+
+    @property
+    def redis(self):
+        """A Redis client when REDIS_URL is configured, else None (the embedded default)."""
+        url = self.config.get("REDIS_URL")
+        if not url:
+            return self.overrides.get("redis")
+
+        def make():
+            import redis
+
+            return redis.Redis.from_url(url)
+
+        return self._once("redis", make)
+
+    @property
+    def mini_program(self):
+        def make():
+            from wechat.mp import MiniProgramClient, RedisTokenStorage
+
+            cfg = self.config
+            storage = RedisTokenStorage(self.redis, prefix="yiqi:wechat") if self.redis is not None else None
+            return MiniProgramClient(cfg["WECHAT_APPID"], cfg["WECHAT_SECRET"], cfg["WECHAT_API_BASE"],
+                                     token_storage=storage)
+
+        return self._once("mini_program", make)
+
+    @property
+    def pay(self):
+        def make():
+            from wechat.pay import PayClient
+
+            cfg = self.config
+            return PayClient(
+                mchid=cfg["WECHAT_PAY_MCHID"], appid=cfg["WECHAT_APPID"],
+                merchant_private_key_pem=cfg["WECHAT_PAY_MERCHANT_KEY_PEM"],
+                merchant_serial=cfg["WECHAT_PAY_MERCHANT_SERIAL"], apiv3_key=cfg["WECHAT_PAY_APIV3_KEY"],
+                platform_public_key_pem=cfg["WECHAT_PAY_PLATFORM_PUBLIC_KEY_PEM"],
+                platform_public_key_id=cfg["WECHAT_PAY_PLATFORM_PUBLIC_KEY_ID"],
+                notify_url=cfg["WECHAT_PAY_NOTIFY_URL"], gateway=cfg["WECHAT_PAY_GATEWAY"],
+                refund_notify_url=cfg.get("WECHAT_PAY_REFUND_NOTIFY_URL"),
+            )
+
+        return self._once("pay", make)

@@ -1,0 +1,242 @@
+"""Memberships: joining with every rule of domain.md, the state machine, and crediting."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.models import ACTIVE_STATES, RELATIONS, Account, Membership, Plan, PlanVersion
+
+from . import ledger
+from .clock import china_date
+from .errors import Conflict, InvalidRequest, NotFound
+from .idcard import age_on, parse_id_number
+from .pii import PiiProtector, mask_id_number, mask_name
+from .plans import get_plan
+from .unit_of_work import atomic
+
+_NAME = re.compile(r"^[\u4e00-\u9fffA-Za-z·• ]{2,30}$")
+TOPUP_REASON = "topup"
+
+
+@dataclass(frozen=True)
+class JoinRequest:
+    plan_code: str
+    person_name: str
+    id_number: str
+    relation: str
+    answers: dict[str, bool]
+
+
+def _eligible_group(rules: dict, age_years: int, age_days: int, sex: str, answers: dict[str, bool]) -> dict | None:
+    for group in rules["eligibility"]:
+        low = group["min_age"]
+        old_enough = age_days >= low["days"] if "days" in low else age_years >= low["years"]
+        if not old_enough or age_years > group["max_age_years"]:
+            continue
+        if group.get("sex") and group["sex"] != sex:
+            continue
+        if not all(answers.get(key) is True for key in group.get("required_answers", [])):
+            continue
+        return group
+    return None
+
+
+def _check_answers(rules: dict, answers: dict[str, bool]) -> None:
+    health = {q["key"]: q for q in rules["health_questions"]}
+    eligibility = {q["key"]: q for q in rules["eligibility_questions"]}
+    unknown = sorted(set(answers) - set(health) - set(eligibility))
+    if unknown:
+        raise InvalidRequest("健康告知中有本计划没有的问题", code="unknown_declaration_question",
+                             details={"questions": unknown})
+    unanswered = [key for key in health if key not in answers]
+    if unanswered:
+        raise InvalidRequest("请回答全部健康告知问题", code="declaration_incomplete",
+                             details={"questions": unanswered})
+    for key, question in health.items():
+        if answers[key] is True:
+            raise InvalidRequest(
+                f"根据健康告知，被保障人暂不能加入：{question['text']}",
+                code="health_declaration_refused", details={"question": key},
+            )
+
+
+def join(session: Session, pii: PiiProtector, *, user_id: int, request: JoinRequest, now: dt.datetime) -> Membership:
+    """Create a pending membership (it becomes observing when the minimum prepay is credited)."""
+    if request.relation not in RELATIONS:
+        raise InvalidRequest("与本人关系只能是本人、子女、父母或配偶", code="relation_invalid")
+    name = (request.person_name or "").strip()
+    if not _NAME.match(name):
+        raise InvalidRequest("请填写被保障人的真实姓名（2至30个汉字或字母）", code="person_name_invalid")
+    facts = parse_id_number(request.id_number)
+    with atomic(session):
+        plan, version = get_plan(session, request.plan_code)
+        rules = version.rules
+        _check_answers(rules, request.answers)
+        today = china_date(now)
+        if facts.birth_date > today:
+            raise InvalidRequest("身份证号码中的出生日期晚于今天", code="id_number_birth_date")
+        years, days = age_on(facts.birth_date, today)
+        group = _eligible_group(rules, years, days, facts.sex, request.answers)
+        if group is None:
+            allowed = "；".join(g["label"] for g in rules["eligibility"])
+            raise InvalidRequest(
+                f"{rules['name']}仅限{allowed}加入，被保障人今年{years}周岁，不符合加入条件",
+                code="not_eligible", details={"age_years": years, "plan_code": plan.code},
+            )
+        id_hash = pii.lookup_hash(facts.id_number)
+        duplicate = session.execute(
+            select(Membership.id).where(
+                Membership.plan_id == plan.id, Membership.person_id_hash == id_hash,
+                Membership.state.in_(ACTIVE_STATES),
+            )
+        ).first()
+        if duplicate:
+            raise Conflict("此人已经加入了这个互助计划，同一人在同一计划中只能有一份", code="already_member")
+        membership = Membership(
+            user_id=user_id, plan_id=plan.id, plan_version_id=version.id, relation=request.relation,
+            person_name_encrypted=pii.encrypt(name), person_name_masked=mask_name(name),
+            person_id_encrypted=pii.encrypt(facts.id_number), person_id_hash=id_hash,
+            person_id_masked=mask_id_number(facts.id_number), birth_date=facts.birth_date, sex=facts.sex,
+            eligibility_group=group["label"], declaration=dict(request.answers), state="pending",
+            joined_at=now, sponsor_token=secrets.token_urlsafe(16),
+        )
+        session.add(membership)
+        try:
+            session.flush()
+        except IntegrityError:
+            # Lost a race with a concurrent join of the same person: the unique index decided.
+            raise Conflict("此人已经加入了这个互助计划，同一人在同一计划中只能有一份", code="already_member") from None
+        ledger.ensure_account(session, code=ledger.member_account_code(membership.id), kind="member",
+                              now=now, plan_id=plan.id, membership_id=membership.id)
+    return membership
+
+
+@dataclass(frozen=True)
+class MembershipView:
+    membership: Membership
+    plan_code: str
+    plan_name: str
+    plan_version: int
+    rules: dict
+    balance_fen: int
+
+
+def _views(session: Session, *conditions) -> list[MembershipView]:
+    rows = session.execute(
+        select(Membership, Plan.code, Plan.name, PlanVersion.version, PlanVersion.rules, Account.balance_fen)
+        .join(Plan, Plan.id == Membership.plan_id)
+        .join(PlanVersion, PlanVersion.id == Membership.plan_version_id)
+        .join(Account, Account.membership_id == Membership.id)
+        .where(*conditions)
+        .order_by(Membership.id)
+    ).all()
+    return [MembershipView(*row) for row in rows]
+
+
+def list_for_user(session: Session, user_id: int) -> list[MembershipView]:
+    return _views(session, Membership.user_id == user_id)
+
+
+def get_for_user(session: Session, user_id: int, membership_id: int) -> MembershipView:
+    """Another user's membership is indistinguishable from a missing one."""
+    found = _views(session, Membership.id == membership_id, Membership.user_id == user_id)
+    if not found:
+        raise NotFound("没有找到这份互助", code="membership_not_found")
+    return found[0]
+
+
+def member_account_id(session: Session, membership_id: int) -> int:
+    found = session.execute(select(Account.id).where(Account.membership_id == membership_id)).scalar_one_or_none()
+    if found is None:
+        raise NotFound("没有找到这份互助", code="membership_not_found")
+    return found
+
+
+def apply_credit_effects(session: Session, membership_id: int, now: dt.datetime) -> None:
+    """State changes a credit may cause, as atomic conditional updates (no read-modify-write):
+    pending → observing once the balance reaches the minimum prepay (the observation clock
+    starts), and suspended → its earlier state when topped up within the grace period."""
+    row = session.execute(
+        select(PlanVersion.rules, Account.balance_fen)
+        .join(Membership, Membership.plan_version_id == PlanVersion.id)
+        .join(Account, Account.membership_id == Membership.id)
+        .where(Membership.id == membership_id)
+    ).one()
+    min_prepay = row.rules["min_prepay_fen"]
+    observation = dt.timedelta(days=row.rules["observation_days"])
+    balance_ok = select(Account.balance_fen).where(Account.membership_id == membership_id).scalar_subquery() >= min_prepay
+    session.execute(
+        update(Membership)
+        .where(Membership.id == membership_id, Membership.state == "pending", balance_ok)
+        .values(state="observing", observation_starts_at=now, observation_ends_at=now + observation)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Membership)
+        .where(Membership.id == membership_id, Membership.state == "suspended",
+               Membership.grace_ends_at > now, balance_ok)
+        .values(state=Membership.state_before_suspension, state_before_suspension=None,
+                suspended_at=None, grace_ends_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def credit(
+    session: Session,
+    *,
+    membership_id: int,
+    amount_fen: int,
+    idempotency_key: str,
+    now: dt.datetime,
+    source_account_code: str = "system:wechat_pay_in",
+    reason: str = TOPUP_REASON,
+    reference_type: str | None = None,
+    reference_id: str | None = None,
+    initiated_by_user_id: int | None = None,
+) -> ledger.PostedTransaction:
+    """Credit a membership's balance (inside the caller's transaction) and apply its state effects.
+
+    The entry point for top-ups: exactly once per idempotency key."""
+    if type(amount_fen) is not int or amount_fen <= 0:
+        raise InvalidRequest("充值金额必须是正整数（分）", code="amount_invalid")
+    member_account = member_account_id(session, membership_id)
+    source = ledger.account_id(session, source_account_code)
+    posted = ledger.post_transaction(
+        session, idempotency_key=idempotency_key, reason=reason,
+        legs=[ledger.Leg(member_account, amount_fen), ledger.Leg(source, -amount_fen)],
+        now=now, reference_type=reference_type, reference_id=reference_id,
+        initiated_by_user_id=initiated_by_user_id,
+    )
+    if not posted.replayed:
+        apply_credit_effects(session, membership_id, now)
+    return posted
+
+
+@dataclass(frozen=True)
+class AdvanceResult:
+    protected: int
+    lapsed: int
+
+
+def advance(session: Session, now: dt.datetime) -> AdvanceResult:
+    """Observation over → protected; suspension grace over → lapsed. Set-based; safe to run twice."""
+    with atomic(session):
+        protected = session.execute(
+            update(Membership)
+            .where(Membership.state == "observing", Membership.observation_ends_at <= now)
+            .values(state="protected", protected_at=Membership.observation_ends_at)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        lapsed = session.execute(
+            update(Membership)
+            .where(and_(Membership.state == "suspended", Membership.grace_ends_at <= now))
+            .values(state="lapsed", ended_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return AdvanceResult(protected=protected, lapsed=lapsed)

@@ -1,0 +1,168 @@
+"""The plan catalogue: loading versioned rules from config/plans.toml and describing them."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from app.models import Account, Membership, Plan, PlanVersion
+
+from . import ledger
+from .errors import InvalidRequest, NotFound
+from .unit_of_work import atomic
+
+_RULE_KEYS = (
+    "name", "summary", "covered_incidents", "observation_days", "max_aid_fen", "share_cap_fen",
+    "min_prepay_fen", "management_fee_bp", "exclusions", "eligibility", "aid_table",
+)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    created_plans: list[str]
+    new_versions: list[str]
+    unchanged: list[str]
+
+
+def read_catalogue(path: str | Path) -> list[dict]:
+    """Each plan's full rules (health and eligibility questions copied in, so a version is complete)."""
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    health = data.get("health_questions", [])
+    eligibility_questions = {q["key"]: q for q in data.get("eligibility_questions", [])}
+    plans = []
+    for raw in data["plans"]:
+        missing = [k for k in ("code", *_RULE_KEYS) if k not in raw]
+        if missing:
+            raise InvalidRequest(f"plan {raw.get('code')!r} lacks {missing}", code="catalogue_invalid")
+        rules = {k: raw[k] for k in _RULE_KEYS}
+        for key in ("max_aid_fen", "share_cap_fen", "min_prepay_fen", "observation_days", "management_fee_bp"):
+            if type(rules[key]) is not int or rules[key] < 0:
+                raise InvalidRequest(f"plan {raw['code']}: {key} must be a non-negative integer", code="catalogue_invalid")
+        required = sorted({k for group in rules["eligibility"] for k in group.get("required_answers", [])})
+        unknown = [k for k in required if k not in eligibility_questions]
+        if unknown:
+            raise InvalidRequest(f"plan {raw['code']}: unknown eligibility questions {unknown}", code="catalogue_invalid")
+        rules["health_questions"] = health
+        rules["eligibility_questions"] = [eligibility_questions[k] for k in required]
+        plans.append({"code": raw["code"], "rules": rules})
+    return plans
+
+
+def _rules_hash(rules: dict) -> str:
+    return hashlib.sha256(json.dumps(rules, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def load_catalogue(session: Session, path: str | Path, now: dt.datetime) -> LoadResult:
+    """Store each plan; a plan whose rules changed gets a new version. Safe to run again."""
+    catalogue = read_catalogue(path)
+    created, versioned, unchanged = [], [], []
+    with atomic(session):
+        ledger.ensure_system_accounts(session, now)
+        for entry in catalogue:
+            code, rules = entry["code"], entry["rules"]
+            digest = _rules_hash(rules)
+            plan = session.execute(select(Plan).where(Plan.code == code)).scalar_one_or_none()
+            if plan is None:
+                plan = Plan(code=code, name=rules["name"], created_at=now)
+                session.add(plan)
+                session.flush()
+                created.append(code)
+            latest = session.execute(
+                select(PlanVersion).where(PlanVersion.plan_id == plan.id).order_by(PlanVersion.version.desc()).limit(1)
+            ).scalar_one_or_none()
+            if latest is not None and latest.rules_sha256 == digest:
+                if code not in created:
+                    unchanged.append(code)
+            else:
+                version = PlanVersion(
+                    plan_id=plan.id, version=(latest.version + 1) if latest else 1, rules=rules,
+                    rules_sha256=digest, summary=rules["summary"], created_at=now,
+                )
+                session.add(version)
+                session.flush()
+                plan.current_version_id = version.id
+                plan.name = rules["name"]
+                if code not in created:
+                    versioned.append(code)
+            for kind in ledger.PLAN_ACCOUNT_KINDS:
+                ledger.ensure_account(session, code=ledger.plan_account_code(code, kind), kind=kind,
+                                      now=now, plan_id=plan.id)
+    return LoadResult(created, versioned, unchanged)
+
+
+def get_plan(session: Session, code: str) -> tuple[Plan, PlanVersion]:
+    row = session.execute(
+        select(Plan, PlanVersion).join(PlanVersion, PlanVersion.id == Plan.current_version_id).where(Plan.code == code)
+    ).first()
+    if row is None:
+        raise NotFound("没有这个互助计划", code="plan_not_found", details={"plan_code": code})
+    return row[0], row[1]
+
+
+def member_counts(session: Session) -> dict[int, dict[str, int]]:
+    """Per plan id: members in good standing, of whom observing and protected (one grouped query)."""
+    rows = session.execute(
+        select(
+            Membership.plan_id,
+            func.sum(case((Membership.state.in_(("observing", "protected")), 1), else_=0)),
+            func.sum(case((Membership.state == "observing", 1), else_=0)),
+            func.sum(case((Membership.state == "protected", 1), else_=0)),
+        ).group_by(Membership.plan_id)
+    ).all()
+    return {r[0]: {"members": int(r[1] or 0), "observing": int(r[2] or 0), "protected": int(r[3] or 0)} for r in rows}
+
+
+def balances_held(session: Session) -> dict[int, int]:
+    rows = session.execute(
+        select(Account.plan_id, func.sum(Account.balance_fen)).where(Account.kind == "member").group_by(Account.plan_id)
+    ).all()
+    return {r[0]: int(r[1] or 0) for r in rows}
+
+
+def list_plans(session: Session) -> list[tuple[Plan, PlanVersion]]:
+    return [
+        (r[0], r[1]) for r in session.execute(
+            select(Plan, PlanVersion).join(PlanVersion, PlanVersion.id == Plan.current_version_id).order_by(Plan.id)
+        ).all()
+    ]
+
+
+def fen_to_yuan_text(fen: int) -> str:
+    """Display only: 30000000 → '30万元', 300 → '3元', 150 → '1.50元'."""
+    yuan, cents = divmod(fen, 100)
+    if cents:
+        return f"{yuan}.{cents:02d}元"
+    if yuan >= 10_000 and yuan % 10_000 == 0:
+        return f"{yuan // 10_000}万元"
+    return f"{yuan}元"
+
+
+def _age_text(group: dict) -> str:
+    low = group["min_age"]
+    low_text = f"出生{low['days']}天" if "days" in low else f"{low['years']}周岁"
+    return f"{low_text}至{group['max_age_years']}周岁"
+
+
+def rules_in_plain_words(rules: dict) -> list[str]:
+    words = []
+    for group in rules["eligibility"]:
+        words.append(f"可加入：{group['label']}（加入时{_age_text(group)}）")
+    incidents = {"illness": "重大疾病", "accident": "公共交通及旅游意外"}
+    covered = "、".join(incidents.get(i, i) for i in rules["covered_incidents"])
+    words.append(f"保障范围：{covered}")
+    words.append(f"观察期：首次充值达到{fen_to_yuan_text(rules['min_prepay_fen'])}后{rules['observation_days']}天，观察期内发生的不在互助范围内")
+    words.append(f"最高互助金：{fen_to_yuan_text(rules['max_aid_fen'])}")
+    words.append(f"每次分摊：每人每个案例不超过{fen_to_yuan_text(rules['share_cap_fen'])}，余额不足时暂停保障、不欠款")
+    words.append(f"加入门槛：预存至少{fen_to_yuan_text(rules['min_prepay_fen'])}")
+    fee = rules["management_fee_bp"]
+    words.append("管理费：不从互助资金中收取" if fee == 0 else f"管理费：分摊金额的{fee // 100}.{fee % 100:02d}%")
+    for item in rules["exclusions"]:
+        words.append(f"不保障：{item}")
+    return words

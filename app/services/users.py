@@ -1,0 +1,95 @@
+"""WeChat login: a wx.login code becomes our user, via code2Session on WeChat's side."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.models import User
+
+from .errors import InvalidRequest, NotFound, Unavailable
+from .pii import PiiProtector
+from .unit_of_work import atomic
+
+# Short, unambiguous invite codes: no 0/O, 1/I/L.
+_INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+class WeChatSession(Protocol):
+    openid: str
+    unionid: str | None
+    session_key: str
+
+
+class LoginGateway(Protocol):
+    """What login needs from WeChat (wechat.mp.MiniProgramClient provides it)."""
+
+    def code_to_session(self, code: str) -> WeChatSession: ...
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User
+    created: bool
+
+
+def new_invite_code() -> str:
+    return "".join(secrets.choice(_INVITE_ALPHABET) for _ in range(8))
+
+
+def exchange_code(gateway: LoginGateway, code: str) -> WeChatSession:
+    """Ask WeChat (outside any database transaction) who this code belongs to."""
+    from wechat.mp import WeChatError, WeChatTimeout  # the adapter's own error types
+
+    try:
+        return gateway.code_to_session(code)
+    except WeChatTimeout:
+        raise Unavailable() from None
+    except WeChatError as exc:
+        raise InvalidRequest(
+            f"微信登录失败（{exc.errcode}：{exc.errmsg}），请重新打开小程序",
+            code="wechat_login_failed", details={"errcode": exc.errcode, "errmsg": exc.errmsg},
+        ) from None
+
+
+def login(session: Session, pii: PiiProtector, gateway: LoginGateway, *, code: str, now: dt.datetime) -> LoginResult:
+    wx = exchange_code(gateway, code)
+    with atomic(session):
+        user = session.execute(select(User).where(User.openid == wx.openid)).scalar_one_or_none()
+        created = user is None
+        if created:
+            user = User(openid=wx.openid, unionid=wx.unionid, invite_code=new_invite_code(),
+                        created_at=now, last_login_at=now, session_key_encrypted=pii.encrypt(wx.session_key))
+            session.add(user)
+            try:
+                with session.begin_nested():
+                    session.flush()
+            except IntegrityError:
+                # A concurrent first login for the same openid won; use its row.
+                created = False
+                user = session.execute(select(User).where(User.openid == wx.openid)).scalar_one()
+        if not created:
+            values = {"last_login_at": now, "session_key_encrypted": pii.encrypt(wx.session_key)}
+            if wx.unionid:
+                values["unionid"] = wx.unionid
+            session.execute(update(User).where(User.id == user.id).values(**values)
+                            .execution_options(synchronize_session=False))
+            session.refresh(user)
+    return LoginResult(user=user, created=created)
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("用户不存在", code="user_not_found")
+    return user
+
+
+def session_key_of(session: Session, pii: PiiProtector, user_id: int) -> str | None:
+    encrypted = session.execute(select(User.session_key_encrypted).where(User.id == user_id)).scalar_one_or_none()
+    return pii.decrypt(encrypted) if encrypted else None

@@ -1,0 +1,193 @@
+"""Settings classes. Nothing here is read at import time from the environment
+except inside the classes' constructors, so tests can set variables first."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PLANS_FILE = PROJECT_ROOT / "config" / "plans.toml"
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed: the process must not start."""
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+class BaseConfig:
+    """Defaults shared by every environment. Money settings are integer fen."""
+
+    ENV_NAME = "base"
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL: str | None = None
+    JSON_AS_ASCII = False
+    # JSON bodies are small; uploads (claim documents) set their own limit per route.
+    MAX_JSON_BODY_BYTES = 64 * 1024
+    MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+
+    AUTH_TOKEN_MAX_AGE_SECONDS = 7 * 24 * 3600
+    OPERATOR_TOKEN_MAX_AGE_SECONDS = 8 * 3600
+    # 32 bytes, urlsafe base64: encrypts names and ID numbers at rest; a separate key for the look-up hash.
+    PII_ENCRYPTION_KEY: str | None = None
+    PII_HASH_KEY: str | None = None
+
+    WECHAT_APPID: str | None = None
+    WECHAT_SECRET: str | None = None
+    WECHAT_API_BASE = "https://api.weixin.qq.com/"
+    WECHAT_PAY_GATEWAY = "https://api.mch.weixin.qq.com"
+    WECHAT_PAY_MCHID: str | None = None
+    WECHAT_PAY_MERCHANT_SERIAL: str | None = None
+    WECHAT_PAY_MERCHANT_KEY_PEM: str | None = None
+    WECHAT_PAY_APIV3_KEY: str | None = None
+    WECHAT_PAY_PLATFORM_PUBLIC_KEY_PEM: str | None = None
+    WECHAT_PAY_PLATFORM_PUBLIC_KEY_ID: str | None = None
+    WECHAT_PAY_NOTIFY_URL: str | None = None
+    WECHAT_PAY_REFUND_NOTIFY_URL: str | None = None
+    # Where `make run` and the tests keep locally generated emulator keys.
+    WECHAT_KEYS_DIR: str | None = None
+
+    TOPUP_MAX_FEN = 50_000  # 500 yuan a top-up: balances are meant to stay small (ours)
+    SUSPENSION_GRACE_DAYS = 30
+    APPORTIONMENT_DAYS_OF_MONTH = (1, 16)  # twice a month
+    PLANS_FILE = str(PLANS_FILE)
+    CLAIM_DOCUMENTS_DIR: str | None = None
+    API_TITLE = "一起互助 API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+    def __init__(self) -> None:
+        self.REDIS_URL = os.environ.get("REDIS_URL") or self.REDIS_URL
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in dir(self) if k.isupper()}
+
+
+def _dev_keys_dir() -> str:
+    return os.environ.get("WECHAT_KEYS_DIR") or str(PROJECT_ROOT / "instance" / "wechat-keys")
+
+
+class DevelopmentConfig(BaseConfig):
+    """`make run`: SQLite file, the local WeChat emulator, jobs inline unless REDIS_URL is set."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = "dev-only-secret-key-not-for-production"
+    PII_ENCRYPTION_KEY = "ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="
+    PII_HASH_KEY = "ZGV2LW9ubHktaGFzaC1rZXktMzItYnl0ZXMtbG9uZyE="
+
+    def __init__(self) -> None:
+        super().__init__()
+        db_path = PROJECT_ROOT / "instance" / "yiqi.sqlite3"
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{db_path}"
+        port = _env_int("EMULATOR_PORT", 8001)
+        api_port = _env_int("PORT", 8000)
+        self.WECHAT_API_BASE = os.environ.get("WECHAT_API_BASE") or f"http://127.0.0.1:{port}/"
+        self.WECHAT_PAY_GATEWAY = os.environ.get("WECHAT_PAY_GATEWAY") or f"http://127.0.0.1:{port}"
+        self.WECHAT_PAY_NOTIFY_URL = f"http://127.0.0.1:{api_port}/api/v1/payments/wechat/notify"
+        self.WECHAT_PAY_REFUND_NOTIFY_URL = f"http://127.0.0.1:{api_port}/api/v1/payments/wechat/refund-notify"
+        self.WECHAT_KEYS_DIR = _dev_keys_dir()
+        self.CLAIM_DOCUMENTS_DIR = str(PROJECT_ROOT / "instance" / "claim-documents")
+
+
+class TestingConfig(DevelopmentConfig):
+    """Overrides only what tests need; the database URL is given by the test fixture."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SQLALCHEMY_DATABASE_URI = "sqlite://"
+        self.REDIS_URL = None
+
+
+_REQUIRED_IN_PRODUCTION = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "PII_ENCRYPTION_KEY",
+    "PII_HASH_KEY",
+    "WECHAT_APPID",
+    "WECHAT_SECRET",
+    "WECHAT_PAY_MCHID",
+    "WECHAT_PAY_MERCHANT_SERIAL",
+    "WECHAT_PAY_MERCHANT_KEY_PATH",
+    "WECHAT_PAY_APIV3_KEY",
+    "WECHAT_PAY_PLATFORM_PUBLIC_KEY_PATH",
+    "WECHAT_PAY_PLATFORM_PUBLIC_KEY_ID",
+    "WECHAT_PAY_NOTIFY_URL",
+    "CLAIM_DOCUMENTS_DIR",
+)
+
+
+class ProductionConfig(BaseConfig):
+    """Everything from the environment; refuses to start when a secret is missing."""
+
+    ENV_NAME = "production"
+
+    def __init__(self) -> None:
+        super().__init__()
+        missing = [name for name in _REQUIRED_IN_PRODUCTION if not os.environ.get(name)]
+        if missing:
+            raise ConfigError(
+                "Production configuration is missing required environment variables: " + ", ".join(missing)
+            )
+        env = os.environ
+        self.SQLALCHEMY_DATABASE_URI = env["DATABASE_URL"]
+        self.REDIS_URL = env["REDIS_URL"]
+        self.SECRET_KEY = env["SECRET_KEY"]
+        if len(self.SECRET_KEY) < 32:
+            raise ConfigError("SECRET_KEY must be at least 32 characters long")
+        self.PII_ENCRYPTION_KEY = env["PII_ENCRYPTION_KEY"]
+        self.PII_HASH_KEY = env["PII_HASH_KEY"]
+        self.WECHAT_APPID = env["WECHAT_APPID"]
+        self.WECHAT_SECRET = env["WECHAT_SECRET"]
+        self.WECHAT_API_BASE = env.get("WECHAT_API_BASE") or BaseConfig.WECHAT_API_BASE
+        self.WECHAT_PAY_GATEWAY = env.get("WECHAT_PAY_GATEWAY") or BaseConfig.WECHAT_PAY_GATEWAY
+        self.WECHAT_PAY_MCHID = env["WECHAT_PAY_MCHID"]
+        self.WECHAT_PAY_MERCHANT_SERIAL = env["WECHAT_PAY_MERCHANT_SERIAL"]
+        self.WECHAT_PAY_MERCHANT_KEY_PEM = _read_file(env["WECHAT_PAY_MERCHANT_KEY_PATH"], "WECHAT_PAY_MERCHANT_KEY_PATH")
+        self.WECHAT_PAY_APIV3_KEY = env["WECHAT_PAY_APIV3_KEY"]
+        self.WECHAT_PAY_PLATFORM_PUBLIC_KEY_PEM = _read_file(
+            env["WECHAT_PAY_PLATFORM_PUBLIC_KEY_PATH"], "WECHAT_PAY_PLATFORM_PUBLIC_KEY_PATH"
+        )
+        self.WECHAT_PAY_PLATFORM_PUBLIC_KEY_ID = env["WECHAT_PAY_PLATFORM_PUBLIC_KEY_ID"]
+        self.WECHAT_PAY_NOTIFY_URL = env["WECHAT_PAY_NOTIFY_URL"]
+        self.WECHAT_PAY_REFUND_NOTIFY_URL = env.get("WECHAT_PAY_REFUND_NOTIFY_URL") or env["WECHAT_PAY_NOTIFY_URL"]
+        self.CLAIM_DOCUMENTS_DIR = env["CLAIM_DOCUMENTS_DIR"]
+        self.TOPUP_MAX_FEN = _env_int("TOPUP_MAX_FEN", BaseConfig.TOPUP_MAX_FEN)
+
+
+def _read_file(path: str, name: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"{name} points at {path!r}, which cannot be read: {exc}") from exc
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None) -> BaseConfig:
+    name = name or os.environ.get("APP_ENV", "development")
+    try:
+        return CONFIGS[name]()
+    except KeyError as exc:
+        raise ConfigError(f"APP_ENV must be one of {sorted(CONFIGS)}, got {name!r}") from exc

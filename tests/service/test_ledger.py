@@ -1,0 +1,116 @@
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from app.services import ledger
+from app.services.audit import audit_ledger
+from app.services.errors import IdempotencyConflict, InsufficientBalance, UnbalancedTransaction
+from app.services.unit_of_work import atomic
+
+
+def _accounts(session, now):
+    with atomic(session):
+        a = ledger.ensure_account(session, code="test:a", kind="member", now=now)
+        b = ledger.ensure_account(session, code="test:b", kind="member", now=now)
+        src = ledger.account_id(session, "system:wechat_pay_in")
+    return a, b, src
+
+
+def _post(session, now, key, legs, reason="topup"):
+    with atomic(session):
+        return ledger.post_transaction(session, idempotency_key=key, reason=reason, legs=legs, now=now)
+
+
+def test_posting_moves_balances_and_audits(session, clock):
+    a, b, src = _accounts(session, clock.now())
+    _post(session, clock.now(), "t1", [ledger.Leg(a, 500), ledger.Leg(src, -500)])
+    _post(session, clock.now(), "t2", [ledger.Leg(a, -200), ledger.Leg(b, 200)], reason="transfer")
+    assert ledger.balance_of(session, a) == 300
+    assert ledger.balance_of(session, b) == 200
+    assert ledger.balance_of(session, src) == -500
+    assert audit_ledger(session).ok
+
+
+def test_replayed_key_returns_first_result_and_changes_nothing(session, clock):
+    a, _, src = _accounts(session, clock.now())
+    first = _post(session, clock.now(), "same", [ledger.Leg(a, 300), ledger.Leg(src, -300)])
+    again = _post(session, clock.now(), "same", [ledger.Leg(src, -300), ledger.Leg(a, 300)])
+    assert again.replayed and again.id == first.id and not first.replayed
+    assert ledger.balance_of(session, a) == 300
+
+
+def test_same_key_with_other_content_is_refused(session, clock):
+    a, _, src = _accounts(session, clock.now())
+    _post(session, clock.now(), "k", [ledger.Leg(a, 300), ledger.Leg(src, -300)])
+    with pytest.raises(IdempotencyConflict):
+        _post(session, clock.now(), "k", [ledger.Leg(a, 301), ledger.Leg(src, -301)])
+    assert ledger.balance_of(session, a) == 300
+
+
+@pytest.mark.parametrize("legs", [
+    [(0, 100), (2, -99)],
+    [(0, 100)],
+    [(0, 0), (2, 0)],
+    [(0, 1.5), (2, -1.5)],
+])
+def test_unbalanced_or_non_integer_legs_are_refused(session, clock, legs):
+    ids = _accounts(session, clock.now())
+    with pytest.raises(UnbalancedTransaction):
+        _post(session, clock.now(), "bad", [ledger.Leg(ids[i], amount) for i, amount in legs])
+    assert session.execute(sa.text("SELECT COUNT(*) FROM ledger_transactions")).scalar() == 0
+
+
+def test_no_balance_goes_below_zero(session, clock):
+    a, b, src = _accounts(session, clock.now())
+    _post(session, clock.now(), "in", [ledger.Leg(a, 100), ledger.Leg(src, -100)])
+    with pytest.raises(InsufficientBalance):
+        _post(session, clock.now(), "out", [ledger.Leg(a, -101), ledger.Leg(b, 101)])
+    assert ledger.balance_of(session, a) == 100
+    assert session.execute(sa.text("SELECT COUNT(*) FROM ledger_transactions WHERE idempotency_key='out'")).scalar() == 0
+    assert audit_ledger(session).ok
+
+
+def test_audit_names_a_tampered_account(session, clock):
+    a, _, src = _accounts(session, clock.now())
+    _post(session, clock.now(), "in", [ledger.Leg(a, 100), ledger.Leg(src, -100)])
+    with atomic(session):
+        session.execute(sa.text("UPDATE accounts SET balance_fen = balance_fen + 1 WHERE code = 'test:a'"))
+    report = audit_ledger(session)
+    assert not report.ok
+    assert "test:a" in report.problems[0]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from([0, 1]), st.integers(min_value=1, max_value=10_000)), min_size=1, max_size=12))
+def test_random_topups_and_transfers_keep_the_invariants(session, clock, moves):
+    ids = _accounts(session, clock.now())
+    src = ids[2]
+    for n, (target, amount) in enumerate(moves):
+        key = f"prop-{id(moves)}-{n}"
+        if n % 3 == 2:
+            # A transfer that may be refused: refused ones change nothing.
+            try:
+                _post(session, clock.now(), key, [ledger.Leg(ids[target], -amount), ledger.Leg(ids[1 - target], amount)])
+            except InsufficientBalance:
+                pass
+        else:
+            _post(session, clock.now(), key, [ledger.Leg(ids[target], amount), ledger.Leg(src, -amount)])
+    report = audit_ledger(session)
+    assert report.ok, report.problems
+
+
+def test_postgres_refuses_unbalanced_postings_and_edits(session, clock):
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("database-level guards are PostgreSQL's")
+    a, _, src = _accounts(session, clock.now())
+    tx = _post(session, clock.now(), "in", [ledger.Leg(a, 100), ledger.Leg(src, -100)])
+    with pytest.raises(sa.exc.DBAPIError, match="does not sum to zero"):
+        with atomic(session):
+            session.execute(sa.text(f"INSERT INTO postings (transaction_id, account_id, amount_fen) VALUES ({tx.id}, {a}, 5)"))
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with atomic(session):
+            session.execute(sa.text("UPDATE postings SET amount_fen = amount_fen * 2"))
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with atomic(session):
+            session.execute(sa.text("DELETE FROM ledger_transactions"))
+    assert audit_ledger(session).ok

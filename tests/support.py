@@ -1,0 +1,53 @@
+"""Helpers shared by tests: synthetic ID numbers, logins through the emulator, money posting."""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import requests
+
+from app.services.idcard import check_character
+
+_serial = itertools.count(100)
+
+
+def make_id_number(birth: dt.date, sex: str = "M", region: str = "110101") -> str:
+    """A synthetic, checksum-valid ID number for someone born on `birth` (nobody real)."""
+    seq = next(_serial) % 1000
+    sex_digit = seq % 10
+    if (sex == "M") != (sex_digit % 2 == 1):
+        seq = (seq + 1) % 1000
+    body = f"{region}{birth:%Y%m%d}{seq:03d}"
+    return body + check_character(body)
+
+
+def years_ago(today: dt.date, years: int, days: int = 0) -> dt.date:
+    try:
+        birth = today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        birth = today.replace(year=today.year - years, day=28)
+    return birth - dt.timedelta(days=days)
+
+
+def mint_code(emulator_url: str, openid: str, unionid: str | None = None) -> str:
+    body = {"openid": openid}
+    if unionid:
+        body["unionid"] = unionid
+    response = requests.post(emulator_url + "_emulator/codes", json=body, timeout=5)
+    response.raise_for_status()
+    return response.json()["code"]
+
+
+def login(client, emulator_url: str, openid: str) -> dict:
+    """Log in like the mini-program does; returns the Authorization header."""
+    response = client.post("/api/v1/auth/login", json={"code": mint_code(emulator_url, openid)})
+    assert response.status_code == 200, response.get_json()
+    return {"Authorization": f"Bearer {response.get_json()['token']}"}
+
+
+def no_answers(yes: tuple[str, ...] = ()) -> dict[str, bool]:
+    answers = {"has_major_illness": False, "in_hospital_or_awaiting_diagnosis": False,
+               "has_chronic_organ_failure": False}
+    for key in yes:
+        answers[key] = True
+    return answers
