@@ -1,16 +1,24 @@
 """HTTP ↔ service translation. Every blueprint lives under /api/v1."""
 from __future__ import annotations
 
+import importlib
+
 from flask import Flask, jsonify, request
 
 from .errors import register_error_handlers
 
 
-def register_blueprints(app: Flask, api) -> None:
-    from . import auth, memberships, plans
+# One module per feature, each exporting `blp` (a flask_smorest.Blueprint). One line each.
+BLUEPRINT_MODULES = [
+    "app.api.auth",
+    "app.api.plans",
+    "app.api.memberships",
+]
 
-    for module in (auth, plans, memberships):
-        api.register_blueprint(module.blp)
+
+def register_blueprints(app: Flask, api) -> None:
+    for name in BLUEPRINT_MODULES:
+        api.register_blueprint(importlib.import_module(name).blp)
     register_error_handlers(app)
 
     @app.before_request

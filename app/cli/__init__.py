@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 
 import click
 from flask import Flask, current_app
@@ -62,6 +63,13 @@ def audit():
     click.echo("ledger audit passed")
 
 
+# Feature modules each exporting `commands`, a list of click groups. One line each.
+CLI_MODULES: list[str] = []
+
+
 def register_cli(app: Flask) -> None:
     for group in (plans_cli, members_cli, ledger_cli):
         app.cli.add_command(group)
+    for name in CLI_MODULES:
+        for group in importlib.import_module(name).commands:
+            app.cli.add_command(group)

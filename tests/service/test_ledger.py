@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -85,8 +87,9 @@ def test_audit_names_a_tampered_account(session, clock):
 def test_random_topups_and_transfers_keep_the_invariants(session, clock, moves):
     ids = _accounts(session, clock.now())
     src = ids[2]
+    example = uuid.uuid4().hex  # examples share the database: keys must not collide
     for n, (target, amount) in enumerate(moves):
-        key = f"prop-{id(moves)}-{n}"
+        key = f"prop-{example}-{n}"
         if n % 3 == 2:
             # A transfer that may be refused: refused ones change nothing.
             try:

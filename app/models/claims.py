@@ -1,0 +1,58 @@
+"""Claims (aid cases). This is the shared core that apportionment relies on; the claims
+workflow (documents, review, investigation, objections, payout) extends it."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, BigId, UTCDateTime
+
+CLAIM_STATUSES = (
+    "submitted",      # reported by the payer
+    "under_review",   # platform checks completeness
+    "returned",       # back to the member: something is missing
+    "investigating",  # a third-party organisation investigates
+    "publicity",      # approved and published for 5 days (公示); members may object
+    "ready",          # publicity over: waits for the next apportionment run
+    "collected",      # a run collected its aid and settled it into aid payable
+    "paid",           # aid transferred to the claimant
+    "rejected",       # ends it, with a reason the member sees
+    "withdrawn",      # the member withdrew it
+)
+OPEN_CLAIM_STATUSES = ("submitted", "under_review", "returned", "investigating", "publicity", "ready", "collected")
+INCIDENT_TYPES = ("illness", "accident")
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('submitted','under_review','returned','investigating','publicity','ready','collected',"
+            "'paid','rejected','withdrawn')", name="status_valid"),
+        CheckConstraint("incident_type IN ('illness','accident')", name="incident_type_valid"),
+        CheckConstraint("approved_aid_fen IS NULL OR approved_aid_fen > 0", name="approved_aid_positive"),
+        Index("ix_claims_plan_id_status", "plan_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), index=True)
+    membership_id: Mapped[int] = mapped_column(BigId, ForeignKey("memberships.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(BigId, ForeignKey("plans.id"))
+    status: Mapped[str] = mapped_column(String(16), default="submitted")
+    incident_type: Mapped[str] = mapped_column(String(10))
+    incident_date: Mapped[dt.date] = mapped_column(Date)
+    diagnosis_date: Mapped[dt.date] = mapped_column(Date)
+    diagnosis: Mapped[str] = mapped_column(String(200))
+    hospital: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(60))
+    description: Mapped[str] = mapped_column(Text, default="")
+    aid_item_code: Mapped[str | None] = mapped_column(String(40))
+    # The investigation's amount by the plan's aid table (never above the plan's maximum).
+    approved_aid_fen: Mapped[int | None] = mapped_column(BigInteger)
+    publicity_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    publicity_ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
