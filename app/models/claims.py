@@ -51,6 +51,9 @@ class Claim(Base):
     aid_item_code: Mapped[str | None] = mapped_column(String(40))
     # The investigation's amount by the plan's aid table (never above the plan's maximum).
     approved_aid_fen: Mapped[int | None] = mapped_column(BigInteger)
+    # Set by the apportionment run that collected this case's aid (limited by share cap × payers).
+    collected_aid_fen: Mapped[int | None] = mapped_column(BigInteger)
+    collected_by_run_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     publicity_started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     publicity_ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

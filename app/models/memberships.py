@@ -53,6 +53,8 @@ class Membership(Base):
     # Where a suspended membership returns when it tops up within the grace period.
     state_before_suspension: Mapped[str | None] = mapped_column(String(12))
     joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # When `state` last changed: set-based transitions mark their batch with it (events, outbox).
+    state_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     observation_starts_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     observation_ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     protected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.models import ACTIVE_STATES, RELATIONS, Account, Membership, Plan, PlanVersion
 
-from . import ledger
+from . import events, ledger
 from .clock import china_date
 from .errors import Conflict, InvalidRequest, NotFound
 from .idcard import age_on, parse_id_number
@@ -104,7 +104,7 @@ def join(session: Session, pii: PiiProtector, *, user_id: int, request: JoinRequ
             person_id_encrypted=pii.encrypt(facts.id_number), person_id_hash=id_hash,
             person_id_masked=mask_id_number(facts.id_number), birth_date=facts.birth_date, sex=facts.sex,
             eligibility_group=group["label"], declaration=dict(request.answers), state="pending",
-            joined_at=now, sponsor_token=secrets.token_urlsafe(16),
+            joined_at=now, state_changed_at=now, sponsor_token=secrets.token_urlsafe(16),
         )
         session.add(membership)
         try:
@@ -171,20 +171,27 @@ def apply_credit_effects(session: Session, membership_id: int, now: dt.datetime)
     min_prepay = row.rules["min_prepay_fen"]
     observation = dt.timedelta(days=row.rules["observation_days"])
     balance_ok = select(Account.balance_fen).where(Account.membership_id == membership_id).scalar_subquery() >= min_prepay
-    session.execute(
+    started = session.execute(
         update(Membership)
         .where(Membership.id == membership_id, Membership.state == "pending", balance_ok)
-        .values(state="observing", observation_starts_at=now, observation_ends_at=now + observation)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(
+        .values(state="observing", observation_starts_at=now, observation_ends_at=now + observation,
+                state_changed_at=now)
+        .returning(Membership.user_id, Membership.plan_id)
+    ).first()
+    if started:
+        events.record(session, "membership.observing", now=now, user_id=started.user_id, plan_id=started.plan_id,
+                      membership_id=membership_id, payload={"observation_ends_at": (now + observation).isoformat()})
+    resumed = session.execute(
         update(Membership)
         .where(Membership.id == membership_id, Membership.state == "suspended",
                Membership.grace_ends_at > now, balance_ok)
         .values(state=Membership.state_before_suspension, state_before_suspension=None,
-                suspended_at=None, grace_ends_at=None)
-        .execution_options(synchronize_session=False)
-    )
+                suspended_at=None, grace_ends_at=None, state_changed_at=now)
+        .returning(Membership.user_id, Membership.plan_id, Membership.state)
+    ).first()
+    if resumed:
+        events.record(session, "membership.resumed", now=now, user_id=resumed.user_id, plan_id=resumed.plan_id,
+                      membership_id=membership_id, payload={"state": resumed.state})
 
 
 def credit(
@@ -230,13 +237,18 @@ def advance(session: Session, now: dt.datetime) -> AdvanceResult:
         protected = session.execute(
             update(Membership)
             .where(Membership.state == "observing", Membership.observation_ends_at <= now)
-            .values(state="protected", protected_at=Membership.observation_ends_at)
+            .values(state="protected", protected_at=Membership.observation_ends_at, state_changed_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
         lapsed = session.execute(
             update(Membership)
             .where(and_(Membership.state == "suspended", Membership.grace_ends_at <= now))
-            .values(state="lapsed", ended_at=now)
+            .values(state="lapsed", ended_at=now, state_changed_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
+        # One event per batch: subscribers select the batch by (state, state_changed_at = now).
+        if protected:
+            events.record(session, "memberships.protected", now=now, payload={"count": protected})
+        if lapsed:
+            events.record(session, "memberships.lapsed", now=now, payload={"count": lapsed})
     return AdvanceResult(protected=protected, lapsed=lapsed)

@@ -98,6 +98,7 @@ def upgrade():
     sa.Column('state', sa.String(length=12), nullable=False),
     sa.Column('state_before_suspension', sa.String(length=12), nullable=True),
     sa.Column('joined_at', app.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('state_changed_at', app.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('observation_starts_at', app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('observation_ends_at', app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('protected_at', app.models.base.UTCDateTime(timezone=True), nullable=True),

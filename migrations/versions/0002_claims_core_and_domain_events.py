@@ -50,6 +50,8 @@ def upgrade():
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('aid_item_code', sa.String(length=40), nullable=True),
     sa.Column('approved_aid_fen', sa.BigInteger(), nullable=True),
+    sa.Column('collected_aid_fen', sa.BigInteger(), nullable=True),
+    sa.Column('collected_by_run_id', sa.BigInteger(), nullable=True),
     sa.Column('publicity_started_at', app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('publicity_ends_at', app.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('submitted_at', app.models.base.UTCDateTime(timezone=True), nullable=False),
@@ -64,6 +66,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_claims'))
     )
     with op.batch_alter_table('claims', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_claims_collected_by_run_id'), ['collected_by_run_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_claims_membership_id'), ['membership_id'], unique=False)
         batch_op.create_index('ix_claims_plan_id_status', ['plan_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_claims_user_id'), ['user_id'], unique=False)
@@ -77,6 +80,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_claims_user_id'))
         batch_op.drop_index('ix_claims_plan_id_status')
         batch_op.drop_index(batch_op.f('ix_claims_membership_id'))
+        batch_op.drop_index(batch_op.f('ix_claims_collected_by_run_id'))
 
     op.drop_table('claims')
     with op.batch_alter_table('domain_events', schema=None) as batch_op:

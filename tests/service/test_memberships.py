@@ -113,6 +113,8 @@ def test_credit_starts_observation_and_advance_protects(session, services, user_
     assert memberships.advance(session, m.observation_ends_at).protected == 0  # safe to run twice
     session.refresh(m)
     assert m.state == "protected"
+    kinds = session.execute(sa.text("SELECT kind, membership_id FROM domain_events ORDER BY id")).all()
+    assert [tuple(k) for k in kinds] == [("membership.observing", m.id), ("memberships.protected", None)]
 
 
 def test_credit_replay_is_idempotent(session, services, user_id, clock):
