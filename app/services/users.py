@@ -51,6 +51,8 @@ def exchange_code(gateway: LoginGateway, code: str) -> WeChatSession:
     except WeChatTimeout:
         raise Unavailable() from None
     except WeChatError as exc:
+        if exc.errcode is None or exc.errcode == -1:  # unreachable, HTTP error, or WeChat busy
+            raise Unavailable(details={"errmsg": exc.errmsg}) from None
         raise InvalidRequest(
             f"微信登录失败（{exc.errcode}：{exc.errmsg}），请重新打开小程序",
             code="wechat_login_failed", details={"errcode": exc.errcode, "errmsg": exc.errmsg},
