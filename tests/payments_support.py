@@ -52,11 +52,14 @@ def live_server(app):
         thread.join(timeout=5)
 
 
-def join(client, headers, clock, plan="adult_789", age=30, relation="self", name="张三", extra_answers=None) -> dict:
+def join_body(clock, plan="adult_789", age=30, relation="self", name="张三", extra_answers=None) -> dict:
     today = (clock.now() + dt.timedelta(hours=8)).date()
-    body = {"plan_code": plan, "relation": relation, "answers": {**no_answers(), **(extra_answers or {})},
+    return {"plan_code": plan, "relation": relation, "answers": {**no_answers(), **(extra_answers or {})},
             "person": {"name": name, "id_number": make_id_number(years_ago(today, age))}}
-    response = client.post("/api/v1/memberships", json=body, headers=headers)
+
+
+def join(client, headers, clock, **options) -> dict:
+    response = client.post("/api/v1/memberships", json=join_body(clock, **options), headers=headers)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
