@@ -1,0 +1,1 @@
+"""Plain functions a scheduler (RQ, cron) calls with the Flask app."""
