@@ -13,7 +13,8 @@ The sequence never holds a database transaction over a WeChat call:
   2. send: count the attempt (commit), call WeChat, then record the answer in a new transaction;
      a timeout or 5xx leaves it pending and the next attempt uses the SAME out_bill_no (WeChat
      deduplicates on it, so a transfer that did take effect is never made twice);
-  3. sync: query the bill; SUCCESS settles, FAIL/CANCELLED marks the row failed (nothing moved; a
+  3. sync: query the bill (a WAIT_USER_CONFIRM bill whose answer was lost is asked again, same number, for
+     its package_info); SUCCESS settles, FAIL/CANCELLED marks the row failed (nothing moved; a
      new approval then gets a new number), NOT_FOUND means step 2 never reached WeChat: send again.
 """
 from __future__ import annotations
@@ -130,7 +131,7 @@ def sync(session: Session, gateway: TransferGateway, transfer_id: int, now: dt.d
     if transfer.status not in LIVE:
         return transfer
     out_bill_no = transfer.out_bill_no
-    session.rollback()  # no transaction held over the WeChat call
+    session.commit()  # no transaction held over the WeChat call
     try:
         answer = gateway.query_transfer(out_bill_no)
     except PayTimeout:
@@ -139,6 +140,9 @@ def sync(session: Session, gateway: TransferGateway, transfer_id: int, now: dt.d
         if exc.status == 404:
             return send(session, gateway, transfer_id, now)
         return _note_error(session, transfer_id, f"{exc.status} {exc.code}"[:200], now)
+    if answer.get("state") == "WAIT_USER_CONFIRM" and transfer.status == "pending" and not transfer.package_info:
+        # The query does not carry package_info; the same call again (same number) returns it.
+        return send(session, gateway, transfer_id, now)
     return record_state(session, transfer_id, answer, now)
 
 

@@ -1,14 +1,12 @@
 """Claims over HTTP on SQLite and PostgreSQL: the whole path, the refusals, the access rules and
 the announcement's privacy. Time is injected; the WeChat emulator runs over real HTTP."""
-import datetime as dt
 
 import pytest
 import requests
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import Account, DomainEvent, LedgerTransaction, Membership, OperatorAuditEntry
-from app.services.clock import china_date
+from app.models import Account, DomainEvent, LedgerTransaction, Membership, Operator, OperatorAuditEntry
 from tests.claims_support import (claim_body, join_and_fund, make_operator, make_protected, member, operator_login,
                                   settle_collected)
 
@@ -41,11 +39,6 @@ def upload(client, headers, claim_id, data, name="x.png"):
                        data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
 
 
-def open_case(client, clock, emulator, staff, openid="o-alice", name="张三丰"):
-    """A protected member reports a case with a document; it is reviewed and assigned."""
-    alice = member(client, emulator, openid)
-    membership_id, id_number = join_and_fund(client, alice, clock, name=name)
-    return alice, membership_id, id_number
 
 
 def test_case_end_to_end(client, app, clock, emulator, staff, documents_dir):
@@ -276,3 +269,18 @@ def test_announcement_privacy(client, clock, emulator, staff, documents_dir):
     data = one.get_json()
     assert data["person"] == "张*" and data["sex"] == "M" and data["age_years"] == 30
     assert data["illness"] == "急性白血病" and data["objections"][0]["status"] == "pending"
+
+
+def test_operators_create_cli(app, client):
+    runner = app.test_cli_runner()
+    made = runner.invoke(args=["operators", "create", "--role", "investigator", "--username", "inv9",
+                               "--organisation", "某公估"], env={"OPERATOR_PASSWORD": "a long enough password"})
+    assert made.exit_code == 0 and "organisation=" in made.output, made.output
+    no_org = runner.invoke(args=["operators", "create", "--role", "investigator", "--username", "inv10"],
+                           env={"OPERATOR_PASSWORD": "a long enough password"})
+    assert no_org.exit_code != 0 and "operator_organisation_required" in no_org.output
+    ok = client.post("/api/v1/admin/auth/login", json={"username": "inv9", "password": "a long enough password"})
+    wrong = client.post("/api/v1/admin/auth/login", json={"username": "inv9", "password": "wrong password!!"})
+    assert ok.status_code == 200 and wrong.status_code == 401
+    stored = db.session.execute(select(Operator.password_hash).where(Operator.username == "inv9")).scalar_one()
+    assert stored.startswith("$argon2id$")
