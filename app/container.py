@@ -15,7 +15,7 @@ from app.services.tokens import TokenIssuer
 class Container:
     config: dict
     clock: Any = field(default_factory=SystemClock)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)  # mini_program asks for redis while holding it
     _cache: dict = field(default_factory=dict)
     overrides: dict = field(default_factory=dict)
 

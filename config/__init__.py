@@ -62,6 +62,8 @@ class BaseConfig:
     APPORTIONMENT_DAYS_OF_MONTH = (1, 16)  # twice a month
     PLANS_FILE = str(PLANS_FILE)
     CLAIM_DOCUMENTS_DIR: str | None = None
+    CLAIM_DOCUMENT_MAX_BYTES = 10 * 1024 * 1024  # one image or PDF
+    CLAIM_PUBLICITY_DAYS = 5
     API_TITLE = "一起互助 API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

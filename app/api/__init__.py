@@ -14,6 +14,9 @@ BLUEPRINT_MODULES = [
     "app.api.plans",
     "app.api.memberships",
     "app.api.payments",
+    "app.api.claims",
+    "app.api.announcements",
+    "app.api.admin",
 ]
 
 

@@ -66,6 +66,7 @@ def audit():
 # Feature modules each exporting `commands`, a list of click groups. One line each.
 CLI_MODULES: list[str] = [
     "app.cli.payments",
+    "app.cli.claims",
 ]
 
 

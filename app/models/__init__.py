@@ -1,5 +1,7 @@
 """All models, imported here so that Base.metadata knows every table (Alembic reads it)."""
 from .base import Base, BigId, UTCDateTime
+from .claim_workflow import (OBJECTION_STATUSES, OPERATOR_ROLES, TRANSFER_STATUSES, ClaimDocument, ClaimObjection,
+                             ClaimTimelineEntry, InvestigationOrganisation, Operator, OperatorAuditEntry, PayoutTransfer)
 from .claims import CLAIM_STATUSES, INCIDENT_TYPES, OPEN_CLAIM_STATUSES, Claim
 from .events import DomainEvent
 from .ledger import ACCOUNT_KINDS, EXTERNAL_KINDS, Account, LedgerTransaction, Posting
@@ -9,6 +11,8 @@ from .plans import Plan, PlanVersion
 from .users import User
 
 __all__ = [
+    "OBJECTION_STATUSES", "OPERATOR_ROLES", "TRANSFER_STATUSES", "ClaimDocument", "ClaimObjection",
+    "ClaimTimelineEntry", "InvestigationOrganisation", "Operator", "OperatorAuditEntry", "PayoutTransfer",
     "CLAIM_STATUSES", "Claim", "DomainEvent", "INCIDENT_TYPES", "OPEN_CLAIM_STATUSES",
     "ACCOUNT_KINDS", "ACTIVE_STATES", "Account", "Base", "BigId", "EXTERNAL_KINDS", "LedgerTransaction",
     "MEMBERSHIP_STATES", "Membership", "OPEN_ORDER_STATUSES", "ORDER_STATUSES", "PaymentOrder", "PaymentRefund",

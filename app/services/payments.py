@@ -255,6 +255,14 @@ def handle_notification(session: Session, pay: PayGateway, headers: Mapping[str,
 
         return NotificationOutcome(notification.event_type,
                                    apply_refund_notification(session, pay, notification.resource, now))
+    if notification.event_type.startswith("MCHTRANSFER."):
+        # Aid payouts (merchant transfers) report to the same notify URL.
+        from .payouts import handle_notification as apply_transfer_notification
+
+        transfer = apply_transfer_notification(session, notification.resource, now)
+        if transfer is None:
+            raise NotFound("没有这笔转账", code="transfer_not_found")
+        return NotificationOutcome(notification.event_type, True)
     raise InvalidRequest("不支持的通知类型", code="notification_type_unsupported",
                          details={"event_type": notification.event_type})
 

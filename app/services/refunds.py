@@ -20,6 +20,7 @@ from app.models.payments import PaymentOrder, PaymentRefund
 
 from . import events, ledger, memberships
 from .errors import Conflict, InvalidRequest, NotFound
+from .plans import fen_to_yuan_text
 from .unit_of_work import atomic
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LEAVABLE_STATES = ACTIVE_STATES + ("lapsed",)
+# An aided membership has ended, but what is left of its balance is still the member's.
+LEAVABLE_STATES = ACTIVE_STATES + ("lapsed", "aided")
 REFUND_WINDOW = dt.timedelta(days=365)  # WeChat refunds a payment up to one year after it
 REFUND_REASON = "退出互助，余额原路退回"
 FINAL_FAILURE_STATES = ("CLOSED", "ABNORMAL")
@@ -108,7 +110,7 @@ def leave(session: Session, pay: PayGateway, *, user_id: int, membership_id: int
             unrefundable = balance - sum(fen for _, fen in allocation)
             if unrefundable:
                 raise Conflict(
-                    f"余额中有{unrefundable / 100:.2f}元无法原路退回（付款已超过一年），请联系客服处理",
+                    f"余额中有{fen_to_yuan_text(unrefundable)}无法原路退回（付款已超过一年），请联系客服处理",
                     code="refund_not_possible", details={"unrefundable_fen": unrefundable},
                 )
             if balance:
