@@ -60,6 +60,12 @@ class Container:
         return self._once("mini_program", make)
 
     @property
+    def subscribe_templates(self):
+        from app.services.subscriptions import load_templates
+
+        return load_templates(self.config["SUBSCRIBE_TEMPLATES_FILE"])
+
+    @property
     def pay(self):
         def make():
             from wechat.pay import PayClient

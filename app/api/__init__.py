@@ -13,6 +13,9 @@ BLUEPRINT_MODULES = [
     "app.api.auth",
     "app.api.plans",
     "app.api.memberships",
+    "app.api.subscriptions",
+    "app.api.invites",
+    "app.api.groups",
 ]
 
 
