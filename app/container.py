@@ -15,7 +15,8 @@ from app.services.tokens import TokenIssuer
 class Container:
     config: dict
     clock: Any = field(default_factory=SystemClock)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Re-entrant: a factory may need another collaborator (mini_program needs redis for its token storage).
+    _lock: threading.RLock = field(default_factory=threading.RLock)
     _cache: dict = field(default_factory=dict)
     overrides: dict = field(default_factory=dict)
 
