@@ -17,6 +17,9 @@ BLUEPRINT_MODULES = [
     "app.api.claims",
     "app.api.announcements",
     "app.api.admin",
+    "app.api.subscriptions",
+    "app.api.invites",
+    "app.api.groups",
 ]
 
 

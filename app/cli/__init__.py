@@ -67,6 +67,7 @@ def audit():
 CLI_MODULES: list[str] = [
     "app.cli.payments",
     "app.cli.claims",
+    "app.cli.notifications",
 ]
 
 

@@ -7,6 +7,8 @@ from .events import DomainEvent
 from .ledger import ACCOUNT_KINDS, EXTERNAL_KINDS, Account, LedgerTransaction, Posting
 from .memberships import ACTIVE_STATES, MEMBERSHIP_STATES, RELATIONS, Membership
 from .payments import OPEN_ORDER_STATUSES, ORDER_STATUSES, REFUND_STATUSES, PaymentOrder, PaymentRefund
+from .notifications import (FINAL_STATUSES, NOTIFICATION_STATUSES, GroupPresence, InviteQrCode, Notification,
+                            SubscribeQuota)
 from .plans import Plan, PlanVersion
 from .users import User
 
@@ -17,4 +19,6 @@ __all__ = [
     "ACCOUNT_KINDS", "ACTIVE_STATES", "Account", "Base", "BigId", "EXTERNAL_KINDS", "LedgerTransaction",
     "MEMBERSHIP_STATES", "Membership", "OPEN_ORDER_STATUSES", "ORDER_STATUSES", "PaymentOrder", "PaymentRefund",
     "REFUND_STATUSES", "Plan", "PlanVersion", "Posting", "RELATIONS", "UTCDateTime", "User",
+    "FINAL_STATUSES", "NOTIFICATION_STATUSES", "GroupPresence",
+    "InviteQrCode", "Notification", "SubscribeQuota",
 ]
