@@ -63,6 +63,24 @@ def audit():
     click.echo("ledger audit passed")
 
 
+scheduler_cli = AppGroup("scheduler", help="The clock process for periodic jobs.")
+
+
+@scheduler_cli.command("run")
+@click.option("--once", is_flag=True, help="run what is due now and exit")
+@at_option
+def run_scheduler(once, at):
+    """Reconcile payments, dispatch notifications, advance claims and members, on their cadences."""
+    from app.jobs.schedule import Scheduler
+
+    scheduler = Scheduler(current_app._get_current_object())
+    if once:
+        ran = scheduler.tick(_now(at))
+        click.echo("ran: " + (", ".join(ran) or "nothing"))
+        return
+    scheduler.run_forever()
+
+
 # Feature modules each exporting `commands`, a list of click groups. One line each.
 CLI_MODULES: list[str] = [
     "app.cli.payments",
@@ -72,7 +90,7 @@ CLI_MODULES: list[str] = [
 
 
 def register_cli(app: Flask) -> None:
-    for group in (plans_cli, members_cli, ledger_cli):
+    for group in (plans_cli, members_cli, ledger_cli, scheduler_cli):
         app.cli.add_command(group)
     for name in CLI_MODULES:
         for group in importlib.import_module(name).commands:

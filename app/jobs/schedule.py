@@ -1,0 +1,108 @@
+"""The clock process: `flask scheduler run` calls each periodic task when it is due.
+
+Tasks are the same plain functions the CLI commands call. With Redis, a task's slot (its name
+and the start of its period) is claimed with SET NX, so two scheduler processes never run the
+same slot twice; without Redis, run one scheduler process."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import Flask
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    name: str
+    every: dt.timedelta
+    run: Callable[[Flask, dt.datetime], object]
+
+
+def _dispatch_notifications(app: Flask, now: dt.datetime):
+    from app.jobs import dispatch
+
+    return dispatch(app, now=now)
+
+
+def _reconcile_payments(app: Flask, now: dt.datetime):
+    from app.services.payments import reconcile
+
+    return reconcile(db.session, app.extensions["yiqi"].pay, now)
+
+
+def _advance_claims(app: Flask, now: dt.datetime):
+    from app.services import payouts
+    from app.services.claims import promote_finished_publicity
+
+    ready = promote_finished_publicity(db.session, now)
+    return ready, payouts.process_open(db.session, app.extensions["yiqi"].pay, now)
+
+
+def _advance_members(app: Flask, now: dt.datetime):
+    from app.services.memberships import advance
+
+    return advance(db.session, now)
+
+
+TASKS: list[PeriodicTask] = [
+    PeriodicTask("notifications.dispatch", dt.timedelta(minutes=1), _dispatch_notifications),
+    PeriodicTask("payments.reconcile", dt.timedelta(minutes=5), _reconcile_payments),
+    PeriodicTask("claims.advance", dt.timedelta(minutes=15), _advance_claims),
+    PeriodicTask("members.advance", dt.timedelta(hours=1), _advance_members),
+]
+
+
+def slot_start(task: PeriodicTask, now: dt.datetime) -> dt.datetime:
+    period = int(task.every.total_seconds())
+    epoch = int(now.timestamp())
+    return dt.datetime.fromtimestamp(epoch - epoch % period, dt.timezone.utc)
+
+
+class Scheduler:
+    def __init__(self, app: Flask, tasks: list[PeriodicTask] | None = None):
+        self.app = app
+        self.tasks = TASKS if tasks is None else tasks
+        self._done: dict[str, dt.datetime] = {}
+
+    def _claim(self, task: PeriodicTask, slot: dt.datetime) -> bool:
+        if self._done.get(task.name) == slot:
+            return False
+        redis = self.app.extensions["yiqi"].redis
+        if redis is not None:
+            key = f"yiqi:schedule:{task.name}:{int(slot.timestamp())}"
+            ttl = max(int(task.every.total_seconds()) * 2, 60)
+            if not redis.set(key, "1", nx=True, ex=ttl):
+                self._done[task.name] = slot
+                return False
+        self._done[task.name] = slot
+        return True
+
+    def tick(self, now: dt.datetime) -> list[str]:
+        """Run every task whose current slot has not run yet; returns their names. A failing task
+        is logged and does not stop the others (it runs again in its next slot)."""
+        ran = []
+        for task in self.tasks:
+            if not self._claim(task, slot_start(task, now)):
+                continue
+            with self.app.app_context():
+                try:
+                    task.run(self.app, now)
+                    ran.append(task.name)
+                except Exception:
+                    log.exception("scheduled task %s failed", task.name)
+                finally:
+                    db.session.remove()
+        return ran
+
+    def run_forever(self, poll_seconds: float = 20.0) -> None:
+        clock = self.app.extensions["yiqi"].clock
+        while True:
+            self.tick(clock.now())
+            time.sleep(poll_seconds)

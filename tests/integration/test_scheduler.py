@@ -1,0 +1,50 @@
+import datetime as dt
+
+from app.jobs.schedule import PeriodicTask, Scheduler
+
+T0 = dt.datetime(2026, 3, 2, 2, 0, 30, tzinfo=dt.timezone.utc)
+
+
+def _recording_tasks(calls):
+    return [
+        PeriodicTask("minutely", dt.timedelta(minutes=1), lambda app, now: calls.append(("minutely", now))),
+        PeriodicTask("hourly", dt.timedelta(hours=1), lambda app, now: calls.append(("hourly", now))),
+    ]
+
+
+def test_each_task_runs_once_per_slot(app):
+    calls = []
+    scheduler = Scheduler(app, _recording_tasks(calls))
+    assert scheduler.tick(T0) == ["minutely", "hourly"]
+    assert scheduler.tick(T0 + dt.timedelta(seconds=20)) == []
+    assert scheduler.tick(T0 + dt.timedelta(minutes=1)) == ["minutely"]
+    assert scheduler.tick(T0 + dt.timedelta(hours=1)) == ["minutely", "hourly"]
+
+
+def test_a_failing_task_does_not_stop_the_others(app):
+    calls = []
+
+    def boom(app, now):
+        raise RuntimeError("down")
+
+    scheduler = Scheduler(app, [PeriodicTask("boom", dt.timedelta(minutes=1), boom)] + _recording_tasks(calls))
+    assert scheduler.tick(T0) == ["minutely", "hourly"]
+
+
+def test_two_schedulers_share_slots_through_redis(app, redis_url):
+    app.extensions["yiqi"].config["REDIS_URL"] = redis_url
+    redis = app.extensions["yiqi"].redis
+    for key in redis.scan_iter("yiqi:schedule:*"):
+        redis.delete(key)
+    calls = []
+    first, second = Scheduler(app, _recording_tasks(calls)), Scheduler(app, _recording_tasks(calls))
+    assert first.tick(T0) == ["minutely", "hourly"]
+    assert second.tick(T0) == []
+    assert second.tick(T0 + dt.timedelta(minutes=1)) == ["minutely"]
+    assert len(calls) == 3
+
+
+def test_the_real_tasks_run(app):
+    result = app.test_cli_runner().invoke(args=["scheduler", "run", "--once", "--at", T0.isoformat()])
+    assert result.exit_code == 0
+    assert "notifications.dispatch, payments.reconcile, claims.advance, members.advance" in result.output
