@@ -22,6 +22,7 @@ from app.models.payments import OPEN_ORDER_STATUSES, PaymentOrder
 from . import events, memberships
 from .clock import china_date
 from .errors import Conflict, InvalidRequest, NotFound, Unavailable
+from .plans import fen_to_yuan_text
 from .unit_of_work import atomic
 
 log = logging.getLogger(__name__)
@@ -107,10 +108,10 @@ def _check_amount(target: TopupTarget, amount_fen: int, max_fen: int) -> None:
     if type(amount_fen) is not int or amount_fen <= 0:
         raise InvalidRequest("充值金额必须是正整数（分）", code="amount_invalid")
     if amount_fen > max_fen:
-        raise InvalidRequest(f"单次充值不能超过{max_fen / 100:g}元", code="amount_above_ceiling",
+        raise InvalidRequest(f"单次充值不能超过{fen_to_yuan_text(max_fen)}", code="amount_above_ceiling",
                              details={"max_fen": max_fen})
     if target.state == "pending" and target.balance_fen + amount_fen < target.min_prepay_fen:
-        raise InvalidRequest(f"首次充值至少{target.min_prepay_fen / 100:g}元", code="amount_below_minimum",
+        raise InvalidRequest(f"首次充值至少{fen_to_yuan_text(target.min_prepay_fen)}", code="amount_below_minimum",
                              details={"min_prepay_fen": target.min_prepay_fen})
     if target.state not in ACTIVE_STATES:
         raise Conflict("这份互助已经结束，不能再充值", code="membership_ended", details={"state": target.state})
