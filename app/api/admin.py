@@ -11,7 +11,7 @@ from app.services import claim_documents, claims as claim_service, operators, pa
 
 from .admin_security import operator_required
 from .claims import claim_out, send_document
-from .claims_schemas import (AdminClaimList, AdminClaimOut, AdminClaimQuery, AssignIn, AuditList, AuditQuery,
+from .claims_schemas import (OutboxStatusOut, AdminClaimList, AdminClaimOut, AdminClaimQuery, AssignIn, AuditList, AuditQuery,
                              ObjectionOut, OperatorLoginIn, OperatorLoginOut, OrganisationList, RejectIn, ReportIn,
                              ResolveIn, ReturnIn, TransferOut)
 from .schemas import ErrorEnvelope
@@ -191,3 +191,16 @@ def list_organisations():
 def audit_log(query):
     """The append-only operator audit log (ids, statuses, amounts; no personal data)."""
     return {"items": operators.audit_entries(db.session, claim_id=query.get("claim_id"))}
+
+
+@blp.route("/notifications", methods=["GET"])
+@operator_required()
+@blp.response(200, OutboxStatusOut)
+@blp.doc(security=BEARER)
+def notifications_status():
+    """The push outbox: every notification ends sent, skipped (no quota) or failed; counts and latest errors."""
+    from app.services import delivery
+
+    report = delivery.status(db.session, _now())
+    return {"by_status": report.by_status, "by_template": report.by_template, "due_now": report.due_now,
+            "recent_errors": report.recent_errors}

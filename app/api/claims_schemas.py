@@ -211,3 +211,20 @@ class AuditList(Schema):
 
 class AuditQuery(Schema):
     claim_id = fields.Integer()
+
+
+class NotificationErrorOut(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    status = fields.String(required=True)
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True)
+    next_attempt_at = fields.DateTime(allow_none=True)
+
+
+class OutboxStatusOut(Schema):
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    by_template = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+                              required=True)
+    due_now = fields.Integer(required=True)
+    recent_errors = fields.List(fields.Nested(NotificationErrorOut), required=True)
