@@ -1,0 +1,9 @@
+const { call, download } = require('./request')
+
+module.exports = {
+  myInvite: options => call('myInvite', options),
+  // the poster's mini-program code (PNG) → a temporary file path for <image>
+  inviteQrcode: options => download('inviteQrcode', options),
+  // template keys the member accepted in wx.requestSubscribeMessage
+  subscribe: (accepted, options) => call('subscribe', Object.assign({ data: { accepted } }, options)),
+}
