@@ -3,7 +3,8 @@ const { formatFen } = require('../../utils/money')
 
 Component({
   properties: {
-    fen: { type: Number, value: null, observer: 'render' },
+    // any type: a missing amount (null) must show as —, not be coerced to ¥0.00
+    fen: { type: null, value: null, observer: 'render' },
   },
   data: { text: '—', negative: false },
   lifetimes: {

@@ -1,0 +1,50 @@
+const { load, mount, fakeWx, ok, fail, PENDING, text, tap, input, toasts } = require('../harness')
+const { membership } = require('../fixtures')
+
+const page = load('pages/claim-new/claim-new')
+
+async function open(routes) {
+  const wx = fakeWx(Object.assign({ 'GET /memberships': ok({ items: [membership(1, { state: 'protected' }), membership(2, { state: 'left', person_name: '退*' })] }) }, routes))
+  const comp = mount(page)
+  await comp.instance.onLoad()
+  return { wx, comp }
+}
+
+async function fill(comp) {
+  await tap(comp, '.member', 0)
+  await tap(comp, '.incident', 1)
+  await input(comp, '.illness-input', '骨折')
+  comp.instance.onInput({ currentTarget: { dataset: { field: 'occurredOn' } }, detail: { value: '2026-03-01' } })
+}
+
+test('only members who can claim are offered; the claim is sent and opened', async () => {
+  const { wx, comp } = await open({ 'POST /claims': ok({ id: 7, status: 'submitted' }, 201) })
+  expect(text(comp)).not.toContain('退*')
+  await fill(comp)
+  await tap(comp, '.submit')
+  expect(wx.requests.find(r => r.key === 'POST /claims').options.data).toEqual({
+    membership_id: 1, incident: 'accident', illness: '骨折', occurred_on: '2026-03-01', description: '',
+  })
+  expect(wx.redirectTo).toHaveBeenCalledWith({ url: '/pages/claim/claim?id=7' })
+})
+
+test('missing fields are named; an API refusal is shown', async () => {
+  const { wx, comp } = await open({ 'POST /claims': fail(400, 'in_observation', '观察期内发生的不在互助范围内') })
+  await tap(comp, '.submit')
+  expect(text(comp)).toContain('请选择为谁申请')
+  await fill(comp)
+  await tap(comp, '.submit')
+  expect(toasts(wx)).toEqual(['观察期内发生的不在互助范围内'])
+  expect(text(comp)).toContain('观察期内发生的不在互助范围内')
+})
+
+test('loading, empty (nobody protected), error', async () => {
+  fakeWx({ 'GET /memberships': [PENDING, ok({ items: [] }), fail(500, 'internal_error', '服务器出了点问题')] })
+  const comp = mount(page)
+  comp.instance.onLoad()
+  expect(text(comp)).toContain('加载中')
+  await comp.instance.onLoad()
+  expect(text(comp)).toContain('家里还没有在保障中的成员')
+  await comp.instance.onLoad()
+  expect(text(comp)).toContain('服务器出了点问题')
+})
