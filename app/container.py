@@ -15,7 +15,8 @@ from app.services.tokens import TokenIssuer
 class Container:
     config: dict
     clock: Any = field(default_factory=SystemClock)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Re-entrant: a factory may need another collaborator (mini_program needs redis for its token storage).
+    _lock: threading.RLock = field(default_factory=threading.RLock)
     _cache: dict = field(default_factory=dict)
     overrides: dict = field(default_factory=dict)
 
@@ -58,6 +59,12 @@ class Container:
                                      token_storage=storage)
 
         return self._once("mini_program", make)
+
+    @property
+    def subscribe_templates(self):
+        from app.services.subscriptions import load_templates
+
+        return load_templates(self.config["SUBSCRIBE_TEMPLATES_FILE"])
 
     @property
     def pay(self):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PLANS_FILE = PROJECT_ROOT / "config" / "plans.toml"
+SUBSCRIBE_TEMPLATES_FILE = PROJECT_ROOT / "config" / "subscribe_templates.toml"
 
 
 class ConfigError(RuntimeError):
@@ -61,7 +62,17 @@ class BaseConfig:
     SUSPENSION_GRACE_DAYS = 30
     APPORTIONMENT_DAYS_OF_MONTH = (1, 16)  # twice a month
     PLANS_FILE = str(PLANS_FILE)
+    # Subscribe messages: template ids and fields (data), the outbox's chunks, leases and retries.
+    SUBSCRIBE_TEMPLATES_FILE = str(SUBSCRIBE_TEMPLATES_FILE)
+    NOTIFICATION_CHUNK_SIZE = 500
+    NOTIFICATION_LEASE_SECONDS = 300
+    NOTIFICATION_MAX_ATTEMPTS = 6
+    # Invite farming: at most this many new users attributed to one inviter per hour / per day.
+    INVITE_ATTRIBUTIONS_PER_HOUR = 20
+    INVITE_ATTRIBUTIONS_PER_DAY = 100
     CLAIM_DOCUMENTS_DIR: str | None = None
+    CLAIM_DOCUMENT_MAX_BYTES = 10 * 1024 * 1024  # one image or PDF
+    CLAIM_PUBLICITY_DAYS = 5
     API_TITLE = "一起互助 API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

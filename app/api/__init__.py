@@ -13,6 +13,13 @@ BLUEPRINT_MODULES = [
     "app.api.auth",
     "app.api.plans",
     "app.api.memberships",
+    "app.api.payments",
+    "app.api.claims",
+    "app.api.announcements",
+    "app.api.admin",
+    "app.api.subscriptions",
+    "app.api.invites",
+    "app.api.groups",
 ]
 
 

@@ -26,12 +26,15 @@ class ErrorEnvelope(Schema):
 # --- auth ---------------------------------------------------------------------------------
 class LoginRequest(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    inviter = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=16),
+                            metadata={"description": "invite code from the share path or the scanned code"})
 
 
 class UserOut(Schema):
     id = fields.Integer(required=True)
     invite_code = fields.String(required=True)
     is_new = fields.Boolean(required=True)
+    invited_by_user_id = fields.Integer(allow_none=True)
 
 
 class LoginResponse(Schema):

@@ -64,7 +64,11 @@ def audit():
 
 
 # Feature modules each exporting `commands`, a list of click groups. One line each.
-CLI_MODULES: list[str] = []
+CLI_MODULES: list[str] = [
+    "app.cli.payments",
+    "app.cli.claims",
+    "app.cli.notifications",
+]
 
 
 def register_cli(app: Flask) -> None:

@@ -1,14 +1,24 @@
 """All models, imported here so that Base.metadata knows every table (Alembic reads it)."""
 from .base import Base, BigId, UTCDateTime
+from .claim_workflow import (OBJECTION_STATUSES, OPERATOR_ROLES, TRANSFER_STATUSES, ClaimDocument, ClaimObjection,
+                             ClaimTimelineEntry, InvestigationOrganisation, Operator, OperatorAuditEntry, PayoutTransfer)
 from .claims import CLAIM_STATUSES, INCIDENT_TYPES, OPEN_CLAIM_STATUSES, Claim
 from .events import DomainEvent
 from .ledger import ACCOUNT_KINDS, EXTERNAL_KINDS, Account, LedgerTransaction, Posting
 from .memberships import ACTIVE_STATES, MEMBERSHIP_STATES, RELATIONS, Membership
+from .payments import OPEN_ORDER_STATUSES, ORDER_STATUSES, REFUND_STATUSES, PaymentOrder, PaymentRefund
+from .notifications import (FINAL_STATUSES, NOTIFICATION_STATUSES, GroupPresence, InviteQrCode, Notification,
+                            SubscribeQuota)
 from .plans import Plan, PlanVersion
 from .users import User
 
 __all__ = [
+    "OBJECTION_STATUSES", "OPERATOR_ROLES", "TRANSFER_STATUSES", "ClaimDocument", "ClaimObjection",
+    "ClaimTimelineEntry", "InvestigationOrganisation", "Operator", "OperatorAuditEntry", "PayoutTransfer",
     "CLAIM_STATUSES", "Claim", "DomainEvent", "INCIDENT_TYPES", "OPEN_CLAIM_STATUSES",
     "ACCOUNT_KINDS", "ACTIVE_STATES", "Account", "Base", "BigId", "EXTERNAL_KINDS", "LedgerTransaction",
-    "MEMBERSHIP_STATES", "Membership", "Plan", "PlanVersion", "Posting", "RELATIONS", "UTCDateTime", "User",
+    "MEMBERSHIP_STATES", "Membership", "OPEN_ORDER_STATUSES", "ORDER_STATUSES", "PaymentOrder", "PaymentRefund",
+    "REFUND_STATUSES", "Plan", "PlanVersion", "Posting", "RELATIONS", "UTCDateTime", "User",
+    "FINAL_STATUSES", "NOTIFICATION_STATUSES", "GroupPresence",
+    "InviteQrCode", "Notification", "SubscribeQuota",
 ]

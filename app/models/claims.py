@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, UTCDateTime
@@ -23,6 +23,7 @@ CLAIM_STATUSES = (
 )
 OPEN_CLAIM_STATUSES = ("submitted", "under_review", "returned", "investigating", "publicity", "ready", "collected")
 INCIDENT_TYPES = ("illness", "accident")
+_open_sql = "status IN ('submitted','under_review','returned','investigating','publicity','ready','collected')"
 
 
 class Claim(Base):
@@ -34,6 +35,9 @@ class Claim(Base):
         CheckConstraint("incident_type IN ('illness','accident')", name="incident_type_valid"),
         CheckConstraint("approved_aid_fen IS NULL OR approved_aid_fen > 0", name="approved_aid_positive"),
         Index("ix_claims_plan_id_status", "plan_id", "status"),
+        # One open claim per membership, decided by the database under concurrent reports.
+        Index("uq_claims_open_per_membership", "membership_id", unique=True,
+              postgresql_where=text(_open_sql), sqlite_where=text(_open_sql)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -59,3 +63,12 @@ class Claim(Base):
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The workflow (issue 5): who handled the case (three different operators), and what the member sees.
+    reviewer_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("operators.id"))
+    organisation_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("investigation_organisations.id"), index=True)
+    investigator_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("operators.id"))
+    finance_approver_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("operators.id"))
+    missing_items: Mapped[str | None] = mapped_column(Text)  # why it was returned to the member
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    findings: Mapped[str | None] = mapped_column(Text)  # the investigation report (case file)
+    investigation_summary: Mapped[str | None] = mapped_column(Text)  # published with the announcement

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from app.models.events import DomainEvent
 
 # Modules whose import registers subscribers (e.g. the notification outbox).
-SUBSCRIBER_MODULES: list[str] = []
+SUBSCRIBER_MODULES: list[str] = [
+    "app.services.outbox",
+]
 
 _subscribers: dict[str, list[Callable]] = defaultdict(list)
 _loaded = False

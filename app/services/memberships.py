@@ -5,12 +5,13 @@ import datetime as dt
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Callable
 
 from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.models import ACTIVE_STATES, RELATIONS, Account, Membership, Plan, PlanVersion
+from app.models import ACTIVE_STATES, OPEN_CLAIM_STATUSES, RELATIONS, Account, Claim, Membership, Plan, PlanVersion
 
 from . import events, ledger
 from .clock import china_date
@@ -252,3 +253,29 @@ def advance(session: Session, now: dt.datetime) -> AdvanceResult:
         if lapsed:
             events.record(session, "memberships.lapsed", now=now, payload={"count": lapsed})
     return AdvanceResult(protected=protected, lapsed=lapsed)
+
+
+# --- leaving ------------------------------------------------------------------------------------
+# A guard answers "may this membership leave now?": a refusal message for the member, or None.
+# Features register theirs here (issue 4: inside a published, not yet executed apportionment run).
+LeaveGuard = Callable[[Session, int], "str | None"]
+
+
+def _no_open_claim(session: Session, membership_id: int) -> str | None:
+    open_claim = session.execute(
+        select(Claim.id).where(Claim.membership_id == membership_id, Claim.status.in_(OPEN_CLAIM_STATUSES)).limit(1)
+    ).first()
+    if open_claim:
+        return "这份互助还有尚未办结的互助申请，办结后才能退出"
+    return None
+
+
+LEAVE_GUARDS: list[LeaveGuard] = [_no_open_claim]
+
+
+def check_leave_guards(session: Session, membership_id: int) -> None:
+    """Raises Conflict (code leave_refused) with the first guard's message."""
+    for guard in LEAVE_GUARDS:
+        refusal = guard(session, membership_id)
+        if refusal:
+            raise Conflict(refusal, code="leave_refused", details={"guard": getattr(guard, "__name__", "guard")})

@@ -51,13 +51,17 @@ def exchange_code(gateway: LoginGateway, code: str) -> WeChatSession:
     except WeChatTimeout:
         raise Unavailable() from None
     except WeChatError as exc:
+        if exc.errcode is None or exc.errcode == -1:  # unreachable, HTTP error, or WeChat busy
+            raise Unavailable(details={"errmsg": exc.errmsg}) from None
         raise InvalidRequest(
             f"微信登录失败（{exc.errcode}：{exc.errmsg}），请重新打开小程序",
             code="wechat_login_failed", details={"errcode": exc.errcode, "errmsg": exc.errmsg},
         ) from None
 
 
-def login(session: Session, pii: PiiProtector, gateway: LoginGateway, *, code: str, now: dt.datetime) -> LoginResult:
+def login(session: Session, pii: PiiProtector, gateway: LoginGateway, *, code: str, now: dt.datetime,
+          inviter: str | None = None, invite_limiter=None) -> LoginResult:
+    """`inviter`: the invite code the mini-program was opened with; only a new user is attributed."""
     wx = exchange_code(gateway, code)
     with atomic(session):
         user = session.execute(select(User).where(User.openid == wx.openid)).scalar_one_or_none()
@@ -73,6 +77,11 @@ def login(session: Session, pii: PiiProtector, gateway: LoginGateway, *, code: s
                 # A concurrent first login for the same openid won; use its row.
                 created = False
                 user = session.execute(select(User).where(User.openid == wx.openid)).scalar_one()
+        if created and inviter:
+            from .invites import attribute
+
+            if attribute(session, invite_limiter, user_id=user.id, inviter_code=inviter, now=now):
+                session.refresh(user)
         if not created:
             values = {"last_login_at": now, "session_key_encrypted": pii.encrypt(wx.session_key)}
             if wx.unionid:

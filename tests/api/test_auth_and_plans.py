@@ -63,3 +63,11 @@ def test_plans_list_the_six_with_rules_in_words(client):
     assert transit["observation_days"] == 30 and transit["covered_incidents"] == ["accident"]
     missing = client.get("/api/v1/plans/nope")
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "plan_not_found"
+
+
+def test_wechat_outage_is_503_not_a_login_error(client, emulator):
+    requests.post(emulator.url + "_emulator/faults",
+                  json={"path": "sns/jscode2session", "status": 503, "times": 1}, timeout=5)
+    response = client.post("/api/v1/auth/login", json={"code": mint_code(emulator.url, "o-login-5")})
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "upstream_unavailable"

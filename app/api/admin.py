@@ -1,0 +1,193 @@
+"""The operator API under /api/v1/admin. Every route needs an operator token and a role;
+auditors (and every other role) may read; only the role named on a route may act."""
+from __future__ import annotations
+
+from flask import current_app, g
+from flask_smorest import Blueprint
+
+from app.extensions import db
+from app.models import Membership
+from app.services import claim_documents, claims as claim_service, operators, payouts
+
+from .admin_security import operator_required
+from .claims import claim_out, send_document
+from .claims_schemas import (AdminClaimList, AdminClaimOut, AdminClaimQuery, AssignIn, AuditList, AuditQuery,
+                             ObjectionOut, OperatorLoginIn, OperatorLoginOut, OrganisationList, RejectIn, ReportIn,
+                             ResolveIn, ReturnIn, TransferOut)
+from .schemas import ErrorEnvelope
+from .security import BEARER, services
+
+blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Operators: review, investigation, payout")
+
+
+def admin_claim_out(claim) -> dict:
+    data = claim_out(claim, for_claimant=False)
+    masked = db.session.get(Membership, claim.membership_id)
+    data.update(
+        plan_id=claim.plan_id, person=masked.person_name_masked, id_number=masked.person_id_masked,
+        reviewer_id=claim.reviewer_id, organisation_id=claim.organisation_id, investigator_id=claim.investigator_id,
+        finance_approver_id=claim.finance_approver_id, findings=claim.findings,
+        investigation_summary=claim.investigation_summary,
+        objections=claim_service.objections(db.session, claim.id),
+    )
+    return data
+
+
+def _now():
+    return services().clock.now()
+
+
+@blp.route("/auth/login", methods=["POST"])
+@blp.arguments(OperatorLoginIn)
+@blp.response(200, OperatorLoginOut)
+@blp.alt_response(401, schema=ErrorEnvelope)
+def login(body):
+    """Operator password login → an operator bearer token (not valid on member routes)."""
+    operator = operators.authenticate(db.session, username=body["username"], password=body["password"], now=_now())
+    tokens = services().operator_tokens
+    return {"token": tokens.issue(operator.id), "token_type": "Bearer", "expires_in": tokens.max_age_seconds,
+            "operator": {"id": operator.id, "username": operator.username, "roles": sorted(operator.role_set),
+                         "organisation_id": operator.organisation_id}}
+
+
+@blp.route("/claims", methods=["GET"])
+@operator_required()
+@blp.arguments(AdminClaimQuery, location="query")
+@blp.response(200, AdminClaimList)
+@blp.doc(security=BEARER)
+def list_claims(query):
+    """Cases (an investigator sees only its organisation's)."""
+    return {"items": [admin_claim_out(c) for c in
+                      claim_service.list_for_operator(db.session, g.operator, query.get("status"))]}
+
+
+@blp.route("/claims/<int:claim_id>", methods=["GET"])
+@operator_required()
+@blp.response(200, AdminClaimOut)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.doc(security=BEARER)
+def get_claim(claim_id):
+    return admin_claim_out(claim_service.get_for_operator(db.session, g.operator, claim_id))
+
+
+@blp.route("/claims/<int:claim_id>/documents/<int:document_id>", methods=["GET"])
+@operator_required("reviewer", "investigator")
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.doc(security=BEARER)
+def get_document(claim_id, document_id):
+    """A document, for the operators on the case only."""
+    return send_document(claim_documents.for_operator(db.session, g.operator, claim_id=claim_id,
+                                                      document_id=document_id))
+
+
+@blp.route("/claims/<int:claim_id>/review", methods=["POST"])
+@operator_required("reviewer")
+@blp.response(200, AdminClaimOut)
+@blp.alt_response(409, schema=ErrorEnvelope)
+@blp.doc(security=BEARER)
+def start_review(claim_id):
+    """Take the case for review (submitted → under_review)."""
+    return admin_claim_out(claim_service.start_review(db.session, g.operator, claim_id, _now()))
+
+
+@blp.route("/claims/<int:claim_id>/return", methods=["POST"])
+@operator_required("reviewer")
+@blp.arguments(ReturnIn)
+@blp.response(200, AdminClaimOut)
+@blp.doc(security=BEARER)
+def return_claim(body, claim_id):
+    """Incomplete: back to the member with what is missing."""
+    return admin_claim_out(claim_service.return_to_member(db.session, g.operator, claim_id, body["missing"], _now()))
+
+
+@blp.route("/claims/<int:claim_id>/assign", methods=["POST"])
+@operator_required("reviewer")
+@blp.arguments(AssignIn)
+@blp.response(200, AdminClaimOut)
+@blp.doc(security=BEARER)
+def assign(body, claim_id):
+    """Complete: assign to an investigation organisation (→ investigating)."""
+    return admin_claim_out(claim_service.assign(db.session, g.operator, claim_id, body["organisation_id"], _now()))
+
+
+@blp.route("/claims/<int:claim_id>/reject", methods=["POST"])
+@operator_required("reviewer", "investigator")
+@blp.arguments(RejectIn)
+@blp.response(200, AdminClaimOut)
+@blp.doc(security=BEARER)
+def reject(body, claim_id):
+    """Reject with a reason the member sees."""
+    return admin_claim_out(claim_service.reject(db.session, g.operator, claim_id, body["reason"], _now()))
+
+
+@blp.route("/claims/<int:claim_id>/report", methods=["POST"])
+@operator_required("investigator")
+@blp.arguments(ReportIn)
+@blp.response(200, AdminClaimOut)
+@blp.alt_response(400, schema=ErrorEnvelope, description="unknown aid item or above the plan's maximum")
+@blp.doc(security=BEARER)
+def submit_report(body, claim_id):
+    """The investigation report: approved aid by the plan's table; the case goes into publicity."""
+    report = claim_service.InvestigationReport(**body)
+    claim = claim_service.submit_report(db.session, g.operator, claim_id, report, _now(),
+                                        current_app.config["CLAIM_PUBLICITY_DAYS"])
+    return admin_claim_out(claim)
+
+
+@blp.route("/objections/<int:objection_id>/resolve", methods=["POST"])
+@operator_required("reviewer")
+@blp.arguments(ResolveIn)
+@blp.response(200, ObjectionOut)
+@blp.doc(security=BEARER)
+def resolve_objection(body, objection_id):
+    """Upheld sends the case back to investigation; dismissed lets publicity run its course."""
+    return claim_service.resolve_objection(db.session, g.operator, objection_id, upheld=body["upheld"],
+                                           resolution=body["resolution"], now=_now())
+
+
+@blp.route("/claims/<int:claim_id>/payout", methods=["POST"])
+@operator_required("finance")
+@blp.response(200, TransferOut)
+@blp.alt_response(403, schema=ErrorEnvelope, description="separation of duties")
+@blp.alt_response(409, schema=ErrorEnvelope, description="the case's aid has not been collected")
+@blp.doc(security=BEARER)
+def approve_payout(claim_id):
+    """Approve paying a collected case and send the merchant transfer (retry: call again)."""
+    container = services()
+    transfer = payouts.approve(db.session, g.operator, claim_id, _now())
+    if transfer.status == "pending":
+        transfer = payouts.send(db.session, container.pay, transfer.id, _now())
+    return transfer
+
+
+@blp.route("/claims/<int:claim_id>/payout/sync", methods=["POST"])
+@operator_required("finance")
+@blp.response(200, TransferOut)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.doc(security=BEARER)
+def sync_payout(claim_id):
+    """Ask WeChat where the transfer stands (and resend a pending one with the same number)."""
+    from app.services.errors import NotFound
+
+    transfer = payouts.for_claim(db.session, claim_id)
+    if transfer is None:
+        raise NotFound("这个案件还没有转账", code="transfer_not_found")
+    return payouts.sync(db.session, services().pay, transfer.id, _now())
+
+
+@blp.route("/organisations", methods=["GET"])
+@operator_required()
+@blp.response(200, OrganisationList)
+@blp.doc(security=BEARER)
+def list_organisations():
+    return {"items": operators.list_organisations(db.session)}
+
+
+@blp.route("/audit-log", methods=["GET"])
+@operator_required("auditor", "reviewer", "finance")
+@blp.arguments(AuditQuery, location="query")
+@blp.response(200, AuditList)
+@blp.doc(security=BEARER)
+def audit_log(query):
+    """The append-only operator audit log (ids, statuses, amounts; no personal data)."""
+    return {"items": operators.audit_entries(db.session, claim_id=query.get("claim_id"))}

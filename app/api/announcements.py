@@ -1,0 +1,55 @@
+"""Public announcements (公示) of approved cases, anonymised, and members' objections."""
+from __future__ import annotations
+
+from flask import g
+from flask_smorest import Blueprint
+
+from app.extensions import db
+from app.services import claims as claim_service
+
+from .claims_schemas import AnnouncementList, AnnouncementOut, AnnouncementQuery, ObjectionIn, ObjectionOut
+from .schemas import ErrorEnvelope
+from .security import BEARER, member_required, services
+
+blp = Blueprint("announcements", __name__, url_prefix="/api/v1/announcements",
+                description="Public, anonymised announcements of approved cases")
+
+
+def announcement_out(a: claim_service.Announcement) -> dict:
+    """Only what the public may see: never the full name, ID number, phone, hospital or documents."""
+    c = a.claim
+    return {
+        "id": c.id, "plan_code": a.plan_code, "plan_name": a.plan_name, "person": a.person_name_masked,
+        "age_years": a.age_years, "sex": a.sex, "incident_type": c.incident_type, "illness": c.diagnosis,
+        "hospital_city": c.city, "approved_aid_fen": c.approved_aid_fen, "organisation": a.organisation,
+        "investigation_summary": c.investigation_summary, "status": c.status,
+        "publicity_started_at": c.publicity_started_at, "publicity_ends_at": c.publicity_ends_at,
+        "objections": a.objections,
+    }
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(AnnouncementQuery, location="query")
+@blp.response(200, AnnouncementList)
+def list_announcements(query):
+    return {"items": [announcement_out(a) for a in claim_service.list_announcements(db.session, query.get("plan_code"))]}
+
+
+@blp.route("/<int:claim_id>", methods=["GET"])
+@blp.response(200, AnnouncementOut)
+@blp.alt_response(404, schema=ErrorEnvelope)
+def get_announcement(claim_id):
+    return announcement_out(claim_service.get_announcement(db.session, claim_id))
+
+
+@blp.route("/<int:claim_id>/objections", methods=["POST"])
+@member_required
+@blp.arguments(ObjectionIn)
+@blp.response(201, ObjectionOut)
+@blp.alt_response(403, schema=ErrorEnvelope, description="not a member of the same plan, or the claimant")
+@blp.alt_response(409, schema=ErrorEnvelope, description="already objected, or publicity over")
+@blp.doc(security=BEARER)
+def object_to(body, claim_id):
+    """Object to a case in publicity (once per member per case), with a reason."""
+    return claim_service.object_to(db.session, user_id=g.user_id, claim_id=claim_id, reason=body["reason"],
+                                   now=services().clock.now())

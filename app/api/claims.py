@@ -1,0 +1,142 @@
+"""Members' claims: report, documents, the timeline, resubmit/withdraw, and receiving the aid."""
+from __future__ import annotations
+
+from flask import current_app, g, request, send_file
+from flask_smorest import Blueprint
+
+from app.extensions import db
+from app.services import claim_documents, claims as claim_service, payouts
+from app.services.errors import InvalidRequest
+
+from .claims_schemas import ClaimIn, ClaimList, ClaimOut, DocumentOut
+from .schemas import ErrorEnvelope
+from .security import BEARER, member_required, services
+
+blp = Blueprint("claims", __name__, url_prefix="/api/v1/claims", description="Members' aid claims")
+
+
+def claim_out(claim, *, for_claimant: bool = True) -> dict:
+    transfer = payouts.for_claim(db.session, claim.id)
+    payout = None
+    if transfer is not None:
+        payout = {"status": transfer.status, "amount_fen": transfer.amount_fen, "paid_at": transfer.paid_at,
+                  "package_info": transfer.package_info if for_claimant and transfer.status == "wait_user_confirm"
+                  else None}
+    return {
+        "id": claim.id, "membership_id": claim.membership_id, "status": claim.status,
+        "status_text": claim_service.STATUS_WORDS[claim.status], "incident_type": claim.incident_type,
+        "incident_date": claim.incident_date, "diagnosis_date": claim.diagnosis_date, "diagnosis": claim.diagnosis,
+        "hospital": claim.hospital, "city": claim.city, "description": claim.description,
+        "missing_items": claim.missing_items, "rejection_reason": claim.rejection_reason,
+        "aid_item_code": claim.aid_item_code, "approved_aid_fen": claim.approved_aid_fen,
+        "collected_aid_fen": claim.collected_aid_fen, "publicity_ends_at": claim.publicity_ends_at,
+        "submitted_at": claim.submitted_at,
+        "timeline": claim_service.timeline(db.session, claim.id),
+        "documents": claim_service.documents(db.session, claim.id),
+        "payout": payout,
+    }
+
+
+@blp.route("", methods=["POST"])
+@member_required
+@blp.arguments(ClaimIn)
+@blp.response(201, ClaimOut)
+@blp.alt_response(400, schema=ErrorEnvelope, description="a rule refused the claim; the message says which")
+@blp.alt_response(409, schema=ErrorEnvelope, description="the membership already has an open claim")
+@blp.doc(security=BEARER)
+def report(body):
+    """Report a case for one of your protected memberships."""
+    container = services()
+    claim = claim_service.report(db.session, user_id=g.user_id, request=claim_service.ReportRequest(**body),
+                                 now=container.clock.now())
+    return claim_out(claim)
+
+
+@blp.route("", methods=["GET"])
+@member_required
+@blp.response(200, ClaimList)
+@blp.doc(security=BEARER)
+def list_mine():
+    return {"items": [claim_out(c) for c in claim_service.list_for_user(db.session, g.user_id)]}
+
+
+@blp.route("/<int:claim_id>", methods=["GET"])
+@member_required
+@blp.response(200, ClaimOut)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.doc(security=BEARER)
+def get_one(claim_id):
+    """One of your claims with its full timeline."""
+    return claim_out(claim_service.get_for_user(db.session, g.user_id, claim_id))
+
+
+@blp.route("/<int:claim_id>/documents", methods=["POST"])
+@member_required
+@blp.response(201, DocumentOut)
+@blp.alt_response(400, schema=ErrorEnvelope, description="not a JPEG/PNG/PDF, empty or too large")
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.doc(security=BEARER, requestBody={"content": {"multipart/form-data": {"schema": {
+    "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}}}})
+def upload(claim_id):
+    """Upload a document (JPEG, PNG or PDF; the type is read from the content, not the name)."""
+    upload_ = request.files.get("file")
+    if upload_ is None:
+        raise InvalidRequest("请选择要上传的文件（字段名 file）", code="document_missing")
+    limit = current_app.config["CLAIM_DOCUMENT_MAX_BYTES"]
+    data = upload_.stream.read(limit + 1)
+    return claim_documents.add_document(db.session, current_app.config["CLAIM_DOCUMENTS_DIR"], user_id=g.user_id,
+                                        claim_id=claim_id, data=data, max_bytes=limit, now=services().clock.now())
+
+
+@blp.route("/<int:claim_id>/documents/<int:document_id>", methods=["GET"])
+@member_required
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.doc(security=BEARER)
+def download(claim_id, document_id):
+    """The file itself (claimant only)."""
+    document = claim_documents.for_member(db.session, user_id=g.user_id, claim_id=claim_id, document_id=document_id)
+    return send_document(document)
+
+
+def send_document(document):
+    path = claim_documents.path_of(current_app.config["CLAIM_DOCUMENTS_DIR"], document)
+    response = send_file(path, mimetype=document.content_type, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@blp.route("/<int:claim_id>/resubmit", methods=["POST"])
+@member_required
+@blp.response(200, ClaimOut)
+@blp.alt_response(409, schema=ErrorEnvelope)
+@blp.doc(security=BEARER)
+def resubmit(claim_id):
+    """After adding what was missing, send the claim back to the reviewer."""
+    return claim_out(claim_service.resubmit(db.session, user_id=g.user_id, claim_id=claim_id,
+                                            now=services().clock.now()))
+
+
+@blp.route("/<int:claim_id>/withdraw", methods=["POST"])
+@member_required
+@blp.response(200, ClaimOut)
+@blp.alt_response(409, schema=ErrorEnvelope)
+@blp.doc(security=BEARER)
+def withdraw(claim_id):
+    return claim_out(claim_service.withdraw(db.session, user_id=g.user_id, claim_id=claim_id,
+                                            now=services().clock.now()))
+
+
+@blp.route("/<int:claim_id>/payout/confirmed", methods=["POST"])
+@member_required
+@blp.response(200, ClaimOut)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.doc(security=BEARER)
+def payout_confirmed(claim_id):
+    """The mini-program calls this after wx.requestMerchantTransfer succeeds: we ask WeChat and settle."""
+    container = services()
+    claim = claim_service.get_for_user(db.session, g.user_id, claim_id)
+    transfer = payouts.for_claim(db.session, claim.id)
+    if transfer is not None:
+        payouts.sync(db.session, container.pay, transfer.id, container.clock.now())
+    return claim_out(claim_service.get_for_user(db.session, g.user_id, claim_id))

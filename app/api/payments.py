@@ -1,0 +1,148 @@
+"""Top-ups (own and sponsored), the WeChat Pay notify endpoint, leaving with refunds, the statement."""
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask_smorest import Blueprint
+
+from app.extensions import db
+from app.services import memberships as membership_service
+from app.services import payments as payment_service
+from app.services import refunds as refund_service
+
+from .memberships import membership_out
+from .payments_schemas import (LedgerPage, LeaveOut, OrderOut, PageArgs, RefundList, SponsorViewOut, TopupIn,
+                               TopupOut)
+from .schemas import ErrorEnvelope
+from .security import BEARER, member_required, services
+
+blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="Top-ups, sponsors, refunds (WeChat Pay v3)")
+
+
+def order_out(order, member_user_id: int | None = None) -> dict:
+    return {
+        "id": order.id, "out_trade_no": order.out_trade_no, "membership_id": order.membership_id,
+        "amount_fen": order.amount_fen, "status": order.status,
+        "sponsored": member_user_id is not None and order.payer_user_id != member_user_id,
+        "created_at": order.created_at, "expires_at": order.expires_at, "paid_at": order.paid_at,
+    }
+
+
+def refund_out(refund) -> dict:
+    return {"id": refund.id, "out_refund_no": refund.out_refund_no, "order_id": refund.order_id,
+            "amount_fen": refund.amount_fen, "status": refund.status, "created_at": refund.created_at,
+            "completed_at": refund.completed_at}
+
+
+def _start(target, amount_fen: int) -> dict:
+    container = services()
+    started = payment_service.start_topup(
+        db.session, container.pay, target=target, payer_user_id=g.user_id, amount_fen=amount_fen,
+        max_fen=current_app.config["TOPUP_MAX_FEN"], now=container.clock.now(),
+    )
+    return {"order": order_out(started.order, target.member_user_id), "payment": started.payment_params}
+
+
+@blp.route("/memberships/<int:membership_id>/topups", methods=["POST"])
+@member_required
+@blp.arguments(TopupIn)
+@blp.response(201, TopupOut)
+@blp.alt_response(400, schema=ErrorEnvelope, description="amount below the first-prepay minimum or above the ceiling")
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.alt_response(503, schema=ErrorEnvelope, description="WeChat Pay did not take the order; try again")
+@blp.doc(security=BEARER)
+def topup(body, membership_id):
+    """Order a top-up of your own membership; returns the wx.requestPayment parameters."""
+    return _start(payment_service.own_target(db.session, g.user_id, membership_id), body["amount_fen"])
+
+
+@blp.route("/sponsor/<string:token>", methods=["GET"])
+@member_required
+@blp.response(200, SponsorViewOut)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.doc(security=BEARER)
+def sponsor_view(token):
+    """What a sponsor link shows: the (masked) person, the plan, the state and the balance."""
+    target = payment_service.sponsor_target(db.session, token)
+    return {"person_name": target.person_name_masked, "plan_code": target.plan_code, "plan_name": target.plan_name,
+            "state": target.state, "balance_fen": target.balance_fen, "min_prepay_fen": target.min_prepay_fen,
+            "is_own": target.member_user_id == g.user_id}
+
+
+@blp.route("/sponsor/<string:token>/topups", methods=["POST"])
+@member_required
+@blp.arguments(TopupIn)
+@blp.response(201, TopupOut)
+@blp.alt_response(400, schema=ErrorEnvelope)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.alt_response(503, schema=ErrorEnvelope)
+@blp.doc(security=BEARER)
+def sponsor_topup(body, token):
+    """Top up someone else's membership through its sponsor link; the ledger records who paid."""
+    return _start(payment_service.sponsor_target(db.session, token), body["amount_fen"])
+
+
+@blp.route("/topups/<int:order_id>", methods=["GET"])
+@member_required
+@blp.response(200, OrderOut)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.doc(security=BEARER)
+def get_topup(order_id):
+    """One of your top-up orders (as the payer): poll it after wx.requestPayment."""
+    order = payment_service.get_order_for_payer(db.session, g.user_id, order_id)
+    return order_out(order, payment_service.member_user_id(db.session, order.membership_id))
+
+
+@blp.route("/payments/wechat/notify", methods=["POST"])
+@blp.response(204)
+@blp.alt_response(400, schema=ErrorEnvelope, description="forged, stale, tampered or mismatched: nothing changed")
+@blp.alt_response(404, schema=ErrorEnvelope, description="unknown order or refund: nothing changed")
+def wechat_notify():
+    """WeChat Pay's payment and refund notifications (signed, encrypted). 204 = applied or duplicate."""
+    container = services()
+    payment_service.handle_notification(db.session, container.pay, request.headers, request.get_data(),
+                                        container.clock.now())
+    return None
+
+
+# Production may point WECHAT_PAY_REFUND_NOTIFY_URL here; the handler tells the events apart.
+blp.add_url_rule("/payments/wechat/refund-notify", "wechat_refund_notify", wechat_notify, methods=["POST"])
+
+
+@blp.route("/memberships/<int:membership_id>/leave", methods=["POST"])
+@member_required
+@blp.response(200, LeaveOut)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.alt_response(409, schema=ErrorEnvelope, description="an open claim or a published apportionment blocks leaving")
+@blp.doc(security=BEARER)
+def leave(membership_id):
+    """Leave the plan: the whole balance is refunded to the original payments, newest first. Safe to retry."""
+    container = services()
+    now = container.clock.now()
+    result = refund_service.leave(db.session, container.pay, user_id=g.user_id, membership_id=membership_id, now=now)
+    view = membership_service.get_for_user(db.session, g.user_id, membership_id)
+    return {"membership": membership_out(view, now), "refunded_fen": result.refunded_fen,
+            "refunds": [refund_out(r) for r in result.refunds]}
+
+
+@blp.route("/memberships/<int:membership_id>/refunds", methods=["GET"])
+@member_required
+@blp.response(200, RefundList)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.doc(security=BEARER)
+def list_refunds(membership_id):
+    membership_service.get_for_user(db.session, g.user_id, membership_id)
+    return {"items": [refund_out(r) for r in refund_service.list_refunds(db.session, membership_id)]}
+
+
+@blp.route("/memberships/<int:membership_id>/ledger", methods=["GET"])
+@member_required
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, LedgerPage)
+@blp.alt_response(404, schema=ErrorEnvelope)
+@blp.doc(security=BEARER)
+def statement(args, membership_id):
+    """Your membership's money movements, newest first, in fen, with reason codes and references."""
+    membership_service.get_for_user(db.session, g.user_id, membership_id)
+    items, total = payment_service.member_movements(db.session, membership_id, page=args["page"],
+                                                    per_page=args["per_page"])
+    return {"items": [vars(m) for m in items], "page": args["page"], "per_page": args["per_page"], "total": total}

@@ -1,0 +1,82 @@
+"""Background jobs: notification chunks on RQ (Redis) or, without REDIS_URL, run inline.
+
+One RQ job carries one chunk of notification ids (NOTIFICATION_CHUNK_SIZE, 500 by default): never
+one job per member. Workers are `flask notifications work` (an RQ SimpleWorker inside the app, so the
+WeChat client and its HTTP connections are reused across jobs)."""
+from __future__ import annotations
+
+from flask import Flask, current_app, has_app_context
+
+from app.extensions import db
+from app.services import delivery
+
+QUEUE_NAME = "notifications"
+JOB_TIMEOUT_SECONDS = 600
+
+
+def policy_of(app: Flask) -> delivery.Policy:
+    cfg = app.config
+    return delivery.Policy(lease_seconds=cfg["NOTIFICATION_LEASE_SECONDS"],
+                           max_attempts=cfg["NOTIFICATION_MAX_ATTEMPTS"], chunk_size=cfg["NOTIFICATION_CHUNK_SIZE"])
+
+
+def deliver(app: Flask, ids: list[int], token: str) -> delivery.ChunkResult:
+    services = app.extensions["yiqi"]
+    return delivery.deliver_chunk(db.session, services.mini_program, services.subscribe_templates, ids, token,
+                                  clock=services.clock, policy=policy_of(app))
+
+
+_worker_app: Flask | None = None
+
+
+def deliver_chunk_job(ids: list[int], token: str) -> dict:
+    """The RQ job. In `flask notifications work` the app context is already there; a bare
+    `rq worker` builds the app once per process."""
+    global _worker_app
+    if has_app_context():
+        return dict(deliver(current_app._get_current_object(), ids, token).outcomes)
+    if _worker_app is None:
+        from app import create_app
+
+        _worker_app = create_app()
+    with _worker_app.app_context():
+        try:
+            return dict(deliver(_worker_app, ids, token).outcomes)
+        finally:
+            db.session.remove()
+
+
+def queue(app: Flask):
+    """The RQ queue, or None without Redis."""
+    redis = app.extensions["yiqi"].redis
+    if redis is None:
+        return None
+    from rq import Queue
+
+    return Queue(QUEUE_NAME, connection=redis)
+
+
+def enqueuer(app: Flask) -> delivery.Enqueue:
+    """RQ when Redis is configured; otherwise the same delivery code, inline."""
+    rq_queue = queue(app)
+    if rq_queue is None:
+        return lambda ids, token: deliver(app, ids, token)
+    return lambda ids, token: rq_queue.enqueue(deliver_chunk_job, ids, token, job_timeout=JOB_TIMEOUT_SECONDS,
+                                               result_ttl=60, failure_ttl=24 * 3600)
+
+
+def dispatch(app: Flask, now=None, max_chunks: int | None = None) -> int:
+    services = app.extensions["yiqi"]
+    return delivery.dispatch(db.session, enqueuer(app), now=now or services.clock.now(), policy=policy_of(app),
+                             max_chunks=max_chunks)
+
+
+def work(app: Flask, burst: bool = False) -> None:
+    """Run an RQ worker in this process (SimpleWorker: no fork per job)."""
+    from rq import SimpleWorker
+
+    rq_queue = queue(app)
+    if rq_queue is None:
+        raise RuntimeError("REDIS_URL is not set: notifications are delivered inline by `flask notifications dispatch`")
+    SimpleWorker([rq_queue], connection=rq_queue.connection).work(burst=burst, with_scheduler=False,
+                                                                   logging_level="WARNING")

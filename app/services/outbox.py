@@ -1,0 +1,226 @@
+"""The notification outbox: event subscribers that write notification rows in the event's transaction.
+
+Set-based: a fan-out to a plan's members is one INSERT ... SELECT; batch membership events select
+their rows by (state, state_changed_at = event time). Every row has a unique dedupe key and is
+inserted with ON CONFLICT DO NOTHING, so the same thing is never notified twice. The delivery
+worker (app.services.delivery) renders the message from the row at send time.
+
+Imported through events.SUBSCRIBER_MODULES."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
+
+from app.models import Account, Claim, DomainEvent, LedgerTransaction, Membership, Notification, PlanVersion, Posting
+
+from .events import subscribe
+from .sql import insert_for
+
+# Members who hear about a plan's cases: those in good standing (observation included: they pay too).
+GOOD_STANDING = ("observing", "protected")
+# The apportionment engineer's ledger convention for a run's deductions (see run_deductions).
+DEDUCTION_REASON = "deduction"
+
+_ROW_COLUMNS = ("dedupe_key", "user_id", "plan_id", "membership_id", "claim_id", "amount_fen")
+
+
+def _key(prefix: str, column) -> sa.ColumnElement:
+    return (sa.literal(prefix, sa.String) + sa.cast(column, sa.String)).label("dedupe_key")
+
+
+def _null_int(name: str) -> sa.ColumnElement:
+    return sa.cast(sa.null(), sa.BigInteger).label(name)
+
+
+def _int(value: int | None, name: str) -> sa.ColumnElement:
+    return sa.literal(value, sa.BigInteger).label(name) if value is not None else _null_int(name)
+
+
+def write_rows(session: Session, event: DomainEvent, *, kind: str, template_key: str, rows: Select) -> int:
+    """INSERT ... SELECT the rows (columns named as in _ROW_COLUMNS) as pending notifications,
+    skipping any whose dedupe key exists. Returns how many were written."""
+    now = event.created_at
+    sub = rows.subquery()
+    source = sa.select(
+        *(sub.c[name] for name in _ROW_COLUMNS),
+        sa.literal(event.id, sa.BigInteger), sa.literal(kind, sa.String), sa.literal(template_key, sa.String),
+        sa.literal("pending", sa.String), sa.literal(0, sa.Integer), sa.false(),
+        sa.literal(now, Notification.__table__.c.next_attempt_at.type),
+        sa.literal(now, Notification.__table__.c.created_at.type),
+    ).where(sa.true())  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
+    table = Notification.__table__
+    stmt = insert_for(session, table).from_select(
+        [*_ROW_COLUMNS, "event_id", "kind", "template_key", "status", "attempts", "quota_spent",
+         "next_attempt_at", "created_at"],
+        source,
+    ).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return session.execute(stmt).rowcount
+
+
+def write_one(session: Session, event: DomainEvent, *, kind: str, template_key: str, dedupe_key: str,
+              user_id: int, plan_id: int | None = None, membership_id: int | None = None,
+              claim_id: int | None = None, amount_fen: int | None = None) -> int:
+    row = sa.select(sa.literal(dedupe_key, sa.String).label("dedupe_key"), _int(user_id, "user_id"),
+                    _int(plan_id, "plan_id"), _int(membership_id, "membership_id"), _int(claim_id, "claim_id"),
+                    _int(amount_fen, "amount_fen"))
+    return write_rows(session, event, kind=kind, template_key=template_key, rows=row)
+
+
+def _plan_members(plan_id: int, prefix: str, *, amount_fen: int | None = None, claim_id: int | None = None,
+                  exclude_user_id: int | None = None) -> Select:
+    """One row per user holding a membership in good standing in the plan."""
+    query = (
+        sa.select(_key(prefix, Membership.user_id), Membership.user_id.label("user_id"),
+                  _int(plan_id, "plan_id"), _null_int("membership_id"), _int(claim_id, "claim_id"),
+                  _int(amount_fen, "amount_fen"))
+        .where(Membership.plan_id == plan_id, Membership.state.in_(GOOD_STANDING))
+        .group_by(Membership.user_id)
+    )
+    if exclude_user_id is not None:
+        query = query.where(Membership.user_id != exclude_user_id)
+    return query
+
+
+def _memberships_changed(event: DomainEvent, state: str, prefix: str) -> Select:
+    """The batch a set-based transition marked: (state, state_changed_at = the event's time)."""
+    query = sa.select(_key(prefix, Membership.id), Membership.user_id.label("user_id"),
+                      Membership.plan_id.label("plan_id"), Membership.id.label("membership_id"),
+                      _null_int("claim_id"), _null_int("amount_fen")).where(
+        Membership.state == state, Membership.state_changed_at == event.created_at)
+    if event.plan_id is not None:
+        query = query.where(Membership.plan_id == event.plan_id)
+    return query
+
+
+def run_deductions(run_id: int) -> Select:
+    """The boundary with the apportionment engine: who paid how much in a run.
+
+    Columns membership_id, user_id, paid_fen. It reads the ledger only: the run's deduction
+    transactions (reason 'deduction', reference 'run' / str(run_id)) and their negative postings
+    on member accounts, so it needs nothing from the apportionment tables."""
+    return (
+        sa.select(Membership.id.label("membership_id"), Membership.user_id.label("user_id"),
+                  (-sa.func.sum(Posting.amount_fen)).label("paid_fen"))
+        .select_from(LedgerTransaction)
+        .join(Posting, Posting.transaction_id == LedgerTransaction.id)
+        .join(Account, Account.id == Posting.account_id)
+        .join(Membership, Membership.id == Account.membership_id)
+        .where(LedgerTransaction.reason == DEDUCTION_REASON, LedgerTransaction.reference_type == "run",
+               LedgerTransaction.reference_id == str(run_id), Account.kind == "member", Posting.amount_fen < 0)
+        .group_by(Membership.id, Membership.user_id)
+    )
+
+
+# --- memberships -------------------------------------------------------------------------------
+
+
+@subscribe("membership.observing")
+def on_observing(session: Session, event: DomainEvent) -> None:
+    write_one(session, event, kind="observing", template_key="membership_status",
+              dedupe_key=f"observing:{event.membership_id}", user_id=event.user_id, plan_id=event.plan_id,
+              membership_id=event.membership_id)
+
+
+@subscribe("membership.resumed")
+def on_resumed(session: Session, event: DomainEvent) -> None:
+    write_one(session, event, kind="resumed", template_key="membership_status",
+              dedupe_key=f"resumed:{event.id}", user_id=event.user_id, plan_id=event.plan_id,
+              membership_id=event.membership_id)
+
+
+@subscribe("memberships.protected")
+def on_protected(session: Session, event: DomainEvent) -> None:
+    write_rows(session, event, kind="observation_over", template_key="observation_over",
+               rows=_memberships_changed(event, "protected", "observation_over:"))
+
+
+@subscribe("memberships.lapsed")
+def on_lapsed(session: Session, event: DomainEvent) -> None:
+    write_rows(session, event, kind="lapsed", template_key="membership_status",
+               rows=_memberships_changed(event, "lapsed", f"lapsed:{event.id}:"))
+
+
+# --- money -------------------------------------------------------------------------------------
+
+
+@subscribe("topup.credited")
+def on_topup(session: Session, event: DomainEvent) -> None:
+    """A sponsor's top-up tells the payer (their own top-ups they just made themselves)."""
+    sponsor = event.payload.get("sponsor_user_id")
+    if sponsor is None or sponsor == event.user_id:
+        return
+    write_one(session, event, kind="sponsor_topup", template_key="topup_credited",
+              dedupe_key=f"topup:{event.payload.get('order_id') or event.id}", user_id=event.user_id,
+              plan_id=event.plan_id, membership_id=event.membership_id, amount_fen=event.payload.get("amount_fen"))
+
+
+@subscribe("run.published")
+def on_run_published(session: Session, event: DomainEvent) -> None:
+    """Case announcement: one message per user with a membership in good standing in the plan."""
+    write_rows(session, event, kind="case_announced", template_key="case_announced",
+               rows=_plan_members(event.plan_id, f"case_announced:{event.run_id}:",
+                                  amount_fen=event.payload.get("share_fen")))
+
+
+@subscribe("run.executed")
+def on_run_executed(session: Session, event: DomainEvent) -> None:
+    run_id = event.run_id
+    paid = run_deductions(run_id).subquery()
+    # Share deducted: one message per payer (user), the total of their memberships' shares.
+    write_rows(session, event, kind="share_deducted", template_key="share_deducted", rows=(
+        sa.select(_key(f"share_deducted:{run_id}:", paid.c.user_id), paid.c.user_id.label("user_id"),
+                  _int(event.plan_id, "plan_id"), _null_int("membership_id"), _null_int("claim_id"),
+                  sa.func.sum(paid.c.paid_fen).label("amount_fen"))
+        .group_by(paid.c.user_id)
+    ))
+    # Suspended by this run: could not pay the share.
+    write_rows(session, event, kind="suspended", template_key="balance_low",
+               rows=_memberships_changed(event, "suspended", f"suspended:{run_id}:"))
+    # Balance low: payers left with less than one share cap (per plan version: caps are rules).
+    versions = session.execute(
+        sa.select(PlanVersion.id, PlanVersion.rules).where(
+            PlanVersion.id.in_(sa.select(Membership.plan_version_id).join(paid, paid.c.membership_id == Membership.id)))
+    ).all()
+    for version_id, rules in versions:
+        write_rows(session, event, kind="balance_low", template_key="balance_low", rows=(
+            sa.select(_key(f"balance_low:{run_id}:", Membership.id), Membership.user_id.label("user_id"),
+                      Membership.plan_id.label("plan_id"), Membership.id.label("membership_id"),
+                      _null_int("claim_id"), Account.balance_fen.label("amount_fen"))
+            .join(paid, paid.c.membership_id == Membership.id)
+            .join(Account, Account.membership_id == Membership.id)
+            .where(Membership.plan_version_id == version_id, Membership.state.in_(GOOD_STANDING),
+                   Account.balance_fen < int(rules["share_cap_fen"]))
+        ))
+
+
+# --- claims ------------------------------------------------------------------------------------
+
+
+@subscribe("claim.status_changed")
+def on_claim_status(session: Session, event: DomainEvent) -> None:
+    write_one(session, event, kind="claim_status", template_key="claim_status", dedupe_key=f"claim_status:{event.id}",
+              user_id=event.user_id, plan_id=event.plan_id, claim_id=event.claim_id)
+
+
+@subscribe("objection.resolved")
+def on_objection_resolved(session: Session, event: DomainEvent) -> None:
+    write_one(session, event, kind="objection_resolved", template_key="claim_status",
+              dedupe_key=f"objection_resolved:{event.id}", user_id=event.user_id, plan_id=event.plan_id,
+              claim_id=event.claim_id)
+
+
+@subscribe("announcement.published")
+def on_announcement(session: Session, event: DomainEvent) -> None:
+    """A case enters publicity (公示): the plan's members may read it and object."""
+    claimant = session.execute(sa.select(Claim.user_id).where(Claim.id == event.claim_id)).scalar_one_or_none()
+    write_rows(session, event, kind="case_publicity", template_key="case_publicity",
+               rows=_plan_members(event.plan_id, f"case_publicity:{event.claim_id}:", claim_id=event.claim_id,
+                                  exclude_user_id=claimant))
+
+
+@subscribe("aid.paid")
+def on_aid_paid(session: Session, event: DomainEvent) -> None:
+    write_one(session, event, kind="aid_paid", template_key="aid_paid", dedupe_key=f"aid_paid:{event.claim_id}",
+              user_id=event.user_id, plan_id=event.plan_id, claim_id=event.claim_id,
+              amount_fen=event.payload.get("amount_fen"))

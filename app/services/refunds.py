@@ -1,0 +1,273 @@
+"""Leaving a plan: the whole remaining balance goes back to the original WeChat payments.
+
+Leaving is one database transaction (guards, balance → system:refund_pending, one refund row per
+order, newest payment first, within WeChat's one-year limit, state 'left'); the refunds are then
+asked of WeChat outside it, each with its own out_refund_no, retried with the same number until
+WeChat says it succeeded (notification or query). Success moves refund_pending → refunds_out."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from app.models import ACTIVE_STATES, Account, Membership
+from app.models.payments import PaymentOrder, PaymentRefund
+
+from . import events, ledger, memberships
+from .errors import Conflict, InvalidRequest, NotFound
+from .plans import fen_to_yuan_text
+from .unit_of_work import atomic
+
+if TYPE_CHECKING:
+    from .payments import PayGateway, ReconcileReport
+
+log = logging.getLogger(__name__)
+
+# An aided membership has ended, but what is left of its balance is still the member's.
+LEAVABLE_STATES = ACTIVE_STATES + ("lapsed", "aided")
+REFUND_WINDOW = dt.timedelta(days=365)  # WeChat refunds a payment up to one year after it
+REFUND_REASON = "退出互助，余额原路退回"
+FINAL_FAILURE_STATES = ("CLOSED", "ABNORMAL")
+
+
+def new_out_refund_no() -> str:
+    return "R" + secrets.token_hex(12).upper()
+
+
+def refundable_orders(session: Session, membership_id: int, now: dt.datetime) -> list[tuple[int, int]]:
+    """(order id, fen still refundable) of paid orders within the refund window, newest first."""
+    refunded = (
+        select(PaymentRefund.order_id, func.sum(PaymentRefund.amount_fen).label("fen"))
+        .where(PaymentRefund.status != "failed").group_by(PaymentRefund.order_id).subquery()
+    )
+    rows = session.execute(
+        select(PaymentOrder.id, PaymentOrder.amount_fen - func.coalesce(refunded.c.fen, 0))
+        .outerjoin(refunded, refunded.c.order_id == PaymentOrder.id)
+        .where(PaymentOrder.membership_id == membership_id, PaymentOrder.status == "paid",
+               PaymentOrder.paid_at > now - REFUND_WINDOW)
+        .order_by(PaymentOrder.paid_at.desc(), PaymentOrder.id.desc())
+    ).all()
+    return [(order_id, fen) for order_id, fen in rows if fen > 0]
+
+
+def allocate(balance_fen: int, orders: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spread a balance over orders (already newest first): [(order id, fen)]."""
+    allocation, left = [], balance_fen
+    for order_id, refundable in orders:
+        if left <= 0:
+            break
+        take = min(left, refundable)
+        allocation.append((order_id, take))
+        left -= take
+    return allocation
+
+
+def _move_to_refund_pending(session: Session, *, membership_id: int, amount_fen: int, key: str,
+                            now: dt.datetime, user_id: int | None) -> None:
+    ledger.post_transaction(
+        session, idempotency_key=key, reason="leave",
+        legs=[ledger.Leg(memberships.member_account_id(session, membership_id), -amount_fen),
+              ledger.Leg(ledger.account_id(session, "system:refund_pending"), amount_fen)],
+        now=now, reference_type="membership", reference_id=str(membership_id), initiated_by_user_id=user_id,
+    )
+
+
+def _add_refund(session: Session, *, order_id: int, membership_id: int, amount_fen: int, now: dt.datetime) -> None:
+    session.add(PaymentRefund(out_refund_no=new_out_refund_no(), order_id=order_id, membership_id=membership_id,
+                              amount_fen=amount_fen, status="pending", attempts=0, created_at=now, updated_at=now))
+
+
+@dataclass(frozen=True)
+class LeaveResult:
+    membership_id: int
+    refunded_fen: int  # moved to refund pending by this call (0 when the leave is a retry)
+    refunds: list[PaymentRefund]
+
+
+def leave(session: Session, pay: PayGateway, *, user_id: int, membership_id: int, now: dt.datetime) -> LeaveResult:
+    """End the membership and refund its balance. Retrying is safe: a membership that has already
+    left refunds nothing more; its unfinished refunds are asked of WeChat again (same numbers)."""
+    moved = 0
+    with atomic(session):
+        membership = session.execute(
+            select(Membership).where(Membership.id == membership_id, Membership.user_id == user_id).with_for_update()
+        ).scalar_one_or_none()
+        if membership is None:
+            raise NotFound("没有找到这份互助", code="membership_not_found")
+        if membership.state != "left":
+            if membership.state not in LEAVABLE_STATES:
+                raise Conflict("这份互助已经结束，无需退出", code="membership_ended", details={"state": membership.state})
+            memberships.check_leave_guards(session, membership_id)
+            # Locked so no credit or deduction slips between reading the balance and moving it.
+            balance = session.execute(select(Account.balance_fen).where(Account.membership_id == membership_id)
+                                      .with_for_update()).scalar_one()
+            allocation = allocate(balance, refundable_orders(session, membership_id, now))
+            unrefundable = balance - sum(fen for _, fen in allocation)
+            if unrefundable:
+                raise Conflict(
+                    f"余额中有{fen_to_yuan_text(unrefundable)}无法原路退回（付款已超过一年），请联系客服处理",
+                    code="refund_not_possible", details={"unrefundable_fen": unrefundable},
+                )
+            if balance:
+                _move_to_refund_pending(session, membership_id=membership_id, amount_fen=balance,
+                                        key=f"leave:{membership_id}", now=now, user_id=user_id)
+            for order_id, fen in allocation:
+                _add_refund(session, order_id=order_id, membership_id=membership_id, amount_fen=fen, now=now)
+            session.execute(update(Membership).where(Membership.id == membership_id)
+                            .values(state="left", ended_at=now, state_changed_at=now)
+                            .execution_options(synchronize_session=False))
+            events.record(session, "membership.left", now=now, user_id=user_id, plan_id=membership.plan_id,
+                          membership_id=membership_id, payload={"refund_fen": balance})
+            moved = balance
+    submit_refunds(session, pay, now, membership_id=membership_id)
+    return LeaveResult(membership_id, moved, list_refunds(session, membership_id))
+
+
+def refund_late_payment(session: Session, order: PaymentOrder, now: dt.datetime) -> None:
+    """A payment credited after its membership left goes back to its payer (caller's transaction;
+    the refund is asked of WeChat by the next reconcile)."""
+    _move_to_refund_pending(session, membership_id=order.membership_id, amount_fen=order.amount_fen,
+                            key=f"late-refund:{order.id}", now=now, user_id=order.payer_user_id)
+    _add_refund(session, order_id=order.id, membership_id=order.membership_id, amount_fen=order.amount_fen, now=now)
+
+
+def list_refunds(session: Session, membership_id: int) -> list[PaymentRefund]:
+    return list(session.execute(select(PaymentRefund).where(PaymentRefund.membership_id == membership_id)
+                                .order_by(PaymentRefund.id)).scalars())
+
+
+# --- completing refunds -------------------------------------------------------------------------
+
+def complete_refund(session: Session, out_refund_no: str, now: dt.datetime) -> bool:
+    """pending → succeeded and refund_pending → refunds_out, once (caller's transaction)."""
+    row = session.execute(
+        update(PaymentRefund).where(PaymentRefund.out_refund_no == out_refund_no, PaymentRefund.status == "pending")
+        .values(status="succeeded", completed_at=now, updated_at=now, last_error=None)
+        .returning(PaymentRefund.id, PaymentRefund.membership_id, PaymentRefund.amount_fen)
+    ).first()
+    if row is None:
+        return False
+    ledger.post_transaction(
+        session, idempotency_key=f"refund:{out_refund_no}", reason="refund",
+        legs=[ledger.Leg(ledger.account_id(session, "system:refund_pending"), -row.amount_fen),
+              ledger.Leg(ledger.account_id(session, "system:refunds_out"), row.amount_fen)],
+        now=now, reference_type="refund", reference_id=str(row.id),
+    )
+    member = session.execute(select(Membership.user_id, Membership.plan_id)
+                             .where(Membership.id == row.membership_id)).one()
+    events.record(session, "refund.completed", now=now, user_id=member.user_id, plan_id=member.plan_id,
+                  membership_id=row.membership_id, payload={"amount_fen": row.amount_fen, "refund_id": row.id})
+    return True
+
+
+def fail_refund(session: Session, out_refund_no: str, error: str, now: dt.datetime) -> bool:
+    """WeChat gave up on it: the money stays in refund pending for an operator (caller's transaction)."""
+    log.error("refund %s failed: %s", out_refund_no, error)
+    return bool(session.execute(
+        update(PaymentRefund).where(PaymentRefund.out_refund_no == out_refund_no, PaymentRefund.status == "pending")
+        .values(status="failed", last_error=error[:500], updated_at=now).execution_options(synchronize_session=False)
+    ).rowcount)
+
+
+def _apply_wechat_status(session: Session, out_refund_no: str, status: str | None, now: dt.datetime) -> str:
+    if status == "SUCCESS":
+        return "completed" if complete_refund(session, out_refund_no, now) else "unchanged"
+    if status in FINAL_FAILURE_STATES:
+        return "failed" if fail_refund(session, out_refund_no, f"WeChat refund status {status}", now) else "unchanged"
+    return "pending"
+
+
+def apply_refund_notification(session: Session, pay: PayGateway, resource: dict, now: dt.datetime) -> bool:
+    """A verified REFUND.* notification: checked against our refund, then applied once."""
+    if resource.get("mchid") != pay.mchid:
+        raise InvalidRequest("商户号不符", code="notification_mismatch", details={"field": "mchid"})
+    with atomic(session):
+        found = session.execute(
+            select(PaymentRefund.amount_fen, PaymentOrder.out_trade_no)
+            .join(PaymentOrder, PaymentOrder.id == PaymentRefund.order_id)
+            .where(PaymentRefund.out_refund_no == resource.get("out_refund_no"))
+        ).first()
+        if found is None:
+            raise NotFound("没有这笔退款", code="refund_not_found")
+        if (resource.get("amount") or {}).get("refund") != found.amount_fen \
+                or resource.get("out_trade_no") != found.out_trade_no:
+            raise InvalidRequest("退款金额或订单与记录不符", code="notification_mismatch", details={"field": "amount"})
+        outcome = _apply_wechat_status(session, resource["out_refund_no"], resource.get("refund_status"), now)
+    return outcome in ("completed", "failed")
+
+
+def _retryable(exc) -> bool:
+    return exc.status is None or exc.status >= 500 or exc.code in ("SYSTEM_ERROR", "FREQUENCY_LIMITED")
+
+
+def submit_refunds(session: Session, pay: PayGateway, now: dt.datetime, *, membership_id: int | None = None,
+                   report: ReconcileReport | None = None) -> None:
+    """Ask WeChat for every pending refund it has not accepted yet (same out_refund_no each time)."""
+    from .payments import _pay_errors
+
+    PayError, PayTimeout, _ = _pay_errors()
+    with atomic(session):
+        query = (select(PaymentRefund.id, PaymentRefund.out_refund_no, PaymentRefund.amount_fen,
+                        PaymentOrder.out_trade_no, PaymentOrder.amount_fen.label("total_fen"))
+                 .join(PaymentOrder, PaymentOrder.id == PaymentRefund.order_id)
+                 .where(PaymentRefund.status == "pending", PaymentRefund.refund_id.is_(None))
+                 .order_by(PaymentRefund.id))
+        if membership_id is not None:
+            query = query.where(PaymentRefund.membership_id == membership_id)
+        todo = session.execute(query).all()
+    for refund in todo:
+        with atomic(session):
+            session.execute(update(PaymentRefund).where(PaymentRefund.id == refund.id)
+                            .values(attempts=PaymentRefund.attempts + 1, updated_at=now)
+                            .execution_options(synchronize_session=False))
+        try:
+            answer = pay.refund(refund.out_refund_no, out_trade_no=refund.out_trade_no, refund_fen=refund.amount_fen,
+                                total_fen=refund.total_fen, reason=REFUND_REASON)
+        except (PayError, PayTimeout) as exc:
+            with atomic(session):
+                if isinstance(exc, PayError) and not _retryable(exc):
+                    failed = fail_refund(session, refund.out_refund_no, str(exc), now)
+                    if report is not None:
+                        report.refunds_failed += failed
+                else:  # outcome unknown: the next reconcile asks again with the same out_refund_no
+                    session.execute(update(PaymentRefund).where(PaymentRefund.id == refund.id)
+                                    .values(last_error=str(exc)[:500]).execution_options(synchronize_session=False))
+            if report is not None:
+                report.errors.append(f"refund {refund.out_refund_no}: {exc}")
+            continue
+        with atomic(session):
+            session.execute(update(PaymentRefund).where(PaymentRefund.id == refund.id)
+                            .values(refund_id=answer.get("refund_id"), last_error=None)
+                            .execution_options(synchronize_session=False))
+            outcome = _apply_wechat_status(session, refund.out_refund_no, answer.get("status"), now)
+        if report is not None:
+            report.refunds_completed += outcome == "completed"
+            report.refunds_failed += outcome == "failed"
+
+
+def reconcile_refunds(session: Session, pay: PayGateway, now: dt.datetime, report: ReconcileReport) -> None:
+    """Pending refunds: resubmit those WeChat never accepted; query the others."""
+    from .payments import _pay_errors
+
+    PayError, PayTimeout, _ = _pay_errors()
+    with atomic(session):
+        pending = session.execute(select(PaymentRefund.out_refund_no, PaymentRefund.refund_id)
+                                  .where(PaymentRefund.status == "pending").order_by(PaymentRefund.id)).all()
+    report.refunds_checked += len(pending)
+    if any(r.refund_id is None for r in pending):
+        submit_refunds(session, pay, now, report=report)
+    for refund in (r for r in pending if r.refund_id is not None):
+        try:
+            answer = pay.query_refund(refund.out_refund_no)
+        except (PayError, PayTimeout) as exc:
+            report.errors.append(f"refund {refund.out_refund_no}: {exc}")
+            continue
+        with atomic(session):
+            outcome = _apply_wechat_status(session, refund.out_refund_no, answer.get("status"), now)
+        report.refunds_completed += outcome == "completed"
+        report.refunds_failed += outcome == "failed"

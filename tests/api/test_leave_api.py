@@ -1,0 +1,129 @@
+"""Leaving through the test client (both databases): guards, the one-year limit, refund notifications."""
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.services import memberships
+from app.services.audit import audit_ledger
+from app.services.payments import reconcile
+from app.services.unit_of_work import atomic
+from tests.payments_support import (DISCARD_URL, NOTIFY_PATH, REFUND_NOTIFY_PATH, alice, bob, join,  # noqa: F401
+                                    notification_body, order_topup, phone_pays, point_notifications_at, signed,
+                                    transaction_of, wait_until)
+
+
+@pytest.fixture(autouse=True)
+def lost_notifications(app):
+    point_notifications_at(app, DISCARD_URL)
+
+
+def paid(client, emulator, headers, membership_id, amount_fen):
+    topup = order_topup(client, headers, membership_id, amount_fen)
+    phone_pays(emulator, topup["payment"], silent=True)
+    headers_, data = signed(emulator, notification_body(emulator, transaction_of(emulator, topup["order"]["out_trade_no"])))
+    assert client.post(NOTIFY_PATH, data=data, headers=headers_).status_code == 204
+    return topup
+
+
+def add_claim(membership, status, now):
+    with atomic(db.session):
+        db.session.execute(sa.text(
+            "INSERT INTO claims (user_id, membership_id, plan_id, status, incident_type, incident_date, diagnosis_date,"
+            " diagnosis, hospital, city, description, submitted_at, updated_at) "
+            "SELECT user_id, id, plan_id, :status, 'illness', '2026-01-01', '2026-01-02', '肺癌', '某医院', '北京', '',"
+            " :now, :now FROM memberships WHERE id = :id"), {"status": status, "id": membership["id"], "now": now})
+
+
+def count(sql, **params):
+    return db.session.execute(sa.text(sql), params).scalar_one()
+
+
+def test_open_claim_blocks_leaving_and_a_closed_one_does_not(client, alice, clock, emulator):
+    m = join(client, alice, clock)
+    paid(client, emulator, alice, m["id"], 300)
+    add_claim(m, "investigating", clock.now().replace(tzinfo=None))
+    refused = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice)
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "leave_refused"
+    assert "互助申请" in refused.get_json()["error"]["message"]
+    assert client.get(f"/api/v1/memberships/{m['id']}", headers=alice).get_json()["state"] == "observing"
+    assert count("SELECT COUNT(*) FROM refunds") == 0 and count("SELECT COUNT(*) FROM ledger_transactions "
+                                                                 "WHERE reason = 'leave'") == 0
+    db.session.execute(sa.text("UPDATE claims SET status = 'rejected'"))
+    db.session.commit()
+    assert client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice).status_code == 200
+
+
+def test_registered_guards_are_asked(client, alice, clock, monkeypatch):
+    m = join(client, alice, clock)
+    asked = []
+
+    def inside_published_run(session, membership_id):
+        asked.append(membership_id)
+        return "本期分摊已公示，执行完毕后才能退出"
+
+    monkeypatch.setattr(memberships, "LEAVE_GUARDS", memberships.LEAVE_GUARDS + [inside_published_run])
+    refused = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice)
+    assert refused.status_code == 409 and refused.get_json()["error"]["message"] == "本期分摊已公示，执行完毕后才能退出"
+    assert asked == [m["id"]]
+
+
+def test_leave_without_balance_and_another_users_membership(client, alice, bob, clock):
+    m = join(client, alice, clock)
+    assert client.post(f"/api/v1/memberships/{m['id']}/leave", headers=bob).status_code == 404
+    left = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice).get_json()
+    assert left["membership"]["state"] == "left" and left["refunds"] == [] and left["refunded_fen"] == 0
+    # The person may join again later (left is not an active state).
+    assert client.post(f"/api/v1/memberships/{m['id']}/topups", json={"amount_fen": 300}, headers=alice).status_code == 409
+
+
+def test_payments_older_than_a_year_cannot_be_refunded(client, alice, clock, emulator):
+    m = join(client, alice, clock)
+    paid(client, emulator, alice, m["id"], 300)
+    clock.advance(days=366)
+    refused = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice)
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "refund_not_possible"
+    assert refused.get_json()["error"]["details"] == {"unrefundable_fen": 300}
+    assert client.get(f"/api/v1/memberships/{m['id']}", headers=alice).get_json()["balance_fen"] == 300
+
+
+def test_refund_notifications_are_checked_and_applied_once(client, alice, clock, emulator, services):
+    m = join(client, alice, clock)
+    paid(client, emulator, alice, m["id"], 500)
+    left = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice).get_json()
+    number = left["refunds"][0]["out_refund_no"]
+    assert wait_until(lambda: emulator.state.pay.refunds[number].status == "SUCCESS")
+    resource = emulator.state.pay.refunds[number].as_notification_resource(emulator.state.pay.keys.mchid)
+
+    def deliver(res):
+        headers, data = signed(emulator, notification_body(emulator, res, "REFUND.SUCCESS", "refund"))
+        return client.post(REFUND_NOTIFY_PATH, data=data, headers=headers).status_code
+
+    wrong_amount = {**resource, "amount": {**resource["amount"], "refund": 499}}
+    assert deliver(wrong_amount) == 400
+    assert deliver({**resource, "out_refund_no": "RNOSUCHREFUND"}) == 404
+    assert deliver({**resource, "mchid": "1900000000"}) == 400
+    assert count("SELECT COUNT(*) FROM refunds WHERE status = 'succeeded'") == 0
+    assert [deliver(resource) for _ in range(3)] == [204, 204, 204]
+    assert count("SELECT COUNT(*) FROM domain_events WHERE kind = 'refund.completed'") == 1
+    assert count("SELECT balance_fen FROM accounts WHERE code = 'system:refunds_out'") == 500
+    # Reconcile finds nothing left to do.
+    report = reconcile(db.session, services.pay, clock.now() + dt.timedelta(hours=1))
+    assert report.refunds_checked == 0 and report.refunds_completed == 0
+    assert audit_ledger(db.session).ok
+
+
+def test_reconcile_completes_refunds_whose_notification_is_lost(client, alice, clock, emulator, services):
+    m = join(client, alice, clock)
+    paid(client, emulator, alice, m["id"], 300)
+    paid(client, emulator, alice, m["id"], 400)
+    left = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice).get_json()
+    assert sorted(r["amount_fen"] for r in left["refunds"]) == [300, 400]
+    assert wait_until(lambda: all(emulator.state.pay.refunds[r["out_refund_no"]].status == "SUCCESS"
+                                  for r in left["refunds"]))
+    report = reconcile(db.session, services.pay, clock.now())
+    assert (report.refunds_checked, report.refunds_completed) == (2, 2)
+    items = client.get(f"/api/v1/memberships/{m['id']}/refunds", headers=alice).get_json()["items"]
+    assert {i["status"] for i in items} == {"succeeded"}
+    assert audit_ledger(db.session).ok
