@@ -11,11 +11,12 @@ const ENVIRONMENTS = {
 // (develop builds only; trial and release ignore it).
 const API_BASE_OVERRIDE_KEY = 'apiBase'
 
-// Subscribe-message templates (ids from the WeChat console) by the key the API knows them by.
-const SUBSCRIBE_TEMPLATES = {
-  deduction: 'TEMPLATE_ID_DEDUCTION',
-  low_balance: 'TEMPLATE_ID_LOW_BALANCE',
-  claim_status: 'TEMPLATE_ID_CLAIM_STATUS',
+// Subscribe-message templates the member is asked for, by the key the API knows them by
+// (config/subscribe_templates.toml); their ids come from GET /subscriptions, so a template
+// replaced in the WeChat console needs no new release. WeChat shows at most 3 per prompt.
+const SUBSCRIBE_KEYS = {
+  afterTopup: ['topup_credited', 'share_deducted', 'balance_low'],
+  afterClaim: ['claim_status', 'aid_paid'],
 }
 
 function envVersion() {
@@ -32,4 +33,4 @@ function apiBase() {
   return (override || (ENVIRONMENTS[env] || ENVIRONMENTS.develop).apiBase).replace(/\/+$/, '')
 }
 
-module.exports = { ENVIRONMENTS, SUBSCRIBE_TEMPLATES, API_BASE_OVERRIDE_KEY, envVersion, apiBase }
+module.exports = { ENVIRONMENTS, SUBSCRIBE_KEYS, API_BASE_OVERRIDE_KEY, envVersion, apiBase }

@@ -3,7 +3,9 @@
 const endpoints = require('../miniprogram/api/endpoints')
 const gaps = require('./known-gaps')
 const fixtures = require('./fixtures')
-const { exportDocument, operation, hasField, requestSchema, responseSchema, queryParams, fieldPaths } = require('./openapi')
+const fs = require('fs')
+const path = require('path')
+const { REPO, exportDocument, operation, hasField, requestSchema, responseSchema, queryParams, fieldPaths } = require('./openapi')
 
 const doc = exportDocument()
 const names = Object.keys(endpoints)
@@ -56,7 +58,12 @@ describe('known gaps (each entry is checked; remove it when its endpoint lands)'
 const EXAMPLES = [
   ['listPlans', { items: [fixtures.plan('adult_789')] }],
   ['getMembership', fixtures.membership(1)],
+  ['ledger', fixtures.ledgerPage([fixtures.ledgerEntry(1)])],
   ['createTopup', fixtures.payment],
+  ['listSubscriptions', fixtures.templates()],
+  ['myInvite', fixtures.invite()],
+  ['listClaims', { items: [fixtures.claim(1)] }],
+  ['listAnnouncements', { items: [fixtures.announcement(1)] }],
   ['deductions', fixtures.deductions],
   ['getAnnouncement', fixtures.announcement(1)],
   ['getClaim', fixtures.claim(1)],
@@ -70,6 +77,16 @@ test.each(EXAMPLES.filter(([name]) => !(name in gaps.endpoints)))('the page test
     .filter(field => !hasField(doc, schema, field))
     .filter(field => !(`${name} response ${field}` in gaps.fields))
   expect(unknown).toEqual([])
+})
+
+// The template keys the mini-program asks for, and those the fixtures stand for, are the API's
+// (config/subscribe_templates.toml, the file GET /subscriptions lists).
+test('subscribe template keys are those of config/subscribe_templates.toml', () => {
+  const toml = fs.readFileSync(path.join(REPO, 'config', 'subscribe_templates.toml'), 'utf8')
+  const keys = [...toml.matchAll(/^\[(\w+)\]\s*$/gm)].map(m => m[1])
+  const { SUBSCRIBE_KEYS } = require('../miniprogram/config')
+  Object.values(SUBSCRIBE_KEYS).forEach(asked => asked.forEach(key => expect(keys).toContain(key)))
+  expect([...fixtures.TEMPLATE_KEYS].sort()).toEqual([...keys].sort())
 })
 
 test('every example answer belongs to a known endpoint', () => {

@@ -13,7 +13,6 @@ const plan = (code, overrides = {}) => Object.assign({
   counts: { members: 1234, observing: 200, protected: 1034 },
   balances_held_fen: 370200,
   estimated_annual_fen: 12000,
-  aid_paid_fen: 3000000,
 }, overrides)
 
 const membership = (id, overrides = {}) => Object.assign({
@@ -25,8 +24,27 @@ const membership = (id, overrides = {}) => Object.assign({
   sponsor_token: 'sp-tok',
 }, overrides)
 
-const payment = { order_id: 77, out_trade_no: 'T77', payment: {
-  timeStamp: '1772416800', nonceStr: 'n1', package: 'prepay_id=wx1', signType: 'RSA', paySign: 'sig' } }
+const payment = {
+  order: { id: 77, membership_id: 1, amount_fen: 1000, status: 'pending', sponsored: false, out_trade_no: 'T77',
+    created_at: '2026-03-02T02:00:00+00:00', expires_at: '2026-03-02T02:30:00+00:00', paid_at: null },
+  payment: { timeStamp: '1772416800', nonceStr: 'n1', package: 'prepay_id=wx1', signType: 'RSA', paySign: 'sig' },
+}
+
+const ledgerPage = (items = [], overrides = {}) => Object.assign({ items, page: 1, per_page: 20, total: items.length }, overrides)
+const ledgerEntry = (transactionId, overrides = {}) => Object.assign({
+  transaction_id: transactionId, amount_fen: 1000, reason: '充值', sponsored: false, reference_type: 'order',
+  reference_id: '77', created_at: '2026-03-02T02:05:00+00:00',
+}, overrides)
+
+// GET /subscriptions: the keys and ids of config/subscribe_templates.toml
+const TEMPLATE_KEYS = ['case_announced', 'case_publicity', 'share_deducted', 'balance_low', 'observation_over',
+  'membership_status', 'topup_credited', 'claim_status', 'aid_paid']
+const templates = (remaining = 0) => ({ items: TEMPLATE_KEYS.map(key => ({
+  key, template_id: `yiqi-${key.replace(/_/g, '-')}-dev`, title: key, remaining })) })
+
+const invite = (overrides = {}) => Object.assign({
+  code: 'INV8K2', share_path: '/pages/index/index?inviter=INV8K2', qrcode_scene: 'INV8K2', invited_count: 5, joined_count: 3,
+}, overrides)
 
 const deductions = { items: [{ run_id: 5, share_fen: 250, executed_at: '2026-04-16T02:00:00+00:00', cases: [
   { claim_id: 11, person: '李*', illness: '白血病', part_fen: 150 },
@@ -34,18 +52,22 @@ const deductions = { items: [{ run_id: 5, share_fen: 250, executed_at: '2026-04-
 ] }] }
 
 const announcement = (id, overrides = {}) => Object.assign({
-  id, plan_name: '成人互助计划', person: '李*', illness: '白血病', summary: '2026年2月确诊，已提交诊断证明与病历。',
-  approved_aid_fen: 30000000, publicity_ends_at: '2026-04-10T02:00:00+00:00', objections_open: true,
+  id, plan_code: 'adult_789', plan_name: '成人互助计划', person: '李*', age_years: 42, sex: 'M', incident_type: 'illness',
+  illness: '白血病', hospital_city: '杭州', approved_aid_fen: 30000000, organisation: '某调查机构',
+  investigation_summary: '2026年2月确诊，已核实诊断证明与病历。', status: 'publicity',
+  publicity_started_at: '2026-04-03T02:00:00+00:00', publicity_ends_at: '2026-04-10T02:00:00+00:00', objections: [],
 }, overrides)
 
 const claim = (id, overrides = {}) => Object.assign({
-  id, status: 'under_review', person_name: '张*', illness: '白血病', occurred_on: '2026-03-01', approved_aid_fen: null,
-  created_at: '2026-03-05T02:00:00+00:00',
+  id, membership_id: 1, status: 'under_review', status_text: '审核中', incident_type: 'illness', incident_date: '2026-02-27',
+  diagnosis_date: '2026-03-01', diagnosis: '白血病', hospital: '市第一医院', city: '杭州', description: '',
+  missing_items: null, rejection_reason: null, aid_item_code: null, approved_aid_fen: null, collected_aid_fen: null,
+  publicity_ends_at: null, submitted_at: '2026-03-05T02:00:00+00:00', payout: null,
   timeline: [
-    { status: 'submitted', at: '2026-03-05T02:00:00+00:00', note: '' },
-    { status: 'under_review', at: '2026-03-06T02:00:00+00:00', note: '材料齐全，开始审核' },
+    { from_status: null, to_status: 'submitted', actor: 'member', note: '', created_at: '2026-03-05T02:00:00+00:00' },
+    { from_status: 'submitted', to_status: 'under_review', actor: 'operator', note: '材料齐全，开始审核', created_at: '2026-03-06T02:00:00+00:00' },
   ],
-  documents: [{ id: 1, kind: 'diagnosis' }],
+  documents: [{ id: 1, content_type: 'image/jpeg', size_bytes: 120000, created_at: '2026-03-05T02:01:00+00:00' }],
 }, overrides)
 
 const run = (id, overrides = {}) => Object.assign({
@@ -53,4 +75,4 @@ const run = (id, overrides = {}) => Object.assign({
   cases: [{ claim_id: 11, person: '李*', illness: '白血病', aid_fen: 30000000 }],
 }, overrides)
 
-module.exports = { plan, membership, payment, deductions, announcement, claim, run }
+module.exports = { plan, membership, payment, ledgerPage, ledgerEntry, templates, TEMPLATE_KEYS, invite, deductions, announcement, claim, run }

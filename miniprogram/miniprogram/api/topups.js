@@ -1,7 +1,7 @@
 const { call } = require('./request')
 
 module.exports = {
-  // → {order_id, out_trade_no, payment: the wx.requestPayment parameters}
+  // → {order: {id, status, amount_fen, …}, payment: the wx.requestPayment parameters}
   createTopup: (membershipId, amountFen, options) =>
     call('createTopup', Object.assign({ params: { id: membershipId }, data: { amount_fen: amountFen } }, options)),
   getSponsor: (token, options) => call('getSponsor', Object.assign({ params: { token } }, options)),

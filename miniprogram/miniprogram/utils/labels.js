@@ -8,11 +8,7 @@ const CLAIM_STATUSES = {
   ready: '待分摊', collected: '已筹集', paid: '已打款', rejected: '未通过', withdrawn: '已撤回',
 }
 const INCIDENTS = [{ key: 'illness', label: '重大疾病' }, { key: 'accident', label: '意外' }]
-const DOCUMENT_KINDS = [
-  { key: 'diagnosis', label: '诊断证明' }, { key: 'medical_record', label: '病历' },
-  { key: 'invoice', label: '医疗发票' }, { key: 'id_card', label: '身份证件' }, { key: 'other', label: '其他' },
-]
 
 const label = (table, key) => table[key] || key
 
-module.exports = { MEMBERSHIP_STATES, RELATIONS, CLAIM_STATUSES, INCIDENTS, DOCUMENT_KINDS, label }
+module.exports = { MEMBERSHIP_STATES, RELATIONS, CLAIM_STATUSES, INCIDENTS, label }

@@ -1,16 +1,12 @@
 // What happens on launch: remember who invited us (share card ?inviter=CODE, or the poster's
-// mini-program code, whose scene is "i=CODE"), log in, and report the group chat we came from.
+// mini-program code, whose scene is the invite code itself, as GET /invites/me/qrcode makes it), log in, and report the group chat we came from.
 const { relogin, INVITER_KEY } = require('../api/request')
 const { enterGroup } = require('../api/auth')
 
 function inviterFrom(options) {
   const query = (options && options.query) || {}
   if (query.inviter) return String(query.inviter)
-  if (query.scene) {
-    const scene = decodeURIComponent(query.scene)
-    const match = /(?:^|&)i=([^&]+)/.exec(scene)
-    return match ? match[1] : ''
-  }
+  if (query.scene) return decodeURIComponent(String(query.scene))
   return ''
 }
 

@@ -1,6 +1,6 @@
 // wx.requestPayment and the subscribe prompt that follows a payment.
-const { SUBSCRIBE_TEMPLATES } = require('../config')
-const { subscribe } = require('../api/invites')
+const { SUBSCRIBE_KEYS } = require('../config')
+const { listSubscriptions, subscribe } = require('../api/invites')
 
 // Resolves 'paid' or 'cancelled' (the member closed the sheet); rejects on a real failure.
 function requestPayment(payment) {
@@ -21,14 +21,22 @@ function requestPayment(payment) {
   })
 }
 
-// Allowed right after a payment (or from a tap). Tells the API which template keys were accepted;
-// resolves with them ([] when none, or when the prompt itself failed: subscribing is optional).
-function askSubscriptions() {
-  const keys = Object.keys(SUBSCRIBE_TEMPLATES)
+// The subscribe-message templates (GET /subscriptions: key, template_id, remaining), fetched when a
+// page loads: wx.requestSubscribeMessage must run straight from a tap or a payment callback, with no
+// request in between. [] when the API cannot say (subscribing is optional).
+function loadTemplates() {
+  return listSubscriptions({ silent: true }).then(data => data.items, () => [])
+}
+
+// Asks for the templates of `keys` and tells the API which keys were accepted. Resolves with them
+// ([] when none, or when anything failed: subscribing never blocks the member).
+function askSubscriptions(templates, keys = SUBSCRIBE_KEYS.afterTopup) {
+  const wanted = (templates || []).filter(t => keys.indexOf(t.key) >= 0)
+  if (!wanted.length) return Promise.resolve([])
   return new Promise(resolve => {
     wx.requestSubscribeMessage({
-      tmplIds: keys.map(key => SUBSCRIBE_TEMPLATES[key]),
-      success: res => resolve(keys.filter(key => res[SUBSCRIBE_TEMPLATES[key]] === 'accept')),
+      tmplIds: wanted.map(t => t.template_id),
+      success: res => resolve(wanted.filter(t => res[t.template_id] === 'accept').map(t => t.key)),
       fail: () => resolve([]),
     })
   }).then(accepted => (accepted.length
@@ -36,4 +44,4 @@ function askSubscriptions() {
     : accepted))
 }
 
-module.exports = { requestPayment, askSubscriptions }
+module.exports = { requestPayment, loadTemplates, askSubscriptions }

@@ -1,7 +1,9 @@
 const { load, mount, fakeWx, ok, fail, PENDING, text, tap } = require('../harness')
 
+const fixtures = require('../fixtures')
+
 const page = load('pages/invite/invite')
-const invite = { code: 'AB12CD', share_path: '/pages/index/index?inviter=AB12CD', joined_count: 3 }
+const invite = fixtures.invite({ code: 'AB12CD', share_path: '/pages/index/index?inviter=AB12CD', qrcode_scene: 'AB12CD' })
 
 test('people joined; the share card carries my inviter code', async () => {
   fakeWx({ 'GET /invites/me': ok(invite) })

@@ -49,7 +49,8 @@ test('concurrent 401s share one re-login', async () => {
 
 test('launch: the inviter code from a share card or a poster scene is sent at login; the group is reported', async () => {
   expect(launch.inviterFrom({ query: { inviter: 'AB12' } })).toBe('AB12')
-  expect(launch.inviterFrom({ query: { scene: encodeURIComponent('i=CD34') } })).toBe('CD34')
+  // the poster's scene is the invite code itself (GET /invites/me/qrcode: getUnlimited(scene=code))
+  expect(launch.inviterFrom({ query: { scene: encodeURIComponent('CD34') } })).toBe('CD34')
   expect(launch.inviterFrom({ query: {} })).toBe('')
   const wx = fakeWx({ 'POST /auth/login': login, 'POST /groups/enter': ok({}) })
   await expect(launch.start({ query: { inviter: 'AB12' }, shareTicket: 'ticket-1' })).resolves.toBe(true)

@@ -12,7 +12,11 @@ Component({
     },
     load() {
       return loadInto(this, options => getAnnouncement(this.data.id, options).then(a => ({
-        announcement: Object.assign({}, a, { ends: formatDate(a.publicity_ends_at) }),
+        // objections are taken while the case is in publicity and its period has not ended (the API decides; this hides the form)
+        announcement: Object.assign({}, a, {
+          ends: formatDate(a.publicity_ends_at),
+          objectionsOpen: a.status === 'publicity' && Date.parse(a.publicity_ends_at) > Date.now(),
+        }),
       })))
     },
     onReason(event) {

@@ -10,7 +10,7 @@ Component({
       return this.load()
     },
     load() {
-      return loadInto(this, options => listAnnouncements(options).then(data => ({
+      return loadInto(this, options => listAnnouncements(null, options).then(data => ({
         items: data.items.map(a => Object.assign({}, a, { ends: formatDate(a.publicity_ends_at) })),
       })), data => data.items.length === 0)
     },

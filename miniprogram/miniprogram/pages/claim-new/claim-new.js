@@ -3,14 +3,19 @@ const { listMemberships } = require('../../api/memberships')
 const { createClaim } = require('../../api/claims')
 const { loadInto } = require('../../utils/load')
 const { INCIDENTS } = require('../../utils/labels')
+const { loadTemplates, askSubscriptions } = require('../../utils/pay')
+const { SUBSCRIBE_KEYS } = require('../../config')
 
 Component({
   data: {
     status: 'loading', errorMessage: '', memberships: [], incidents: INCIDENTS,
-    membershipId: null, incident: 'illness', illness: '', occurredOn: '', description: '', submitting: false, submitError: '',
+    membershipId: null, incidentType: 'illness', incidentDate: '', diagnosis: '', diagnosisDate: '', hospital: '', city: '',
+    description: '', submitting: false, submitError: '',
   },
   methods: {
     onLoad() {
+      this.templates = []
+      loadTemplates().then(templates => { this.templates = templates })
       return this.load()
     },
     load() {
@@ -27,8 +32,11 @@ Component({
     },
     problem() {
       if (!this.data.membershipId) return '请选择为谁申请'
-      if (!this.data.illness.trim()) return '请填写疾病或意外名称'
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(this.data.occurredOn)) return '请选择确诊或出险日期'
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(this.data.incidentDate)) return '请选择发病或出险日期'
+      if (!this.data.diagnosis.trim()) return '请填写诊断结果'
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(this.data.diagnosisDate)) return '请选择确诊日期'
+      if (!this.data.hospital.trim()) return '请填写确诊医院'
+      if (!this.data.city.trim()) return '请填写医院所在城市'
       return ''
     },
     async submit() {
@@ -38,11 +46,16 @@ Component({
         return
       }
       this.setData({ submitting: true, submitError: '' })
+      // straight from the tap (WeChat's rule): progress notices for this claim; optional
+      const asked = askSubscriptions(this.templates, SUBSCRIBE_KEYS.afterClaim)
       try {
+        const d = this.data
         const claim = await createClaim({
-          membership_id: this.data.membershipId, incident: this.data.incident, illness: this.data.illness.trim(),
-          occurred_on: this.data.occurredOn, description: this.data.description.trim(),
+          membership_id: d.membershipId, incident_type: d.incidentType, incident_date: d.incidentDate,
+          diagnosis: d.diagnosis.trim(), diagnosis_date: d.diagnosisDate, hospital: d.hospital.trim(), city: d.city.trim(),
+          description: d.description.trim(),
         })
+        await asked
         wx.redirectTo({ url: `/pages/claim/claim?id=${claim.id}` })
       } catch (error) {
         this.setData({ submitError: error.message })

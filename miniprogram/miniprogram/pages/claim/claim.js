@@ -1,17 +1,15 @@
 // A claim's timeline and documents; adding documents: wx.chooseMedia → wx.uploadFile (one per file).
 const { getClaim, uploadClaimDocument } = require('../../api/claims')
 const { loadInto } = require('../../utils/load')
-const { CLAIM_STATUSES, DOCUMENT_KINDS, label } = require('../../utils/labels')
+const { CLAIM_STATUSES, label } = require('../../utils/labels')
 const { formatDateTime } = require('../../utils/time')
 
-const KIND_LABELS = DOCUMENT_KINDS.reduce((all, k) => Object.assign(all, { [k.key]: k.label }), {})
+// the statuses in which the API takes documents (app/services/claims.py MEMBER_EDITABLE)
 const UPLOADABLE = ['submitted', 'under_review', 'returned', 'investigating']
+const documentText = d => (d.content_type === 'application/pdf' ? 'PDF 文件' : '图片')
 
 Component({
-  data: {
-    status: 'loading', errorMessage: '', id: null, claim: null, kinds: DOCUMENT_KINDS, kind: 'diagnosis',
-    uploading: false, uploadMessage: '', uploadError: '',
-  },
+  data: { status: 'loading', errorMessage: '', id: null, claim: null, uploading: false, uploadMessage: '', uploadError: '' },
   methods: {
     onLoad(query) {
       this.setData({ id: Number(query.id) })
@@ -20,16 +18,14 @@ Component({
     load() {
       return loadInto(this, options => getClaim(this.data.id, options).then(claim => ({
         claim: Object.assign({}, claim, {
-          statusText: label(CLAIM_STATUSES, claim.status),
           canUpload: UPLOADABLE.indexOf(claim.status) >= 0,
           hasAid: Number.isInteger(claim.approved_aid_fen),
-          timeline: claim.timeline.map(t => Object.assign({}, t, { statusText: label(CLAIM_STATUSES, t.status), when: formatDateTime(t.at) })),
-          documents: claim.documents.map(d => Object.assign({}, d, { kindText: KIND_LABELS[d.kind] || d.kind })),
+          timeline: claim.timeline.map((t, index) => Object.assign({}, t, {
+            key: index, statusText: label(CLAIM_STATUSES, t.to_status), when: formatDateTime(t.created_at),
+          })),
+          documents: claim.documents.map((d, index) => Object.assign({}, d, { text: `${documentText(d)} ${index + 1}` })),
         }),
       })))
-    },
-    chooseKind(event) {
-      this.setData({ kind: event.currentTarget.dataset.kind })
     },
     chooseFiles() {
       return new Promise(resolve => {
@@ -47,7 +43,7 @@ Component({
       let done = 0
       try {
         for (const path of paths) {
-          await uploadClaimDocument(this.data.id, path, this.data.kind)
+          await uploadClaimDocument(this.data.id, path)
           done += 1
         }
         this.setData({ uploadMessage: `已上传 ${done} 份材料` })

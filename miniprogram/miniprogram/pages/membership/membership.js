@@ -3,6 +3,7 @@ const { getMembership, ledger, leave } = require('../../api/memberships')
 const { loadInto } = require('../../utils/load')
 const { describe } = require('../../utils/memberships')
 const { formatDateTime } = require('../../utils/time')
+const { formatFen } = require('../../utils/money')
 
 const PER_PAGE = 20
 
@@ -34,8 +35,8 @@ Component({
     },
     async doLeave() {
       try {
-        await leave(this.data.id)
-        wx.showToast({ title: '已退出', icon: 'success' })
+        const result = await leave(this.data.id)
+        wx.showToast({ title: result.refunded_fen > 0 ? `已退出，退回 ${formatFen(result.refunded_fen)}` : '已退出', icon: 'none' })
         await this.load()
       } catch (error) {
         // request.js has shown the reason (e.g. an open claim)

@@ -4,7 +4,7 @@ const { getMembership } = require('../../api/memberships')
 const { createTopup, getSponsor, sponsorTopup } = require('../../api/topups')
 const { loadInto } = require('../../utils/load')
 const { parseYuan, formatFen } = require('../../utils/money')
-const { requestPayment, askSubscriptions } = require('../../utils/pay')
+const { requestPayment, loadTemplates, askSubscriptions } = require('../../utils/pay')
 
 const AMOUNTS_FEN = [300, 1000, 3000, 5000]
 
@@ -16,6 +16,7 @@ Component({
   methods: {
     onLoad(query) {
       this.setData({ id: query.id ? Number(query.id) : null, sponsor: query.sponsor || '' })
+      this.templates = loadTemplates()
       return this.load()
     },
     load() {
@@ -48,7 +49,7 @@ Component({
           return
         }
         this.setData({ payState: 'paid', payMessage: `已支付 ${formatFen(amount)}，到账后余额自动更新` })
-        await askSubscriptions()
+        await askSubscriptions(await this.templates)
         await this.load()
       } catch (error) {
         this.setData({ payState: 'failed', payMessage: error.message })

@@ -1,4 +1,4 @@
-// Transparency, per plan: members, balances held, aid paid, and every apportionment run with its cases.
+// Transparency, per plan: members, balances held, and every apportionment run with its cases.
 const { listPlans, listRuns, getRun } = require('../../api/plans')
 const { loadInto } = require('../../utils/load')
 const { formatDate } = require('../../utils/time')
