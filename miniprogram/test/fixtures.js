@@ -25,7 +25,7 @@ const membership = (id, overrides = {}) => Object.assign({
 }, overrides)
 
 const payment = {
-  order: { id: 77, membership_id: 1, amount_fen: 1000, status: 'pending', sponsored: false, out_trade_no: 'T77',
+  order: { id: 77, membership_id: 1, amount_fen: 1000, status: 'paying', sponsored: false, out_trade_no: 'T77',
     created_at: '2026-03-02T02:00:00+00:00', expires_at: '2026-03-02T02:30:00+00:00', paid_at: null },
   payment: { timeStamp: '1772416800', nonceStr: 'n1', package: 'prepay_id=wx1', signType: 'RSA', paySign: 'sig' },
 }

@@ -1,5 +1,9 @@
 // Starts the real stack for the end-to-end test: the Python API (gunicorn) and the WeChat emulator,
 // each on a free port, on a fresh SQLite database in a temporary folder, migrated, plans loaded.
+// Payment notifications: with APP_ENV=development the API puts
+// WECHAT_PAY_NOTIFY_URL = http://127.0.0.1:$PORT/api/v1/payments/wechat/notify on every order
+// (config/__init__.py), and the emulator (started without --notify-url) posts to the order's
+// notify_url, so PORT = the gunicorn port below is what makes the notification reach the live API.
 const { spawn, execFileSync } = require('child_process')
 const fs = require('fs')
 const net = require('net')

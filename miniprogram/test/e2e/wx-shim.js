@@ -1,6 +1,10 @@
 // A small `wx` for Node: wx.request / wx.login / wx.requestPayment do real HTTP, against the API and
 // against the emulator (which plays the phone: it mints login codes and "pays").
-function makeWx({ apiBase, emulatorUrl, openid }) {
+const fs = require('fs')
+const os = require('os')
+const path = require('path')
+
+function makeWx({ apiBase, emulatorUrl, openid, tmpDir = os.tmpdir() }) {
   const storage = { apiBase }
   const toasts = []
 
@@ -32,7 +36,15 @@ function makeWx({ apiBase, emulatorUrl, openid }) {
     requestPayment: options => call(http({ url: `${emulatorUrl}_emulator/pay`, method: 'POST', header: { 'content-type': 'application/json' },
       data: { timeStamp: options.timeStamp, nonceStr: options.nonceStr, package: options.package, signType: options.signType, paySign: options.paySign } })
       .then(res => { if (res.statusCode !== 200) throw new Error(JSON.stringify(res.data)); return { errMsg: 'requestPayment:ok' } }), options),
-    requestSubscribeMessage: ({ success }) => success({ errMsg: 'requestSubscribeMessage:ok' }),
+    // the member accepts every template offered
+    requestSubscribeMessage: ({ tmplIds, success }) => success(Object.assign({ errMsg: 'requestSubscribeMessage:ok' },
+      ...tmplIds.map(id => ({ [id]: 'accept' })))),
+    // a binary answer saved to a temporary file, as WeChat does
+    downloadFile: options => call(fetch(options.url, { headers: options.header }).then(async response => {
+      const file = path.join(fs.mkdtempSync(path.join(tmpDir, 'wx-download-')), 'download')
+      fs.writeFileSync(file, Buffer.from(await response.arrayBuffer()))
+      return { statusCode: response.status, tempFilePath: file }
+    }), options),
   }
 }
 

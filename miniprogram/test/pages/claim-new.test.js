@@ -4,7 +4,7 @@ const { membership, templates, claim } = require('../fixtures')
 const page = load('pages/claim-new/claim-new')
 
 async function open(routes) {
-  const wx = fakeWx(Object.assign({ 'GET /subscriptions': ok(templates()), 'GET /memberships': ok({ items: [membership(1, { state: 'protected' }), membership(2, { state: 'left', person_name: '退*' })] }) }, routes))
+  const wx = fakeWx(Object.assign({ 'GET /subscriptions': ok(templates()), 'GET /memberships': ok({ items: [membership(1, { state: 'protected' }), membership(2, { state: 'left', person_name: '退*' }), membership(3, { state: 'observing', person_name: '观*' })] }) }, routes))
   const comp = mount(page)
   await comp.instance.onLoad()
   return { wx, comp }
@@ -24,6 +24,7 @@ async function fill(comp) {
 test('only members who can claim are offered; the claim is sent and opened', async () => {
   const { wx, comp } = await open({ 'POST /claims': ok(claim(7, { status: 'submitted' }), 201) })
   expect(text(comp)).not.toContain('退*')
+  expect(text(comp)).not.toContain('观*')
   await fill(comp)
   await tap(comp, '.submit')
   expect(wx.requests.find(r => r.key === 'POST /claims').options.data).toEqual({

@@ -20,7 +20,8 @@ Component({
     },
     load() {
       return loadInto(this, options => listMemberships(options).then(data => ({
-        memberships: data.items.filter(m => m.state === 'protected' || m.state === 'observing'),
+        // only protected members may claim (the API refuses one in observation: membership_in_observation)
+        memberships: data.items.filter(m => m.state === 'protected'),
       })), data => data.memberships.length === 0)
     },
     choose(event) {
