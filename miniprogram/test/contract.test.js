@@ -87,6 +87,11 @@ test('subscribe template keys are those of config/subscribe_templates.toml', () 
   const { SUBSCRIBE_KEYS } = require('../miniprogram/config')
   Object.values(SUBSCRIBE_KEYS).forEach(asked => asked.forEach(key => expect(keys).toContain(key)))
   expect([...fixtures.TEMPLATE_KEYS].sort()).toEqual([...keys].sort())
+  // a tapped notice opens a page the mini-program has
+  const pages = require('../miniprogram/app.json').pages
+  const opened = [...toml.matchAll(/^page\s*=\s*"([^"]+)"/gm)].map(m => m[1])
+  expect(opened.length).toBe(keys.length)
+  opened.forEach(page => expect(pages).toContain(page))
 })
 
 test('every example answer belongs to a known endpoint', () => {
