@@ -1,0 +1,8 @@
+module.exports = {
+  projects: [
+    // pages, components, api/ and the OpenAPI contract: rendered by miniprogram-simulate in jsdom
+    { displayName: 'unit', testEnvironment: 'jsdom', roots: ['<rootDir>/test'], testPathIgnorePatterns: ['/test/e2e/'] },
+    // the mini-program's api/ modules over real HTTP against the Python API and the WeChat emulator
+    { displayName: 'e2e', testEnvironment: 'node', roots: ['<rootDir>/test/e2e'] },
+  ],
+}

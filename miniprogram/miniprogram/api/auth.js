@@ -1,0 +1,8 @@
+const { call, login } = require('./request')
+
+module.exports = {
+  // POST /auth/login, with the inviter code kept from the launch options
+  login,
+  // POST /groups/enter: the encrypted group info of the chat the mini-program was opened from
+  enterGroup: ({ encryptedData, iv }, options) => call('enterGroup', Object.assign({ data: { encryptedData, iv } }, options)),
+}

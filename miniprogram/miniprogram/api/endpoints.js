@@ -1,0 +1,83 @@
+// Every endpoint the mini-program calls, in one place: method, path under the API base
+// ({name} = a path parameter), the query and body fields it sends and the response fields it reads
+// ("a.b" = nested object, "a[]" = each element of a list). The api/*.js functions build their
+// requests from this table, and test/contract.test.js checks it against the API's OpenAPI document.
+const MEMBERSHIP_FIELDS = [
+  'id', 'plan_code', 'plan_name', 'relation', 'person_name', 'state', 'balance_fen', 'min_prepay_fen',
+  'observation_days_left', 'grace_ends_at', 'sponsor_token',
+]
+// POST …/topups and POST /sponsor/{token}/topups: the order and the wx.requestPayment parameters
+const PAYMENT_FIELDS = [
+  'order.id', 'order.status', 'order.amount_fen',
+  'payment.timeStamp', 'payment.nonceStr', 'payment.package', 'payment.signType', 'payment.paySign',
+]
+const CLAIM_FIELDS = [
+  'id', 'membership_id', 'status', 'status_text', 'incident_type', 'diagnosis', 'diagnosis_date', 'hospital',
+  'submitted_at', 'approved_aid_fen', 'missing_items', 'rejection_reason',
+  'timeline[].to_status', 'timeline[].created_at', 'timeline[].note',
+  'documents[].id', 'documents[].content_type',
+]
+const ANNOUNCEMENT_FIELDS = [
+  'id', 'plan_name', 'person', 'age_years', 'illness', 'hospital_city', 'approved_aid_fen', 'investigation_summary',
+  'status', 'publicity_ends_at',
+]
+const TEMPLATE_FIELDS = ['items[].key', 'items[].template_id', 'items[].remaining']
+const each = (list, fields) => fields.map(f => `${list}[].${f}`)
+
+module.exports = {
+  // --- auth, groups, invites, subscriptions
+  login: { method: 'POST', path: '/auth/login', body: ['code', 'inviter'],
+    response: ['token', 'user.id', 'user.invite_code', 'user.is_new'] },
+  enterGroup: { method: 'POST', path: '/groups/enter', body: ['encryptedData', 'iv'], response: ['opengid'] },
+  myInvite: { method: 'GET', path: '/invites/me', response: ['code', 'share_path', 'qrcode_scene', 'invited_count', 'joined_count'] },
+  // the poster's mini-program code (PNG): getUnlimited with scene = the invite code (qrcode_scene)
+  inviteQrcode: { method: 'GET', path: '/invites/me/qrcode', binary: true, response: [] },
+  // subscribe-message templates: key (config/subscribe_templates.toml) → template_id for wx.requestSubscribeMessage
+  listSubscriptions: { method: 'GET', path: '/subscriptions', response: TEMPLATE_FIELDS },
+  subscribe: { method: 'POST', path: '/subscriptions', body: ['accepted'], response: TEMPLATE_FIELDS },
+
+  // --- plans and apportionment runs
+  listPlans: { method: 'GET', path: '/plans',
+    response: each('items', ['code', 'name', 'summary', 'counts.members', 'min_prepay_fen', 'share_cap_fen',
+      'max_aid_fen', 'balances_held_fen', 'estimated_annual_fen']) },
+  getPlan: { method: 'GET', path: '/plans/{code}',
+    response: ['code', 'name', 'summary', 'rules_in_words', 'observation_days', 'max_aid_fen', 'share_cap_fen',
+      'min_prepay_fen', 'exclusions', 'eligibility[].label', 'health_questions[].key', 'health_questions[].text',
+      'eligibility_questions[].key', 'eligibility_questions[].text', 'counts.members', 'estimated_annual_fen'] },
+  listRuns: { method: 'GET', path: '/plans/{code}/runs',
+    response: each('items', ['id', 'status', 'share_fen', 'case_count', 'executed_at']) },
+  getRun: { method: 'GET', path: '/plans/{code}/runs/{id}',
+    response: ['id', 'status', 'share_fen', 'case_count', 'executed_at', 'cases[].claim_id', 'cases[].person',
+      'cases[].illness', 'cases[].aid_fen'] },
+
+  // --- memberships, money
+  join: { method: 'POST', path: '/memberships',
+    body: ['plan_code', 'relation', 'person.name', 'person.id_number', 'answers'], response: MEMBERSHIP_FIELDS },
+  listMemberships: { method: 'GET', path: '/memberships', response: each('items', MEMBERSHIP_FIELDS) },
+  getMembership: { method: 'GET', path: '/memberships/{id}', response: MEMBERSHIP_FIELDS },
+  ledger: { method: 'GET', path: '/memberships/{id}/ledger', query: ['page', 'per_page'],
+    response: [...each('items', ['transaction_id', 'amount_fen', 'reason', 'sponsored', 'created_at']),
+      'page', 'per_page', 'total'] },
+  leave: { method: 'POST', path: '/memberships/{id}/leave', response: ['membership.state', 'refunded_fen'] },
+  deductions: { method: 'GET', path: '/memberships/{id}/deductions',
+    response: each('items', ['run_id', 'share_fen', 'executed_at', 'cases[].claim_id', 'cases[].person',
+      'cases[].illness', 'cases[].part_fen']) },
+  createTopup: { method: 'POST', path: '/memberships/{id}/topups', body: ['amount_fen'], response: PAYMENT_FIELDS },
+  getSponsor: { method: 'GET', path: '/sponsor/{token}',
+    response: ['plan_name', 'person_name', 'state', 'balance_fen', 'min_prepay_fen', 'is_own'] },
+  sponsorTopup: { method: 'POST', path: '/sponsor/{token}/topups', body: ['amount_fen'], response: PAYMENT_FIELDS },
+
+  // --- claims and announcements (公示)
+  createClaim: { method: 'POST', path: '/claims',
+    body: ['membership_id', 'incident_type', 'incident_date', 'diagnosis', 'diagnosis_date', 'hospital', 'city',
+      'description'], response: CLAIM_FIELDS },
+  listClaims: { method: 'GET', path: '/claims', response: each('items', CLAIM_FIELDS) },
+  getClaim: { method: 'GET', path: '/claims/{id}', response: CLAIM_FIELDS },
+  uploadClaimDocument: { method: 'POST', path: '/claims/{id}/documents', multipart: true, body: ['file'],
+    response: ['id', 'content_type'] },
+  listAnnouncements: { method: 'GET', path: '/announcements', query: ['plan_code'],
+    response: each('items', ANNOUNCEMENT_FIELDS) },
+  getAnnouncement: { method: 'GET', path: '/announcements/{id}',
+    response: [...ANNOUNCEMENT_FIELDS, 'objections[].status'] },
+  createObjection: { method: 'POST', path: '/announcements/{id}/objections', body: ['reason'], response: ['id', 'status'] },
+}

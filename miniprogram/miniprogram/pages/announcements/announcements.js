@@ -1,0 +1,21 @@
+// 公示: cases in publicity, before anyone pays for them.
+const { listAnnouncements } = require('../../api/announcements')
+const { loadInto } = require('../../utils/load')
+const { formatDate } = require('../../utils/time')
+
+Component({
+  data: { status: 'loading', errorMessage: '', items: [] },
+  methods: {
+    onShow() {
+      return this.load()
+    },
+    load() {
+      return loadInto(this, options => listAnnouncements(null, options).then(data => ({
+        items: data.items.map(a => Object.assign({}, a, { ends: formatDate(a.publicity_ends_at) })),
+      })), data => data.items.length === 0)
+    },
+    open(event) {
+      wx.navigateTo({ url: `/pages/announcement/announcement?id=${event.currentTarget.dataset.id}` })
+    },
+  },
+})

@@ -1,0 +1,99 @@
+// Every endpoint and field the mini-program uses (api/endpoints.js) exists in the API's OpenAPI
+// document, generated from the Python app on this checkout. Known gaps are explicit (known-gaps.js).
+const endpoints = require('../miniprogram/api/endpoints')
+const gaps = require('./known-gaps')
+const fixtures = require('./fixtures')
+const fs = require('fs')
+const path = require('path')
+const { REPO, exportDocument, operation, hasField, requestSchema, responseSchema, queryParams, fieldPaths } = require('./openapi')
+
+const doc = exportDocument()
+const names = Object.keys(endpoints)
+const served = names.filter(name => !(name in gaps.endpoints))
+
+function missingFields(name) {
+  const endpoint = endpoints[name]
+  const op = operation(doc, endpoint.method, endpoint.path)
+  const wanted = [
+    ...(endpoint.body || []).map(f => ['body', f]),
+    ...(endpoint.query || []).map(f => ['query', f]),
+    ...(endpoint.response || []).map(f => ['response', f]),
+  ]
+  const present = ([where, field]) => {
+    if (where === 'query') return queryParams(op).includes(field)
+    const schema = where === 'body' ? requestSchema(doc, op) : responseSchema(doc, op)
+    return Boolean(schema) && hasField(doc, schema, field)
+  }
+  return wanted.filter(entry => !present(entry)).map(([where, field]) => `${name} ${where} ${field}`)
+}
+
+test('the generated document is the API (sanity: the foundation endpoints are there)', () => {
+  expect(operation(doc, 'POST', '/auth/login')).toBeTruthy()
+  expect(operation(doc, 'GET', '/plans/{code}')).toBeTruthy()
+})
+
+describe.each(served)('%s', name => {
+  test(`${endpoints[name].method} ${endpoints[name].path} exists with every field the mini-program uses`, () => {
+    expect(operation(doc, endpoints[name].method, endpoints[name].path)).toBeTruthy()
+    const missing = missingFields(name).filter(entry => !(entry in gaps.fields))
+    expect(missing).toEqual([])
+  })
+})
+
+describe('known gaps (each entry is checked; remove it when its endpoint lands)', () => {
+  test.each(Object.keys(gaps.endpoints))('endpoint %s is still missing from the API', name => {
+    expect(endpoints[name]).toBeDefined()
+    const op = operation(doc, endpoints[name].method, endpoints[name].path)
+    if (op) throw new Error(`${name} (${endpoints[name].method} ${endpoints[name].path}) is now in the API: remove it from test/known-gaps.js so its fields are checked`)
+  })
+  test.each(Object.keys(gaps.fields))('field "%s" is still missing from the API', entry => {
+    const name = entry.split(' ')[0]
+    expect(served).toContain(name)
+    if (!missingFields(name).includes(entry)) throw new Error(`"${entry}" is now in the API: remove it from test/known-gaps.js`)
+  })
+})
+
+// The page tests feed the pages these answers; a renamed field in the API fails here even though
+// the page tests (which use the old name) still pass.
+const EXAMPLES = [
+  ['listPlans', { items: [fixtures.plan('adult_789')] }],
+  ['getMembership', fixtures.membership(1)],
+  ['ledger', fixtures.ledgerPage([fixtures.ledgerEntry(1)])],
+  ['createTopup', fixtures.payment],
+  ['listSubscriptions', fixtures.templates()],
+  ['myInvite', fixtures.invite()],
+  ['listClaims', { items: [fixtures.claim(1)] }],
+  ['listAnnouncements', { items: [fixtures.announcement(1)] }],
+  ['deductions', fixtures.deductions],
+  ['getAnnouncement', fixtures.announcement(1)],
+  ['getClaim', fixtures.claim(1)],
+  ['getRun', fixtures.run(1)],
+]
+
+test.each(EXAMPLES.filter(([name]) => !(name in gaps.endpoints)))('the page tests\' %s answers use only fields of the API', (name, example) => {
+  const endpoint = endpoints[name]
+  const schema = responseSchema(doc, operation(doc, endpoint.method, endpoint.path))
+  const unknown = fieldPaths(example)
+    .filter(field => !hasField(doc, schema, field))
+    .filter(field => !(`${name} response ${field}` in gaps.fields))
+  expect(unknown).toEqual([])
+})
+
+// The template keys the mini-program asks for, and those the fixtures stand for, are the API's
+// (config/subscribe_templates.toml, the file GET /subscriptions lists).
+test('subscribe template keys are those of config/subscribe_templates.toml', () => {
+  const toml = fs.readFileSync(path.join(REPO, 'config', 'subscribe_templates.toml'), 'utf8')
+  const keys = [...toml.matchAll(/^\[(\w+)\]\s*$/gm)].map(m => m[1])
+  const { SUBSCRIBE_KEYS } = require('../miniprogram/config')
+  Object.values(SUBSCRIBE_KEYS).forEach(asked => asked.forEach(key => expect(keys).toContain(key)))
+  expect([...fixtures.TEMPLATE_KEYS].sort()).toEqual([...keys].sort())
+  // a tapped notice opens a page the mini-program has
+  const pages = require('../miniprogram/app.json').pages
+  const opened = [...toml.matchAll(/^page\s*=\s*"([^"]+)"/gm)].map(m => m[1])
+  expect(opened.length).toBe(keys.length)
+  opened.forEach(page => expect(pages).toContain(page))
+})
+
+test('every example answer belongs to a known endpoint', () => {
+  EXAMPLES.forEach(([name]) => expect(names).toContain(name))
+})

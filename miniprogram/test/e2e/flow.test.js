@@ -1,0 +1,162 @@
+// End to end: the mini-program's own api/ modules, through a Node `wx` doing real HTTP, against the
+// Python API and the WeChat emulator started here. Log in, join, top up (the emulator pays like a
+// phone and notifies the live API), see the balance and the ledger, subscribe, invite, claims and
+// announcements; see a deduction once issue 4 lands. Steps whose endpoints are known gaps (test/known-gaps.js) are listed as skipped by name.
+const path = require('path')
+const { startStack } = require('./stack')
+const { makeWx } = require('./wx-shim')
+const gaps = require('../known-gaps')
+
+const MP = path.join(__dirname, '..', '..', 'miniprogram')
+jest.setTimeout(60000)
+
+const needs = (...names) => {
+  const missing = names.filter(name => name in gaps.endpoints)
+  return missing.length ? [test.skip, ` [skipped: known gap ${missing.join(', ')}]`] : [test, '']
+}
+const step = (title, names, fn) => {
+  const [run, note] = needs(...names)
+  run(title + note, fn)
+}
+
+// a synthetic, checksum-valid ID number (nobody real)
+function idNumber(birth, serial) {
+  const body = `110101${birth}${String(serial).padStart(3, '0')}`
+  const weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+  const sum = body.split('').reduce((total, digit, i) => total + Number(digit) * weights[i], 0)
+  return body + '10X98765432'[sum % 11]
+}
+
+let stack
+let wx
+let api
+const state = {}
+
+beforeAll(async () => {
+  stack = await startStack()
+  wx = makeWx({ apiBase: stack.apiBase, emulatorUrl: stack.emulatorUrl, openid: `o-e2e-${process.pid}`, tmpDir: stack.dir })
+  global.wx = wx
+  api = {
+    request: require(path.join(MP, 'api/request')),
+    plans: require(path.join(MP, 'api/plans')),
+    memberships: require(path.join(MP, 'api/memberships')),
+    topups: require(path.join(MP, 'api/topups')),
+    invites: require(path.join(MP, 'api/invites')),
+    claims: require(path.join(MP, 'api/claims')),
+    announcements: require(path.join(MP, 'api/announcements')),
+    pay: require(path.join(MP, 'utils/pay')),
+    config: require(path.join(MP, 'config')),
+  }
+})
+
+afterAll(async () => {
+  if (stack) await stack.stop()
+})
+
+test('log in with a wx.login code', async () => {
+  const result = await api.request.login()
+  expect(result.token).toBeTruthy()
+  expect(result.user.invite_code).toBeTruthy()
+  expect(wx.getStorageSync('token')).toBe(result.token)
+})
+
+test('join a plan for myself; it is pending with a zero balance', async () => {
+  const plan = await api.plans.getPlan('adult_789')
+  const answers = {}
+  plan.eligibility_questions.concat(plan.health_questions).forEach(q => { answers[q.key] = false })
+  const body = { plan_code: 'adult_789', relation: 'self', person: { name: '测试甲', id_number: idNumber('19900101', 123) }, answers }
+  const membership = await api.memberships.join(body)
+  expect(membership.state).toBe('pending')
+  expect(membership.balance_fen).toBe(0)
+  state.membershipId = membership.id
+  state.joinBody = body
+  const mine = await api.memberships.listMemberships()
+  expect(mine.items.map(m => m.id)).toEqual([membership.id])
+})
+
+test('a refusal comes back as the API\'s error code and message, toasted', async () => {
+  await expect(api.memberships.join(state.joinBody)).rejects.toMatchObject({ status: 409, code: 'already_member' })
+  expect(wx.toasts.length).toBe(1)
+  expect(wx.toasts[0]).toMatch(/[\u4e00-\u9fa5]/)
+})
+
+test('an expired or forged token is replaced by one silent re-login', async () => {
+  wx.setStorageSync('token', 'forged')
+  const membership = await api.memberships.getMembership(state.membershipId)
+  expect(membership.id).toBe(state.membershipId)
+  expect(wx.getStorageSync('token')).not.toBe('forged')
+})
+
+step('top up ¥10.00: POST …/topups, then the emulator pays like a phone (paySign checked) and notifies the API', ['createTopup'], async () => {
+  const order = await api.topups.createTopup(state.membershipId, 1000)
+  expect(order.order).toMatchObject({ membership_id: state.membershipId, amount_fen: 1000, status: 'paying', sponsored: false })
+  expect(order.payment.signType).toBe('RSA')
+  expect(order.payment.package).toMatch(/^prepay_id=/)
+  expect(await api.pay.requestPayment(order.payment)).toBe('paid')
+  state.order = order
+})
+
+step('see the balance once the payment notification arrives', ['createTopup', 'ledger'], async () => {
+  let membership
+  for (let i = 0; i < 100; i += 1) { // the emulator notifies the API asynchronously
+    membership = await api.memberships.getMembership(state.membershipId)
+    if (membership.balance_fen === 1000) break
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  expect(membership.balance_fen).toBe(1000)
+  expect(membership.state).toBe('observing')
+  const page = await api.memberships.ledger(state.membershipId, 1, 20)
+  expect(page.total).toBe(1)
+  expect(page.items).toEqual([expect.objectContaining({ amount_fen: 1000, sponsored: false })])
+  expect(Number.isInteger(page.items[0].transaction_id)).toBe(true)
+})
+
+step('a forged payment (bad paySign) is refused by the phone and credits nothing', ['createTopup'], async () => {
+  const order = await api.topups.createTopup(state.membershipId, 500)
+  const forged = Object.assign({}, order.payment, { paySign: order.payment.paySign.replace(/^./, c => (c === 'A' ? 'B' : 'A')) })
+  await expect(api.pay.requestPayment(forged)).rejects.toThrow(/支付失败/)
+  const membership = await api.memberships.getMembership(state.membershipId)
+  expect(membership.balance_fen).toBe(1000)
+})
+
+test('the sponsor link of my own membership shows it (is_own)', async () => {
+  const membership = await api.memberships.getMembership(state.membershipId)
+  const sponsor = await api.topups.getSponsor(membership.sponsor_token)
+  expect(sponsor).toMatchObject({ person_name: membership.person_name, balance_fen: 1000, is_own: true })
+})
+
+test('subscribe prompt: template ids from GET /subscriptions, accepted keys sent back', async () => {
+  const templates = await api.pay.loadTemplates()
+  const keys = api.config.SUBSCRIBE_KEYS.afterTopup
+  expect(templates.map(t => t.key)).toEqual(expect.arrayContaining(keys))
+  expect((await api.pay.askSubscriptions(templates, keys)).sort()).toEqual([...keys].sort())
+  const after = await api.invites.listSubscriptions()
+  after.items.forEach(t => expect(t.remaining).toBe(keys.includes(t.key) ? 1 : 0))
+})
+
+test('invite: my code, the share path, and the poster\'s mini-program code (a PNG)', async () => {
+  const mine = await api.invites.myInvite()
+  expect(mine.code).toBe(wx.getStorageSync('user').invite_code)
+  expect(mine.share_path).toBe(`/pages/index/index?inviter=${mine.code}`)
+  // the poster's scene is what launch.js reads back as the inviter
+  expect(require(path.join(MP, 'utils/launch')).inviterFrom({ query: { scene: encodeURIComponent(mine.qrcode_scene) } })).toBe(mine.code)
+  const file = await api.invites.inviteQrcode()
+  expect(require('fs').readFileSync(file).subarray(0, 4).toString('hex')).toBe('89504e47')
+})
+
+test('claims: an observing member is told it cannot claim yet (the form\'s fields are the API\'s)', async () => {
+  const body = { membership_id: state.membershipId, incident_type: 'illness', incident_date: '2026-01-02', diagnosis: '测试病',
+    diagnosis_date: '2026-01-03', hospital: '测试医院', city: '杭州', description: '' }
+  await expect(api.claims.createClaim(body, { silent: true })).rejects.toMatchObject({ status: 400, code: 'membership_in_observation' })
+  expect((await api.claims.listClaims()).items).toEqual([])
+  expect((await api.announcements.listAnnouncements()).items).toEqual([])
+})
+
+step('see a deduction with the cases it funded', ['createTopup', 'deductions', 'listRuns'], async () => {
+  // Needs an executed apportionment run that includes this membership: at merge, wire issue 4's way
+  // of producing one (its CLI, on this stack's database: stack.env) here before reading.
+  const data = await api.memberships.deductions(state.membershipId)
+  expect(data.items.length).toBeGreaterThan(0)
+  const [run] = data.items
+  expect(run.cases.reduce((sum, c) => sum + c.part_fen, 0)).toBe(run.share_fen)
+})

@@ -1,0 +1,78 @@
+// Answers as the API gives them (each fixture is checked against the OpenAPI document by
+// contract.test.js, except for endpoints listed in known-gaps.js).
+const plan = (code, overrides = {}) => Object.assign({
+  code, name: code === 'adult_789' ? '成人互助计划' : '少儿互助计划', summary: '18–59岁，重大疾病互助',
+  version: 1, covered_incidents: ['illness'], observation_days: 180, max_aid_fen: 30000000, share_cap_fen: 300,
+  min_prepay_fen: 300, management_fee_bp: 800,
+  eligibility: [{ label: '成人', min_age_years: 18, min_age_days: null, max_age_years: 59, sex: null, required_answers: [] }],
+  aid_table: [{ code: 'major', name: '重大疾病', max_aid_fen: 30000000 }],
+  exclusions: ['既往症'],
+  health_questions: [{ key: 'has_major_illness', text: '是否患有重大疾病？' }],
+  eligibility_questions: [{ key: 'lives_in_china', text: '是否常住中国大陆？' }],
+  rules_in_words: ['观察期：180天', '最高互助金：¥300,000.00'],
+  counts: { members: 1234, observing: 200, protected: 1034 },
+  balances_held_fen: 370200,
+  estimated_annual_fen: 12000,
+}, overrides)
+
+const membership = (id, overrides = {}) => Object.assign({
+  id, plan_code: 'adult_789', plan_name: '成人互助计划', plan_version: 1, relation: 'self',
+  person_name: '张*', id_number: '1101**********1234', sex: 'M', age_years: 30, eligibility_group: '成人',
+  state: 'observing', balance_fen: 1000, min_prepay_fen: 300, joined_at: '2026-03-02T02:00:00+00:00',
+  observation_starts_at: '2026-03-02T02:00:00+00:00', observation_ends_at: '2026-08-29T02:00:00+00:00',
+  observation_days_left: 42, protected_at: null, suspended_at: null, grace_ends_at: null, ended_at: null,
+  sponsor_token: 'sp-tok',
+}, overrides)
+
+const payment = {
+  order: { id: 77, membership_id: 1, amount_fen: 1000, status: 'paying', sponsored: false, out_trade_no: 'T77',
+    created_at: '2026-03-02T02:00:00+00:00', expires_at: '2026-03-02T02:30:00+00:00', paid_at: null },
+  payment: { timeStamp: '1772416800', nonceStr: 'n1', package: 'prepay_id=wx1', signType: 'RSA', paySign: 'sig' },
+}
+
+const ledgerPage = (items = [], overrides = {}) => Object.assign({ items, page: 1, per_page: 20, total: items.length }, overrides)
+const ledgerEntry = (transactionId, overrides = {}) => Object.assign({
+  transaction_id: transactionId, amount_fen: 1000, reason: '充值', sponsored: false, reference_type: 'order',
+  reference_id: '77', created_at: '2026-03-02T02:05:00+00:00',
+}, overrides)
+
+// GET /subscriptions: the keys and ids of config/subscribe_templates.toml
+const TEMPLATE_KEYS = ['case_announced', 'case_publicity', 'share_deducted', 'balance_low', 'observation_over',
+  'membership_status', 'topup_credited', 'claim_status', 'aid_paid']
+const templates = (remaining = 0) => ({ items: TEMPLATE_KEYS.map(key => ({
+  key, template_id: `yiqi-${key.replace(/_/g, '-')}-dev`, title: key, remaining })) })
+
+const invite = (overrides = {}) => Object.assign({
+  code: 'INV8K2', share_path: '/pages/index/index?inviter=INV8K2', qrcode_scene: 'INV8K2', invited_count: 5, joined_count: 3,
+}, overrides)
+
+const deductions = { items: [{ run_id: 5, share_fen: 250, executed_at: '2026-04-16T02:00:00+00:00', cases: [
+  { claim_id: 11, person: '李*', illness: '白血病', part_fen: 150 },
+  { claim_id: 12, person: '王*', illness: '脑出血', part_fen: 100 },
+] }] }
+
+const announcement = (id, overrides = {}) => Object.assign({
+  id, plan_code: 'adult_789', plan_name: '成人互助计划', person: '李*', age_years: 42, sex: 'M', incident_type: 'illness',
+  illness: '白血病', hospital_city: '杭州', approved_aid_fen: 30000000, organisation: '某调查机构',
+  investigation_summary: '2026年2月确诊，已核实诊断证明与病历。', status: 'publicity',
+  publicity_started_at: '2026-04-03T02:00:00+00:00', publicity_ends_at: '2026-04-10T02:00:00+00:00', objections: [],
+}, overrides)
+
+const claim = (id, overrides = {}) => Object.assign({
+  id, membership_id: 1, status: 'under_review', status_text: '审核中', incident_type: 'illness', incident_date: '2026-02-27',
+  diagnosis_date: '2026-03-01', diagnosis: '白血病', hospital: '市第一医院', city: '杭州', description: '',
+  missing_items: null, rejection_reason: null, aid_item_code: null, approved_aid_fen: null, collected_aid_fen: null,
+  publicity_ends_at: null, submitted_at: '2026-03-05T02:00:00+00:00', payout: null,
+  timeline: [
+    { from_status: null, to_status: 'submitted', actor: 'member', note: '', created_at: '2026-03-05T02:00:00+00:00' },
+    { from_status: 'submitted', to_status: 'under_review', actor: 'operator', note: '材料齐全，开始审核', created_at: '2026-03-06T02:00:00+00:00' },
+  ],
+  documents: [{ id: 1, content_type: 'image/jpeg', size_bytes: 120000, created_at: '2026-03-05T02:01:00+00:00' }],
+}, overrides)
+
+const run = (id, overrides = {}) => Object.assign({
+  id, status: 'executed', share_fen: 250, case_count: 2, executed_at: '2026-04-16T02:00:00+00:00',
+  cases: [{ claim_id: 11, person: '李*', illness: '白血病', aid_fen: 30000000 }],
+}, overrides)
+
+module.exports = { plan, membership, payment, ledgerPage, ledgerEntry, templates, TEMPLATE_KEYS, invite, deductions, announcement, claim, run }

@@ -1,0 +1,96 @@
+// Pages and components rendered by miniprogram-simulate, with a fake `wx` whose network answers
+// come from per-test routes ("GET /plans" → {statusCode, data}) and whose other APIs are jest.fn.
+const path = require('path')
+const simulate = require('miniprogram-simulate')
+
+const ROOT = path.join(__dirname, '..', 'miniprogram')
+const API = 'http://127.0.0.1:8000/api/v1'
+
+// The simulate compiler is plain JS (the official one is an x86-64 binary).
+function load(route) {
+  return simulate.load(path.join(ROOT, route), { compiler: 'simulate', rootPath: ROOT })
+}
+
+function mount(id, properties) {
+  const comp = simulate.render(id, properties)
+  comp.attach(document.createElement('parent-wrapper'))
+  return comp
+}
+
+const ok = (data, statusCode = 200) => ({ statusCode, data })
+const fail = (statusCode, code, message, details) => ({ statusCode, data: { error: { code, message, details } } })
+const PENDING = Symbol('pending') // the request never answers: the page stays loading
+
+function routeKey(options) {
+  const url = options.url.startsWith(API) ? options.url.slice(API.length) : options.url
+  return `${(options.method || 'GET').toUpperCase()} ${url.split('?')[0]}`
+}
+
+// routes: {"GET /plans": response | (options) => response | PENDING | [responses, one per call]}
+function fakeWx(routes = {}) {
+  const storage = { token: 'tok-1' }
+  const requests = []
+  const answer = (kind, options) => {
+    const key = kind === 'uploadFile' ? `UPLOAD ${routeKey({ url: options.url, method: 'POST' }).slice(5)}` : routeKey(options)
+    requests.push({ kind, key, options })
+    let route = routes[key]
+    if (Array.isArray(route)) route = route.length > 1 ? route.shift() : route[0]
+    if (typeof route === 'function') route = route(options)
+    if (route === PENDING) return
+    if (!route) throw new Error(`unexpected request ${key}`)
+    if (route.networkError) return options.fail({ errMsg: `${kind}:fail ${route.networkError}` })
+    const response = Object.assign({}, route)
+    if (kind === 'uploadFile') response.data = JSON.stringify(response.data)
+    options.success(response)
+  }
+  const wx = {
+    storage,
+    requests,
+    request: jest.fn(options => answer('request', options)),
+    uploadFile: jest.fn(options => answer('uploadFile', options)),
+    downloadFile: jest.fn(options => answer('downloadFile', options)),
+    getStorageSync: jest.fn(key => (key in storage ? storage[key] : '')),
+    setStorageSync: jest.fn((key, value) => { storage[key] = value }),
+    getAccountInfoSync: () => ({ miniProgram: { envVersion: 'develop' } }),
+    login: jest.fn(({ success }) => success({ code: 'wx-code' })),
+    showToast: jest.fn(),
+    showModal: jest.fn(({ success }) => success({ confirm: true, cancel: false })),
+    showLoading: jest.fn(),
+    hideLoading: jest.fn(),
+    navigateTo: jest.fn(),
+    redirectTo: jest.fn(),
+    switchTab: jest.fn(),
+    stopPullDownRefresh: jest.fn(),
+    showShareMenu: jest.fn(),
+    requestPayment: jest.fn(({ success }) => success({ errMsg: 'requestPayment:ok' })),
+    requestSubscribeMessage: jest.fn(({ success }) => success({ errMsg: 'requestSubscribeMessage:ok' })),
+    chooseMedia: jest.fn(({ success }) => success({ tempFiles: [{ tempFilePath: 'wxfile://tmp/a.jpg' }] })),
+    getGroupEnterInfo: jest.fn(({ success }) => success({ encryptedData: 'enc', iv: 'iv' })),
+    previewImage: jest.fn(),
+  }
+  global.wx = wx
+  return wx
+}
+
+// let pending promise chains (request → setData) run
+const flush = () => new Promise(resolve => setTimeout(resolve, 0))
+
+const text = comp => comp.dom.textContent.replace(/\s+/g, ' ')
+const tap = async (comp, selector, index = 0) => {
+  const nodes = comp.querySelectorAll(selector)
+  if (!nodes[index]) throw new Error(`nothing to tap at ${selector}[${index}]`)
+  nodes[index].dispatchEvent('tap')
+  await flush()
+}
+const input = async (comp, selector, value, index = 0) => {
+  comp.querySelectorAll(selector)[index].dispatchEvent('input', { detail: { value } })
+  await flush()
+}
+// the retry button of the page's <state-view id="state">
+const retry = async comp => {
+  comp.querySelector('#state').querySelector('.state-retry').dispatchEvent('tap')
+  await flush()
+}
+const toasts = wx => wx.showToast.mock.calls.map(([options]) => options.title)
+
+module.exports = { load, mount, fakeWx, ok, fail, PENDING, flush, text, tap, input, retry, toasts, API }

@@ -1,0 +1,60 @@
+const { load, mount, fakeWx, ok, fail, PENDING, text, tap, input, toasts } = require('../harness')
+const { membership, templates, claim } = require('../fixtures')
+
+const page = load('pages/claim-new/claim-new')
+
+async function open(routes) {
+  const wx = fakeWx(Object.assign({ 'GET /subscriptions': ok(templates()), 'GET /memberships': ok({ items: [membership(1, { state: 'protected' }), membership(2, { state: 'left', person_name: '退*' }), membership(3, { state: 'observing', person_name: '观*' })] }) }, routes))
+  const comp = mount(page)
+  await comp.instance.onLoad()
+  return { wx, comp }
+}
+
+async function fill(comp) {
+  await tap(comp, '.member', 0)
+  await tap(comp, '.incident', 1)
+  const pick = (field, value) => comp.instance.onInput({ currentTarget: { dataset: { field } }, detail: { value } })
+  pick('incidentDate', '2026-02-27')
+  await input(comp, '.diagnosis-input', '骨折')
+  pick('diagnosisDate', '2026-03-01')
+  await input(comp, '.hospital-input', '市第一医院')
+  await input(comp, '.city-input', '杭州')
+}
+
+test('only members who can claim are offered; the claim is sent and opened', async () => {
+  const { wx, comp } = await open({ 'POST /claims': ok(claim(7, { status: 'submitted' }), 201) })
+  expect(text(comp)).not.toContain('退*')
+  expect(text(comp)).not.toContain('观*')
+  await fill(comp)
+  await tap(comp, '.submit')
+  expect(wx.requests.find(r => r.key === 'POST /claims').options.data).toEqual({
+    membership_id: 1, incident_type: 'accident', incident_date: '2026-02-27', diagnosis: '骨折', diagnosis_date: '2026-03-01',
+    hospital: '市第一医院', city: '杭州', description: '',
+  })
+  expect(wx.requestSubscribeMessage.mock.calls[0][0].tmplIds).toEqual(['yiqi-claim-status-dev', 'yiqi-aid-paid-dev'])
+  expect(wx.redirectTo).toHaveBeenCalledWith({ url: '/pages/claim/claim?id=7' })
+})
+
+test('missing fields are named; an API refusal is shown', async () => {
+  const { wx, comp } = await open({ 'POST /claims': fail(400, 'in_observation', '观察期内发生的不在互助范围内') })
+  await tap(comp, '.submit')
+  expect(text(comp)).toContain('请选择为谁申请')
+  await tap(comp, '.member', 0)
+  await tap(comp, '.submit')
+  expect(text(comp)).toContain('请选择发病或出险日期')
+  await fill(comp)
+  await tap(comp, '.submit')
+  expect(toasts(wx)).toEqual(['观察期内发生的不在互助范围内'])
+  expect(text(comp)).toContain('观察期内发生的不在互助范围内')
+})
+
+test('loading, empty (nobody protected), error', async () => {
+  fakeWx({ 'GET /subscriptions': fail(503, 'unavailable', '暂不可用'), 'GET /memberships': [PENDING, ok({ items: [] }), fail(500, 'internal_error', '服务器出了点问题')] })
+  const comp = mount(page)
+  comp.instance.onLoad()
+  expect(text(comp)).toContain('加载中')
+  await comp.instance.onLoad()
+  expect(text(comp)).toContain('家里还没有在保障中的成员')
+  await comp.instance.onLoad()
+  expect(text(comp)).toContain('服务器出了点问题')
+})

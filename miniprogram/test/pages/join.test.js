@@ -1,0 +1,62 @@
+const { load, mount, fakeWx, ok, fail, PENDING, text, tap, input, toasts } = require('../harness')
+const { plan, membership } = require('../fixtures')
+
+const page = load('pages/join/join')
+const ID = '110101199001011237'
+
+async function open(routes = {}) {
+  const wx = fakeWx(Object.assign({ 'GET /plans/adult_789': ok(plan('adult_789')) }, routes))
+  const comp = mount(page)
+  await comp.instance.onLoad({ code: 'adult_789' })
+  return { wx, comp }
+}
+
+async function fill(comp) {
+  await tap(comp, '.relation', 1) // 子女
+  await input(comp, '.name-input', ' 张小宝 ')
+  await input(comp, '.id-input', ID.toLowerCase())
+  await tap(comp, '.answer-no', 0)
+  await tap(comp, '.answer-no', 1)
+}
+
+test('loading and load error', async () => {
+  fakeWx({ 'GET /plans/adult_789': PENDING })
+  const comp = mount(page)
+  comp.instance.onLoad({ code: 'adult_789' })
+  expect(text(comp)).toContain('加载中')
+  const { comp: failed } = await open({ 'GET /plans/adult_789': fail(500, 'internal_error', '服务器出了点问题') })
+  expect(text(failed)).toContain('服务器出了点问题')
+})
+
+test('shows the questions; submitting sends the declaration and goes to top up', async () => {
+  const { wx, comp } = await open({ 'POST /memberships': ok(membership(9, { state: 'pending' }), 201) })
+  expect(text(comp)).toContain('是否患有重大疾病？')
+  await fill(comp)
+  await tap(comp, '.submit')
+  expect(wx.requests.find(r => r.key === 'POST /memberships').options.data).toEqual({
+    plan_code: 'adult_789', relation: 'child', person: { name: '张小宝', id_number: ID },
+    answers: { lives_in_china: false, has_major_illness: false },
+  })
+  expect(wx.redirectTo).toHaveBeenCalledWith({ url: '/pages/topup/topup?id=9' })
+})
+
+test('incomplete form: says what is missing, sends nothing', async () => {
+  const { wx, comp } = await open()
+  await input(comp, '.name-input', '张三')
+  await input(comp, '.id-input', ID)
+  await tap(comp, '.submit')
+  expect(text(comp)).toContain('请回答：是否常住中国大陆？')
+  await input(comp, '.id-input', '1234')
+  await tap(comp, '.submit')
+  expect(text(comp)).toContain('请填写18位身份证号')
+  expect(wx.requests.filter(r => r.key === 'POST /memberships')).toEqual([])
+})
+
+test('a refusal from the API is toasted and shown in the form', async () => {
+  const { wx, comp } = await open({ 'POST /memberships': fail(400, 'not_eligible', '年龄不符合本计划的加入条件') })
+  await fill(comp)
+  await tap(comp, '.submit')
+  expect(toasts(wx)).toEqual(['年龄不符合本计划的加入条件'])
+  expect(text(comp)).toContain('年龄不符合本计划的加入条件')
+  expect(wx.redirectTo).not.toHaveBeenCalled()
+})

@@ -1,0 +1,58 @@
+const { load, mount, fakeWx, ok, fail, PENDING, text, tap, toasts } = require('../harness')
+const { membership, ledgerPage: page_, ledgerEntry } = require('../fixtures')
+
+const page = load('pages/membership/membership')
+const ledgerPage = items => ok(page_(items))
+
+test('balance and ledger; sharing gives the sponsor link', async () => {
+  const wx = fakeWx({ 'GET /memberships/1': ok(membership(1)), 'GET /memberships/1/ledger': ledgerPage([
+    ledgerEntry(1, { created_at: '2026-03-02T02:00:00+00:00' }),
+    ledgerEntry(2, { amount_fen: -250, reason: '分摊', reference_type: 'run', reference_id: '5', created_at: '2026-04-16T02:00:00+00:00' }),
+    ledgerEntry(3, { amount_fen: 500, sponsored: true, created_at: '2026-04-17T02:00:00+00:00' }),
+  ]) })
+  const comp = mount(page)
+  await comp.instance.onLoad({ id: '1' })
+  expect(text(comp)).toContain('收支明细（3）')
+  expect(text(comp)).toContain('充值（家人代充） 2026-04-17 10:00¥5.00')
+  expect(text(comp)).toContain('充值 2026-03-02 10:00¥10.00')
+  expect(text(comp)).toContain('-¥2.50')
+  expect(wx.requests[1].options.url).toContain('/memberships/1/ledger?page=1&per_page=20')
+  expect(comp.instance.onShareAppMessage()).toEqual({ title: '帮张*充值互助金', path: '/pages/topup/topup?sponsor=sp-tok' })
+  await tap(comp, '.topup-button')
+  expect(wx.navigateTo).toHaveBeenCalledWith({ url: '/pages/topup/topup?id=1' })
+})
+
+test('loading, empty ledger, error', async () => {
+  fakeWx({ 'GET /memberships/1': [PENDING, ok(membership(1)), fail(404, 'not_found', '没有找到')], 'GET /memberships/1/ledger': ledgerPage([]) })
+  const comp = mount(page)
+  comp.instance.onLoad({ id: '1' })
+  expect(text(comp)).toContain('加载中')
+  await comp.instance.onLoad({ id: '1' })
+  expect(text(comp)).toContain('还没有收支')
+  await comp.instance.onLoad({ id: '1' })
+  expect(text(comp)).toContain('没有找到')
+})
+
+test('leaving asks first; a refusal (open claim) is toasted', async () => {
+  const wx = fakeWx({ 'GET /memberships/1': ok(membership(1)), 'GET /memberships/1/ledger': ledgerPage([]),
+    'POST /memberships/1/leave': fail(409, 'open_claim', '有进行中的互助申请，暂不能退出') })
+  const comp = mount(page)
+  await comp.instance.onLoad({ id: '1' })
+  await tap(comp, '.leave-link')
+  expect(wx.showModal).toHaveBeenCalledTimes(1)
+  expect(toasts(wx)).toEqual(['有进行中的互助申请，暂不能退出'])
+})
+
+test('leaving confirmed: done and reloaded; declined: nothing sent', async () => {
+  const wx = fakeWx({ 'GET /memberships/1': [ok(membership(1)), ok(membership(1, { state: 'left' }))],
+    'GET /memberships/1/ledger': ledgerPage([]),
+    'POST /memberships/1/leave': ok({ membership: membership(1, { state: 'left' }), refunded_fen: 1000, refunds: [] }) })
+  const comp = mount(page)
+  await comp.instance.onLoad({ id: '1' })
+  wx.showModal.mockImplementationOnce(({ success }) => success({ confirm: false, cancel: true }))
+  await tap(comp, '.leave-link')
+  expect(wx.requests.filter(r => r.key.endsWith('/leave'))).toEqual([])
+  await tap(comp, '.leave-link')
+  expect(toasts(wx)).toEqual(['已退出，退回 ¥10.00'])
+  expect(text(comp)).toContain('已退出')
+})
