@@ -134,9 +134,10 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def app(db_url, keys_dir, emulator, clock):
+def app(db_url, keys_dir, emulator, clock, tmp_path):
     """The app on a clean, migrated database with the plan catalogue loaded."""
     application = create_app(_config(db_url, keys_dir, emulator.url))
+    application.config["CLAIM_DOCUMENTS_DIR"] = str(tmp_path / "claim-documents")
     application.extensions["yiqi"].clock = clock
     with application.app_context():
         clean_database(db.engine)

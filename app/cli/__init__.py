@@ -86,6 +86,7 @@ CLI_MODULES: list[str] = [
     "app.cli.payments",
     "app.cli.claims",
     "app.cli.notifications",
+    "app.cli.demo",
 ]
 
 

@@ -1,0 +1,94 @@
+"""Synthetic demo data for local development and end-to-end tests: a protected member whose
+case went through the real claims path (report → review → investigation → publicity → ready),
+with time injected so the whole path lies in the past. Never used in production."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from app.models import User
+
+from . import claim_documents, claims, memberships, operators
+from .clock import china_date
+from .idcard import check_character
+from .memberships import JoinRequest
+from .pii import PiiProtector
+from .plans import get_plan
+from .unit_of_work import atomic
+from .users import new_invite_code
+
+DEMO_PASSWORD_BYTES = 18
+
+
+@dataclass(frozen=True)
+class DemoCase:
+    claim_id: int
+    membership_id: int
+    approved_aid_fen: int
+
+
+def synthetic_id_number(birth: dt.date) -> str:
+    """A checksum-valid number in a made-up region (990000), so it names nobody."""
+    body = f"990000{birth:%Y%m%d}{secrets.randbelow(1000):03d}"
+    return body + check_character(body)
+
+
+def _operator(session: Session, name: str, role: str, now: dt.datetime, organisation: str | None = None):
+    return operators.create_operator(session, username=f"demo-{name}-{secrets.token_hex(3)}",
+                                     password=secrets.token_urlsafe(DEMO_PASSWORD_BYTES), roles=[role],
+                                     organisation=organisation, now=now)
+
+
+# A minimal, valid one-page PDF standing in for the diagnosis certificate.
+DEMO_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj "
+            b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+
+
+def seed_ready_case(session: Session, pii: PiiProtector, *, plan_code: str, approved_aid_fen: int,
+                    now: dt.datetime, documents_dir: str, publicity_days: int = 5) -> DemoCase:
+    """One synthetic claimant and one case ready for the next apportionment run of `plan_code`."""
+    _, version = get_plan(session, plan_code)
+    rules = version.rules
+    start = now - dt.timedelta(days=rules["observation_days"] + 60)
+    with atomic(session):
+        user = User(openid=f"demo-{secrets.token_hex(8)}", invite_code=new_invite_code(), created_at=start,
+                    last_login_at=start)
+        session.add(user)
+    group = rules["eligibility"][0]
+    age = group["min_age"].get("years", 1) + 1
+    birth = china_date(start).replace(year=china_date(start).year - age)
+    answers = {q["key"]: False for q in rules["health_questions"]}
+    answers.update({k: True for k in group.get("required_answers", [])})
+    sex = group.get("sex", "M")
+    id_number = synthetic_id_number(birth)
+    if (int(id_number[16]) % 2 == 1) != (sex == "M"):
+        body = id_number[:16] + str((int(id_number[16]) + 1) % 10)
+        id_number = body + check_character(body)
+    membership = memberships.join(session, pii, user_id=user.id, now=start, request=JoinRequest(
+        plan_code, "演示用户", id_number, "self", answers))
+    with atomic(session):
+        memberships.credit(session, membership_id=membership.id, amount_fen=rules["min_prepay_fen"],
+                           idempotency_key=f"demo-topup:{membership.id}", now=start,
+                           source_account_code="system:wechat_pay_in")
+    memberships.advance(session, start + dt.timedelta(days=rules["observation_days"]))
+    incident = now - dt.timedelta(days=30)
+    reviewer = _operator(session, "reviewer", "reviewer", incident)
+    investigator = _operator(session, "investigator", "investigator", incident, organisation="演示调查机构")
+    claim = claims.report(session, user_id=user.id, now=incident + dt.timedelta(days=1), request=claims.ReportRequest(
+        membership_id=membership.id, incident_type=rules["covered_incidents"][0],
+        incident_date=china_date(incident), diagnosis_date=china_date(incident), diagnosis="演示病例",
+        hospital="演示医院", city="演示市", description="合成的演示数据"))
+    claim_documents.add_document(session, documents_dir, user_id=user.id, claim_id=claim.id, data=DEMO_PDF,
+                                 max_bytes=len(DEMO_PDF), now=incident + dt.timedelta(days=1))
+    reviewed = incident + dt.timedelta(days=2)
+    claims.start_review(session, reviewer, claim.id, reviewed)
+    claims.assign(session, reviewer, claim.id, investigator.organisation_id, reviewed)
+    published = incident + dt.timedelta(days=5)
+    claims.submit_report(session, investigator, claim.id, claims.InvestigationReport(
+        findings="材料齐全，符合互助条件（演示）", summary="演示病例，材料真实", aid_item_code=rules["aid_table"][0]["code"],
+        approved_aid_fen=approved_aid_fen), published, publicity_days)
+    claims.promote_finished_publicity(session, published + dt.timedelta(days=publicity_days))
+    return DemoCase(claim.id, membership.id, approved_aid_fen)
