@@ -13,6 +13,7 @@ BLUEPRINT_MODULES = [
     "app.api.auth",
     "app.api.plans",
     "app.api.memberships",
+    "app.api.apportionment",
 ]
 
 

@@ -64,7 +64,9 @@ def audit():
 
 
 # Feature modules each exporting `commands`, a list of click groups. One line each.
-CLI_MODULES: list[str] = []
+CLI_MODULES: list[str] = [
+    "app.cli.apportion",
+]
 
 
 def register_cli(app: Flask) -> None:

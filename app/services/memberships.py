@@ -225,6 +225,19 @@ def credit(
     return posted
 
 
+# Leaving is refused while a guard returns a message (issue 3 calls them; others register).
+LEAVE_GUARDS: list = []
+
+
+def _guard_apportionment(session: Session, membership_id: int) -> str | None:
+    from .apportionment import leave_refusal
+
+    return leave_refusal(session, membership_id)
+
+
+LEAVE_GUARDS.append(_guard_apportionment)
+
+
 @dataclass(frozen=True)
 class AdvanceResult:
     protected: int
