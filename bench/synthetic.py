@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 # Balances in fen: ~3% between 0 and 99 (they cannot pay a 1-yuan share), the rest 300..5299.
-_BALANCE = "CASE WHEN g % 31 = 0 THEN (g * 7) % 100 ELSE 300 + (g * 7919) % 5000 END"
+_BALANCE = "CASE WHEN g % 31 = 0 THEN (g * 7) % 100 ELSE 300 + (CAST(g AS BIGINT) * 7919) % 5000 END"
 
 
 def generate_members(session: Session, plan_code: str, count: int, now: dt.datetime, *, state: str = "protected",

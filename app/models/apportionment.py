@@ -47,11 +47,11 @@ class ApportionmentRun(Base):
     low_balance_count: Mapped[int] = mapped_column(BigInteger)  # in good standing but below the share
     share_fen: Mapped[int] = mapped_column(BigInteger)
     rounds: Mapped[int] = mapped_column(Integer)  # iterations until the payer set was stable
-    # Execution works through the plan's member accounts in id ranges [lo, lo + chunk_size).
-    first_account_id: Mapped[int] = mapped_column(BigInteger)
-    end_account_id: Mapped[int] = mapped_column(BigInteger)  # exclusive
+    # Execution works through the plan's memberships in id ranges [lo, lo + chunk_size).
+    first_membership_id: Mapped[int] = mapped_column(BigInteger)
+    end_membership_id: Mapped[int] = mapped_column(BigInteger)  # exclusive
     chunk_size: Mapped[int] = mapped_column(Integer)
-    next_account_id: Mapped[int] = mapped_column(BigInteger)  # the recovery point
+    next_membership_id: Mapped[int] = mapped_column(BigInteger)  # the recovery point
     debited_count: Mapped[int] = mapped_column(BigInteger, default=0)
     debited_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     suspended_count: Mapped[int] = mapped_column(BigInteger, default=0)

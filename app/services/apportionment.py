@@ -11,7 +11,7 @@ Rules: ../shared/domain.md, "Apportionment". Numbers, all integer fen:
   candidates' balances clamped at the largest possible share); the iteration runs over that
   histogram, never over members.
 
-Execution debits members in id ranges of their accounts (chunks). Each chunk is one database
+Execution debits members in ranges of membership ids (chunks). Each chunk is one database
 transaction holding one ledger transaction (key run:{id}:chunk:{lo}-{hi}) with one posting per
 payer plus the pool's, the balance updates, the suspensions and the recovery point. Killing the
 process anywhere and executing again resumes after the last committed chunk.
@@ -220,15 +220,14 @@ def prepare(session: Session, plan_code: str, now: dt.datetime, *, cut_off: dt.d
         if numbers.payers == 0:
             raise Conflict("没有余额足以分摊的会员", code="no_payers", details={"candidates": candidates})
         first, last = session.execute(
-            select(func.min(Account.id), func.max(Account.id)).where(Account.plan_id == plan.id, Account.kind == "member")
-        ).one()
+            select(func.min(Membership.id), func.max(Membership.id)).where(Membership.plan_id == plan.id)).one()
         run = ApportionmentRun(
             plan_id=plan.id, plan_version_id=version.id, status="prepared", cut_off_at=cut_off,
             share_cap_fen=cap, management_fee_bp=fee_bp, case_count=len(cases), approved_aid_fen=sum(approved),
             limited_aid_fen=numbers.limited_total, fee_fen=numbers.fee_fen, surplus_before_fen=surplus,
             surplus_used_fen=numbers.surplus_used, amount_fen=numbers.amount_fen, payer_count=numbers.payers,
             low_balance_count=result.low_balance, share_fen=numbers.share_fen, rounds=result.rounds,
-            first_account_id=first, end_account_id=last + 1, chunk_size=chunk_size, next_account_id=first,
+            first_membership_id=first, end_membership_id=last + 1, chunk_size=chunk_size, next_membership_id=first,
             debited_count=0, debited_fen=0, suspended_count=0, prepared_at=now,
         )
         session.add(run)
@@ -285,9 +284,11 @@ def _chunk_hash(run: ApportionmentRun, lo: int, hi: int) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+# A chunk is a range of membership ids; the range is stated on both sides of the 1:1 join so
+# both are index range scans (a merge join), whatever the plan's size.
 _CANDIDATES = (
-    "FROM accounts a JOIN memberships m ON m.id = a.membership_id "
-    "WHERE a.plan_id = :plan AND a.kind = 'member' AND a.id >= :lo AND a.id < :hi "
+    "FROM memberships m JOIN accounts a ON a.membership_id = m.id "
+    "WHERE m.plan_id = :plan AND m.id >= :lo AND m.id < :hi AND a.membership_id >= :lo AND a.membership_id < :hi "
     "AND m.state IN ('observing', 'protected') AND m.observation_starts_at <= :cut_off"
 )
 _SUSPEND_SET = ("state = 'suspended', state_before_suspension = state, suspended_at = :stamp, "
@@ -297,8 +298,8 @@ _SUSPEND_SET = ("state = 'suspended', state_before_suspension = state, suspended
 # The chunk's accounts are locked first (a separate statement), so this statement's snapshot
 # sees every top-up committed before and none can slip in: each member is decided on its
 # latest balance. The postings are one INSERT (the zero-sum trigger checks per statement).
-_PG_LOCK = ("SELECT COUNT(*) FROM (SELECT a.id FROM accounts a WHERE a.plan_id = :plan AND a.kind = 'member' "
-            "AND a.id >= :lo AND a.id < :hi ORDER BY a.id FOR NO KEY UPDATE) locked")
+_PG_LOCK = ("SELECT COUNT(*) FROM (SELECT a.id FROM accounts a WHERE a.membership_id >= :lo AND a.membership_id < :hi "
+            "AND a.plan_id = :plan ORDER BY a.membership_id FOR NO KEY UPDATE) locked")
 _PG_CHUNK = f"""
 WITH cand AS (
     SELECT a.id AS account_id, a.membership_id, a.balance_fen >= :share AS pays {_CANDIDATES}
@@ -327,10 +328,10 @@ txn AS (
     RETURNING 1
 ), progress AS (
     UPDATE apportionment_runs r
-       SET next_account_id = :hi, debited_count = r.debited_count + n.payers,
+       SET next_membership_id = :hi, debited_count = r.debited_count + n.payers,
            debited_fen = r.debited_fen + CAST(:share AS BIGINT) * n.payers,
            suspended_count = r.suspended_count + (SELECT COUNT(*) FROM suspended)
-      FROM n WHERE r.id = :run AND r.next_account_id = :lo
+      FROM n WHERE r.id = :run AND r.next_membership_id = :lo
     RETURNING 1
 )
 SELECT n.payers, (SELECT COUNT(*) FROM suspended), (SELECT COUNT(*) FROM debited),
@@ -368,7 +369,7 @@ def _chunk_sqlite(session: Session, run: ApportionmentRun, lo: int, hi: int, poo
     params = _params(run, lo, hi, pool)
     moments = _datetimes(run, grace_days)
     progressed = session.execute(text(
-        "UPDATE apportionment_runs SET next_account_id = :hi WHERE id = :run AND next_account_id = :lo"), params).rowcount
+        "UPDATE apportionment_runs SET next_membership_id = :hi WHERE id = :run AND next_membership_id = :lo"), params).rowcount
     if progressed != 1:
         raise Conflict("分摊批次状态异常，已回滚", code="run_chunk_inconsistent", details={"lo": lo})
     suspended = session.execute(_sql(
@@ -421,10 +422,10 @@ def execute(session: Session, run_id: int, now: dt.datetime, *, grace_days: int 
             return get_run(session, run_id)  # stopped early: still 'executing', resumable
         with atomic(session):
             run = get_run(session, run_id, for_update=True)  # one executor at a time
-            lo = run.next_account_id
-            if lo >= run.end_account_id or run.share_fen == 0:
+            lo = run.next_membership_id
+            if lo >= run.end_membership_id or run.share_fen == 0:
                 break
-            hi = min(lo + run.chunk_size, run.end_account_id)
+            hi = min(lo + run.chunk_size, run.end_membership_id)
             result = chunk(session, run, lo, hi, pool, grace_days)
         session.expire_all()
         done += 1
@@ -440,7 +441,7 @@ def settle(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun:
         run = get_run(session, run_id, for_update=True)
         if run.status == "executed":
             return run
-        if run.status != "executing" or (run.next_account_id < run.end_account_id and run.share_fen):
+        if run.status != "executing" or (run.next_membership_id < run.end_membership_id and run.share_fen):
             raise Conflict("分摊尚未执行完毕", code="run_not_finished", details={"status": run.status})
         plan = session.get(Plan, run.plan_id)
         cases = list(session.execute(select(ApportionmentRunCase, Claim).join(Claim, Claim.id == ApportionmentRunCase.claim_id)
