@@ -49,7 +49,7 @@ BASELINE = [
 ]
 
 
-def one_size(url: str, members: int) -> dict:
+def one_size(url: str, members: int, chunk_size: int) -> dict:
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
@@ -87,7 +87,7 @@ def one_size(url: str, members: int) -> dict:
 
     with Session(engine) as s:
         t = time.perf_counter()
-        run = apportionment.prepare(s, PLAN, NOW)
+        run = apportionment.prepare(s, PLAN, NOW, chunk_size=chunk_size)
         prepare_s = time.perf_counter() - t
         run_id, share, payers = run.id, run.share_fen, run.payer_count
         apportionment.publish(s, run_id, NOW)
@@ -135,15 +135,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--url", default=DEFAULT_URL)
+    parser.add_argument("--chunk-size", type=int, default=None, help="default: the app's APPORTIONMENT_CHUNK_SIZE")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.chunk_size is None:
+        from config import BaseConfig
+
+        args.chunk_size = BaseConfig.APPORTIONMENT_CHUNK_SIZE
     if args.one:
-        print(json.dumps(one_size(args.url, args.one)))
+        print(json.dumps(one_size(args.url, args.one, args.chunk_size)))
         return
+    print(f"chunk size {args.chunk_size}")
     print(f"{'members':>9} {'payers':>9} {'share':>5} {'prepare s':>9} {'execute s':>9} {'baseline s':>10} "
           f"{'ratio':>5} {'payers/s':>9} {'base/s':>9} {'peak RSS MB':>11} audit")
     for size in (int(x) for x in args.sizes.split(",")):
-        out = subprocess.run([sys.executable, __file__, "--url", args.url, "--one", str(size)],
+        out = subprocess.run([sys.executable, __file__, "--url", args.url, "--one", str(size),
+                              "--chunk-size", str(args.chunk_size)],
                              capture_output=True, text=True, cwd=ROOT)
         if out.returncode:
             sys.exit(f"size {size} failed:\n{out.stderr[-3000:]}")

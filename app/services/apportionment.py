@@ -48,7 +48,7 @@ DEDUCTION_REASON = "deduction"
 SETTLE_REASON = "apportionment_settle"
 CASE_STATUSES = ("publicity", "ready")
 GOOD_STANDING = ("observing", "protected")
-DEFAULT_CHUNK_SIZE = 20_000
+DEFAULT_CHUNK_SIZE = 100_000
 DEFAULT_GRACE_DAYS = 30
 PUBLIC_STATUSES = ("published", "executing", "executed")
 
@@ -295,11 +295,14 @@ _SUSPEND_SET = ("state = 'suspended', state_before_suspension = state, suspended
                 "grace_ends_at = :grace_ends, state_changed_at = :stamp")
 
 # PostgreSQL: one statement decides, posts, debits, suspends and records the recovery point.
-# The chunk's accounts are locked first (a separate statement), so this statement's snapshot
-# sees every top-up committed before and none can slip in: each member is decided on its
-# latest balance. The postings are one INSERT (the zero-sum trigger checks per statement).
+# First (a separate statement) the chunk's accounts below the share are locked, re-checked on
+# their latest version: a top-up cannot slip in between deciding "suspend" and suspending.
+# The others can only rise (top-ups), and the debit UPDATE re-reads a concurrently updated row
+# before debiting it, so every member is decided on its latest balance and no top-up is lost.
+# Locking only the few below the share keeps the cost off the many who pay.
+# The postings are one INSERT (the zero-sum trigger checks each statement).
 _PG_LOCK = ("SELECT COUNT(*) FROM (SELECT a.id FROM accounts a WHERE a.membership_id >= :lo AND a.membership_id < :hi "
-            "AND a.plan_id = :plan ORDER BY a.membership_id FOR NO KEY UPDATE) locked")
+            "AND a.plan_id = :plan AND a.balance_fen < :share ORDER BY a.membership_id FOR NO KEY UPDATE) locked")
 _PG_CHUNK = f"""
 WITH cand AS (
     SELECT a.id AS account_id, a.membership_id, a.balance_fen >= :share AS pays {_CANDIDATES}
