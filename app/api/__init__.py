@@ -20,6 +20,7 @@ BLUEPRINT_MODULES = [
     "app.api.subscriptions",
     "app.api.invites",
     "app.api.groups",
+    "app.api.apportionment",
 ]
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask import current_app
 from flask_smorest import Blueprint
 
 from app.extensions import db
@@ -10,7 +11,18 @@ from .schemas import ErrorEnvelope, PlanList, PlanOut
 blp = Blueprint("plans", __name__, url_prefix="/api/v1/plans", description="The plan catalogue")
 
 
-def plan_out(plan, version, counts: dict, held: dict) -> dict:
+def _plan_figures() -> dict:
+    container = current_app.extensions["yiqi"]
+    runs_per_year = 12 * len(current_app.config["APPORTIONMENT_DAYS_OF_MONTH"])
+    return {
+        "counts": plan_service.member_counts(db.session),
+        "held": plan_service.balances_held(db.session),
+        "aid_paid": plan_service.aid_paid(db.session),
+        "annual": plan_service.annual_cost_estimates(db.session, container.clock.now(), runs_per_year),
+    }
+
+
+def plan_out(plan, version, figures: dict) -> dict:
     rules = version.rules
     return {
         "code": plan.code,
@@ -39,8 +51,10 @@ def plan_out(plan, version, counts: dict, held: dict) -> dict:
         "health_questions": rules["health_questions"],
         "eligibility_questions": rules["eligibility_questions"],
         "rules_in_words": plan_service.rules_in_plain_words(rules),
-        "counts": counts.get(plan.id, {"members": 0, "observing": 0, "protected": 0}),
-        "balances_held_fen": held.get(plan.id, 0),
+        "counts": figures["counts"].get(plan.id, {"members": 0, "observing": 0, "protected": 0}),
+        "balances_held_fen": figures["held"].get(plan.id, 0),
+        "aid_paid_fen": figures["aid_paid"].get(plan.id, 0),
+        "estimated_annual_fen": figures["annual"].get(plan.id),
     }
 
 
@@ -48,9 +62,8 @@ def plan_out(plan, version, counts: dict, held: dict) -> dict:
 @blp.response(200, PlanList)
 def list_plans():
     """The six plans, their rules in plain words and live member counts."""
-    counts = plan_service.member_counts(db.session)
-    held = plan_service.balances_held(db.session)
-    return {"items": [plan_out(p, v, counts, held) for p, v in plan_service.list_plans(db.session)]}
+    figures = _plan_figures()
+    return {"items": [plan_out(p, v, figures) for p, v in plan_service.list_plans(db.session)]}
 
 
 @blp.route("/<string:code>", methods=["GET"])
@@ -58,4 +71,4 @@ def list_plans():
 @blp.alt_response(404, schema=ErrorEnvelope)
 def get_plan(code):
     plan, version = plan_service.get_plan(db.session, code)
-    return plan_out(plan, version, plan_service.member_counts(db.session), plan_service.balances_held(db.session))
+    return plan_out(plan, version, _plan_figures())

@@ -90,6 +90,9 @@ class PlanOut(Schema):
     rules_in_words = fields.List(fields.String(), required=True)
     counts = fields.Nested(PlanCountsOut, required=True)
     balances_held_fen = fields.Integer(required=True)
+    aid_paid_fen = fields.Integer(required=True, metadata={"description": "aid transferred to claimants so far"})
+    estimated_annual_fen = fields.Integer(allow_none=True, metadata={
+        "description": "mean share of the runs executed in the last year × runs a year; null before the first run"})
 
 
 class PlanList(Schema):

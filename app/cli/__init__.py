@@ -87,6 +87,7 @@ CLI_MODULES: list[str] = [
     "app.cli.claims",
     "app.cli.notifications",
     "app.cli.demo",
+    "app.cli.apportion",
 ]
 
 

@@ -1,4 +1,5 @@
 """All models, imported here so that Base.metadata knows every table (Alembic reads it)."""
+from .apportionment import OPEN_RUN_STATUSES, RUN_STATUSES, ApportionmentRun, ApportionmentRunCase
 from .base import Base, BigId, UTCDateTime
 from .claim_workflow import (OBJECTION_STATUSES, OPERATOR_ROLES, TRANSFER_STATUSES, ClaimDocument, ClaimObjection,
                              ClaimTimelineEntry, InvestigationOrganisation, Operator, OperatorAuditEntry, PayoutTransfer)
@@ -15,6 +16,7 @@ from .users import User
 __all__ = [
     "OBJECTION_STATUSES", "OPERATOR_ROLES", "TRANSFER_STATUSES", "ClaimDocument", "ClaimObjection",
     "ClaimTimelineEntry", "InvestigationOrganisation", "Operator", "OperatorAuditEntry", "PayoutTransfer",
+    "ApportionmentRun", "ApportionmentRunCase", "OPEN_RUN_STATUSES", "RUN_STATUSES",
     "CLAIM_STATUSES", "Claim", "DomainEvent", "INCIDENT_TYPES", "OPEN_CLAIM_STATUSES",
     "ACCOUNT_KINDS", "ACTIVE_STATES", "Account", "Base", "BigId", "EXTERNAL_KINDS", "LedgerTransaction",
     "MEMBERSHIP_STATES", "Membership", "OPEN_ORDER_STATUSES", "ORDER_STATUSES", "PaymentOrder", "PaymentRefund",

@@ -270,7 +270,13 @@ def _no_open_claim(session: Session, membership_id: int) -> str | None:
     return None
 
 
-LEAVE_GUARDS: list[LeaveGuard] = [_no_open_claim]
+def _not_inside_a_published_run(session: Session, membership_id: int) -> str | None:
+    from .apportionment import leave_refusal
+
+    return leave_refusal(session, membership_id)
+
+
+LEAVE_GUARDS: list[LeaveGuard] = [_no_open_claim, _not_inside_a_published_run]
 
 
 def check_leave_guards(session: Session, membership_id: int) -> None:

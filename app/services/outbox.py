@@ -14,13 +14,13 @@ from sqlalchemy.sql import Select
 
 from app.models import Account, Claim, DomainEvent, LedgerTransaction, Membership, Notification, PlanVersion, Posting
 
+from .apportionment import DEDUCTION_REASON, RUN_REFERENCE
 from .events import subscribe
 from .sql import insert_for
 
 # Members who hear about a plan's cases: those in good standing (observation included: they pay too).
 GOOD_STANDING = ("observing", "protected")
 # The apportionment engineer's ledger convention for a run's deductions (see run_deductions).
-DEDUCTION_REASON = "deduction"
 
 _ROW_COLUMNS = ("dedupe_key", "user_id", "plan_id", "membership_id", "claim_id", "amount_fen")
 
@@ -97,7 +97,7 @@ def run_deductions(run_id: int) -> Select:
     """The boundary with the apportionment engine: who paid how much in a run.
 
     Columns membership_id, user_id, paid_fen. It reads the ledger only: the run's deduction
-    transactions (reason 'deduction', reference 'run' / str(run_id)) and their negative postings
+    transactions (reason DEDUCTION_REASON, reference RUN_REFERENCE / str(run_id)) and their negative postings
     on member accounts, so it needs nothing from the apportionment tables."""
     return (
         sa.select(Membership.id.label("membership_id"), Membership.user_id.label("user_id"),
@@ -106,7 +106,7 @@ def run_deductions(run_id: int) -> Select:
         .join(Posting, Posting.transaction_id == LedgerTransaction.id)
         .join(Account, Account.id == Posting.account_id)
         .join(Membership, Membership.id == Account.membership_id)
-        .where(LedgerTransaction.reason == DEDUCTION_REASON, LedgerTransaction.reference_type == "run",
+        .where(LedgerTransaction.reason == DEDUCTION_REASON, LedgerTransaction.reference_type == RUN_REFERENCE,
                LedgerTransaction.reference_id == str(run_id), Account.kind == "member", Posting.amount_fen < 0)
         .group_by(Membership.id, Membership.user_id)
     )

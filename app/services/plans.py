@@ -126,6 +126,30 @@ def balances_held(session: Session) -> dict[int, int]:
     return {r[0]: int(r[1] or 0) for r in rows}
 
 
+def annual_cost_estimates(session: Session, now: dt.datetime, runs_per_year: int) -> dict[int, int]:
+    """Per plan id: what a member who paid every run would pay in a year, from the plan's actual
+    history: the mean share of the runs executed in the last 365 days × runs a year (the cadence).
+    A plan with no executed run has no estimate yet (absent from the result)."""
+    from app.models import ApportionmentRun
+
+    rows = session.execute(
+        select(ApportionmentRun.plan_id, func.sum(ApportionmentRun.share_fen), func.count())
+        .where(ApportionmentRun.status == "executed", ApportionmentRun.executed_at > now - dt.timedelta(days=365))
+        .group_by(ApportionmentRun.plan_id)
+    ).all()
+    return {plan_id: int(total) * runs_per_year // int(count) for plan_id, total, count in rows}
+
+
+def aid_paid(session: Session) -> dict[int, int]:
+    """Per plan id: aid transferred to claimants so far."""
+    from app.models import Claim
+
+    rows = session.execute(
+        select(Claim.plan_id, func.sum(Claim.collected_aid_fen)).where(Claim.status == "paid").group_by(Claim.plan_id)
+    ).all()
+    return {r[0]: int(r[1] or 0) for r in rows}
+
+
 def list_plans(session: Session) -> list[tuple[Plan, PlanVersion]]:
     return [
         (r[0], r[1]) for r in session.execute(

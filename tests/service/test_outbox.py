@@ -4,6 +4,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from app.services.apportionment import RUN_REFERENCE
 from app.models import Account, Membership
 from app.services import ledger, memberships
 from app.services.unit_of_work import atomic
@@ -73,7 +74,7 @@ def _deduct(session, clock, run_id, charges: dict[int, int]):
     legs = [ledger.Leg(memberships.member_account_id(session, mid), -fen) for mid, fen in charges.items()]
     legs.append(ledger.Leg(pool, sum(charges.values())))
     ledger.post_transaction(session, idempotency_key=f"run-{run_id}-deduction", reason="deduction", legs=legs,
-                            now=clock.now(), reference_type="run", reference_id=str(run_id))
+                            now=clock.now(), reference_type=RUN_REFERENCE, reference_id=str(run_id))
 
 
 def test_run_executed_notifies_payers_suspended_and_low_balances(session, services, clock):

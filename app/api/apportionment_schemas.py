@@ -1,0 +1,71 @@
+"""Schemas of the apportionment views (runs, cases, a member's deductions)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+
+class RunCaseOut(Schema):
+    case_id = fields.Integer(required=True)
+    person = fields.String(required=True, metadata={"description": "masked name, e.g. 张*"})
+    age_years = fields.Integer(required=True)
+    incident_type = fields.String(required=True)
+    diagnosis = fields.String(required=True)
+    city = fields.String(required=True)
+    approved_aid_fen = fields.Integer(required=True)
+    limited_aid_fen = fields.Integer(required=True, metadata={"description": "min(approved, share cap × payers)"})
+    collected_aid_fen = fields.Integer(allow_none=True)
+
+
+class RunOut(Schema):
+    id = fields.Integer(required=True)
+    plan_code = fields.String(required=True)
+    status = fields.String(required=True)
+    cut_off_at = fields.DateTime(required=True)
+    published_at = fields.DateTime(allow_none=True)
+    executed_at = fields.DateTime(allow_none=True)
+    case_count = fields.Integer(required=True)
+    share_fen = fields.Integer(required=True)
+    share_cap_fen = fields.Integer(required=True)
+    payer_count = fields.Integer(required=True, metadata={"description": "payers when the share was fixed"})
+    low_balance_count = fields.Integer(required=True)
+    approved_aid_fen = fields.Integer(required=True)
+    limited_aid_fen = fields.Integer(required=True)
+    fee_fen = fields.Integer(required=True)
+    management_fee_bp = fields.Integer(required=True)
+    surplus_before_fen = fields.Integer(required=True)
+    surplus_used_fen = fields.Integer(required=True)
+    amount_fen = fields.Integer(required=True)
+    paid_count = fields.Integer(required=True, metadata={"description": "members debited so far"})
+    collected_fen = fields.Integer(required=True)
+    suspended_count = fields.Integer(required=True)
+    aid_collected_fen = fields.Integer(allow_none=True)
+    fee_collected_fen = fields.Integer(allow_none=True)
+    over_collection_fen = fields.Integer(allow_none=True)
+    surplus_after_fen = fields.Integer(allow_none=True)
+    cases = fields.List(fields.Nested(RunCaseOut))
+
+
+class RunList(Schema):
+    items = fields.List(fields.Nested(RunOut), required=True)
+
+
+class DeductionCaseOut(RunCaseOut):
+    part_fen = fields.Integer(required=True, metadata={"description": "this case's part of what you paid"})
+
+
+class DeductionOut(Schema):
+    run_id = fields.Integer(required=True)
+    plan_code = fields.String(required=True)
+    status = fields.String(required=True)
+    paid_fen = fields.Integer(required=True)
+    share_fen = fields.Integer(required=True)
+    deducted_at = fields.DateTime(required=True)
+    cases = fields.List(fields.Nested(DeductionCaseOut), required=True)
+
+
+class DeductionList(Schema):
+    items = fields.List(fields.Nested(DeductionOut), required=True)
+
+
+class DeductionQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))

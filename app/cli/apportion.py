@@ -1,0 +1,119 @@
+"""`flask apportion prepare|publish|execute|status|cancel`: pooled-deduction runs."""
+from __future__ import annotations
+
+import json
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.extensions import db
+
+from . import _now, at_option
+
+apportion_cli = AppGroup("apportion", help="Apportionment (pooled deduction) runs.")
+run_option = click.option("--run", "run_id", type=int, default=None, help="run id (default: the plan's open run)")
+plan_option = click.option("--plan", "plan_code", default=None, help="plan code, e.g. adult_789")
+
+
+def _run_id(run_id, plan_code) -> int:
+    from app.services.apportionment import open_run_id
+
+    if run_id is not None:
+        return run_id
+    if not plan_code:
+        raise click.UsageError("give --run or --plan")
+    return open_run_id(db.session, plan_code)
+
+
+def _echo(run) -> None:
+    from app.models import Plan
+    from app.services.apportionment import run_out
+
+    code = db.session.get(Plan, run.plan_id).code
+    click.echo(json.dumps(run_out(run, code), ensure_ascii=False, default=str, indent=1))
+
+
+def _service_call(fn, *args, **kwargs):
+    from app.services.errors import ServiceError
+
+    try:
+        return fn(*args, **kwargs)
+    except ServiceError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message} {exc.details or ''}") from None
+
+
+@apportion_cli.command("prepare")
+@click.option("--plan", "plan_code", required=True)
+@click.option("--cut-off", default=None, help="ISO cut-off (default: --at / now)")
+@click.option("--chunk-size", type=int, default=None)
+@at_option
+def prepare_cmd(plan_code, cut_off, chunk_size, at):
+    """Freeze the cases, payers and share of a new run."""
+    from app.services.apportionment import prepare
+
+    now = _now(at)
+    run = _service_call(prepare, db.session, plan_code, now, cut_off=_now(cut_off) if cut_off else None,
+                        chunk_size=chunk_size or current_app.config["APPORTIONMENT_CHUNK_SIZE"])
+    _echo(run)
+
+
+@apportion_cli.command("publish")
+@run_option
+@plan_option
+@at_option
+def publish_cmd(run_id, plan_code, at):
+    """Publish a prepared run (members see it and are notified)."""
+    from app.services.apportionment import publish
+
+    _echo(_service_call(publish, db.session, _service_call(_run_id, run_id, plan_code), _now(at)))
+
+
+@apportion_cli.command("execute")
+@run_option
+@plan_option
+@click.option("--max-chunks", type=int, default=None, help="stop after this many chunks (resumable)")
+@at_option
+def execute_cmd(run_id, plan_code, max_chunks, at):
+    """Debit the payers chunk by chunk, suspend those below the share, settle. Resumable."""
+    from app.services.apportionment import execute
+
+    run = _service_call(execute, db.session, _service_call(_run_id, run_id, plan_code), _now(at),
+                        grace_days=current_app.config["SUSPENSION_GRACE_DAYS"], max_chunks=max_chunks)
+    _echo(run)
+
+
+@apportion_cli.command("cancel")
+@run_option
+@plan_option
+@at_option
+def cancel_cmd(run_id, plan_code, at):
+    """Cancel a run that has not started executing."""
+    from app.services.apportionment import cancel
+
+    _echo(_service_call(cancel, db.session, _service_call(_run_id, run_id, plan_code), _now(at)))
+
+
+@apportion_cli.command("status")
+@run_option
+@plan_option
+def status_cmd(run_id, plan_code):
+    """Show a run's numbers and progress (the plan's latest run with --plan)."""
+    from sqlalchemy import select
+
+    from app.models import ApportionmentRun
+    from app.services.apportionment import get_run
+    from app.services.plans import get_plan
+
+    if run_id is None:
+        if not plan_code:
+            raise click.UsageError("give --run or --plan")
+        plan, _ = _service_call(get_plan, db.session, plan_code)
+        run_id = db.session.execute(select(ApportionmentRun.id).where(ApportionmentRun.plan_id == plan.id)
+                                    .order_by(ApportionmentRun.id.desc()).limit(1)).scalar()
+        if run_id is None:
+            raise click.ClickException("no run for this plan")
+    _echo(_service_call(get_run, db.session, run_id))
+
+
+commands = [apportion_cli]

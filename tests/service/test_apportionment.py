@@ -1,0 +1,202 @@
+"""Apportionment runs end to end on SQLite and PostgreSQL: numbers, suspensions, settlement,
+the member's explanation, the leave guard, resuming after a stop, and random plans (hypothesis)."""
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from app.models import ApportionmentRun, Claim, Membership
+from app.services import apportionment, ledger, memberships
+from app.services.audit import audit_ledger
+from app.services.errors import Conflict
+from app.services.unit_of_work import atomic
+from tests.apportionment_support import add_claim, add_members, balances, make_user, run_postings, states
+
+
+def _plan_balance(session, kind, code="adult_789"):
+    return ledger.balance_of(session, ledger.account_id(session, ledger.plan_account_code(code, kind)))
+
+
+def test_a_run_end_to_end(session, clock):
+    now = clock.now()
+    uid = make_user(session, now)
+    payer_ids = add_members(session, uid, "adult_789", [800, 900, 1000, 850, 801], now)
+    poor_ids = add_members(session, uid, "adult_789", [0, 120], now, state="observing")
+    late = add_members(session, uid, "adult_789", [5000], now, observation_started=now + dt.timedelta(hours=1))
+    c1 = add_claim(session, payer_ids[0], 1_000, now - dt.timedelta(hours=2))
+    c2 = add_claim(session, payer_ids[1], 30_000_000, now - dt.timedelta(hours=1), status="publicity")
+    add_claim(session, payer_ids[2], 800, now + dt.timedelta(days=1))  # publicity not over: not in this run
+    before = balances(session, payer_ids + poor_ids)
+
+    run = apportionment.prepare(session, "adult_789", now, chunk_size=2)
+    # 7 candidates (not the late joiner): 1000 + 300×7 → 443 each, which 5 can pay;
+    # then c2 is limited to 300×5: (1000 + 1500) / 5 = 500, which the same 5 can pay: stable.
+    assert (run.payer_count, run.low_balance_count, run.rounds) == (5, 2, 2)
+    assert run.limited_aid_fen == 1_000 + 300 * 5 and run.share_fen == 500
+    with pytest.raises(Conflict):
+        apportionment.prepare(session, "adult_789", now)  # one open run per plan
+    apportionment.publish(session, run.id, now)
+    assert memberships.LEAVE_GUARDS[-1](session, payer_ids[0]) is not None
+    assert memberships.LEAVE_GUARDS[-1](session, late[0]) is None
+
+    run = apportionment.execute(session, run.id, now + dt.timedelta(days=2))
+    assert run.status == "executed"
+    after = balances(session, payer_ids + poor_ids)
+    share = run.share_fen
+    paid = {m for m, b in before.items() if b >= share}
+    assert dict(run_postings(session, run.id)) == {m: -share for m in paid}
+    for m, b in before.items():
+        assert after[m] == (b - share if m in paid else b)
+    st_ = states(session, payer_ids + poor_ids)
+    assert {m for m, s in st_.items() if s == "suspended"} == set(before) - paid
+    assert run.suspended_count == len(set(before) - paid)
+    susp = session.get(Membership, poor_ids[1])
+    assert susp.state_before_suspension == "observing" and susp.grace_ends_at == run.execute_at + dt.timedelta(days=30)
+    # Money: pool emptied; aid payable holds the limited aid; over-collection in the surplus.
+    assert run.debited_fen == share * len(paid)
+    assert _plan_balance(session, "plan_pool") == 0
+    assert _plan_balance(session, "aid_payable") == run.limited_aid_fen == run.aid_collected_fen
+    assert _plan_balance(session, "plan_surplus") == run.over_collection_fen == share * len(paid) - run.amount_fen
+    assert 0 <= run.over_collection_fen < len(paid)
+    claims = {c.id: c for c in session.execute(sa.select(Claim)).scalars()}
+    assert claims[c1].status == claims[c2].status == "collected"
+    assert claims[c1].collected_aid_fen + claims[c2].collected_aid_fen == run.limited_aid_fen
+    assert claims[c2].collected_by_run_id == run.id
+    assert audit_ledger(session).ok
+    kinds = [k for (k,) in session.execute(sa.text("SELECT kind FROM domain_events ORDER BY id")).all()]
+    assert kinds.count("run.published") == 1 and kinds.count("run.executed") == 1
+    assert kinds.count("claim.status_changed") == 2
+    # Explanation: the member's deduction, split across the cases, parts summing to the share.
+    [d] = apportionment.deductions(session, next(iter(paid)))
+    assert d["paid_fen"] == share and sum(c["part_fen"] for c in d["cases"]) == share
+    assert [c["case_id"] for c in d["cases"]] == [c1, c2]
+    assert apportionment.execute(session, run.id, now).debited_fen == run.debited_fen  # idempotent
+    assert {m for (m,) in session.execute(apportionment.payers_select(run.id)).all()} == paid
+    assert {m for (m,) in session.execute(apportionment.suspended_select(run)).all()} == set(before) - paid
+
+
+def test_suspended_member_resumes_by_topping_up_within_grace_else_lapses(session, clock):
+    now = clock.now()
+    uid = make_user(session, now)
+    rich = add_members(session, uid, "adult_789", [900] * 3, now)
+    poor = add_members(session, uid, "adult_789", [50, 60], now)
+    add_claim(session, rich[0], 900, now)
+    run = apportionment.prepare(session, "adult_789", now)
+    apportionment.publish(session, run.id, now)
+    apportionment.execute(session, run.id, now)
+    assert states(session, poor) == {poor[0]: "suspended", poor[1]: "suspended"}
+    with atomic(session):
+        memberships.credit(session, membership_id=poor[0], amount_fen=500, idempotency_key="back", now=now + dt.timedelta(days=3))
+    result = memberships.advance(session, now + dt.timedelta(days=30))
+    assert result.lapsed == 1
+    assert states(session, poor) == {poor[0]: "protected", poor[1]: "lapsed"}
+
+
+def test_execute_stops_and_resumes_without_double_debits(session, clock):
+    now = clock.now()
+    uid = make_user(session, now)
+    ids = add_members(session, uid, "adult_789", [400 + i for i in range(9)], now)
+    add_claim(session, ids[0], 2_700, now)
+    run = apportionment.prepare(session, "adult_789", now, chunk_size=2)
+    apportionment.publish(session, run.id, now)
+    run = apportionment.execute(session, run.id, now, max_chunks=2)
+    assert run.status == "executing" and 0 < run.debited_count < 9
+    run = apportionment.execute(session, run.id, now + dt.timedelta(minutes=5))
+    assert run.status == "executed" and run.debited_count == 9 and run.share_fen == 300
+    assert sorted(m for m, _ in run_postings(session, run.id)) == sorted(ids)
+    assert audit_ledger(session).ok
+
+
+def test_cancelled_run_frees_its_cases_and_cannot_be_executed(session, clock):
+    now = clock.now()
+    uid = make_user(session, now)
+    ids = add_members(session, uid, "adult_789", [900] * 2, now)
+    add_claim(session, ids[0], 300, now)
+    run = apportionment.prepare(session, "adult_789", now)
+    apportionment.cancel(session, run.id, now)
+    with pytest.raises(Conflict):
+        apportionment.execute(session, run.id, now)
+    again = apportionment.prepare(session, "adult_789", now)
+    assert again.case_count == 1
+    with pytest.raises(Conflict) as err:
+        apportionment.execute(session, again.id, now)  # not published
+    assert err.value.code == "run_not_published"
+
+
+def test_prepare_refuses_without_cases(session, clock):
+    with pytest.raises(Conflict) as err:
+        apportionment.prepare(session, "adult_789", clock.now())
+    assert err.value.code == "no_cases"
+
+
+def test_a_case_with_a_pending_objection_waits(session, clock):
+    from app.models import ClaimObjection
+
+    now = clock.now()
+    uid = make_user(session, now)
+    ids = add_members(session, uid, "adult_789", [1_000, 1_000, 1_000], now)
+    challenged = add_claim(session, ids[0], 600, now - dt.timedelta(hours=1), status="publicity")
+    with atomic(session):
+        session.add(ClaimObjection(claim_id=challenged, user_id=uid, reason="材料存疑", status="pending", created_at=now))
+    with pytest.raises(Conflict) as err:
+        apportionment.prepare(session, "adult_789", now)
+    assert err.value.code == "no_cases"
+    with atomic(session):
+        session.execute(sa.update(ClaimObjection).values(status="dismissed", resolved_at=now))
+    run = apportionment.prepare(session, "adult_789", now)
+    assert run.case_count == 1
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_random_runs_keep_every_property(app, session, clock, data):
+    from tests.conftest import clean_database
+    from app.extensions import db
+    from app.services.plans import load_catalogue
+
+    session.remove()  # an idle transaction would block TRUNCATE on PostgreSQL
+    clean_database(db.engine)
+    load_catalogue(session, app.config["PLANS_FILE"], clock.now())
+    now = clock.now()
+    uid = make_user(session, now)
+    everyone: list[int] = []
+    for round_ in range(data.draw(st.integers(1, 2), label="runs")):
+        bal = data.draw(st.lists(st.integers(0, 2_000), min_size=1, max_size=14), label="balances")
+        ids = add_members(session, uid, "seniors", bal, now)
+        everyone += ids
+        aids = data.draw(st.lists(st.integers(1, 9_000), min_size=1, max_size=3), label="cases")
+        # One open claim per membership: each case has its own claimant, who is not a payer (pending).
+        claimants = add_members(session, uid, "seniors", [0] * len(aids), now, state="pending")
+        for claimant, aid in zip(claimants, aids):
+            add_claim(session, claimant, aid, now)
+        surplus_before = _plan_balance(session, "plan_surplus", "seniors")
+        before = balances(session, everyone)
+        good = {m for m, s in states(session, list(before)).items() if s in ("observing", "protected")}
+        try:
+            run = apportionment.prepare(session, "seniors", now, chunk_size=data.draw(st.integers(1, 5)))
+        except Conflict as exc:
+            assert exc.code == "no_payers"
+            with atomic(session):  # leave the cases for nobody
+                session.execute(sa.update(Claim).values(status="withdrawn"))
+            continue
+        apportionment.publish(session, run.id, now)
+        run = apportionment.execute(session, run.id, now)
+        share = run.share_fen
+        paid = dict(run_postings(session, run.id))
+        # Every payer pays the same share, once; payers are exactly the good-standing members who could pay.
+        assert set(paid.values()) <= {-share}
+        expected_payers = {m for m in good if before[m] >= share} if share else set()
+        assert set(paid) == expected_payers and run.payer_count == len(expected_payers)
+        assert {m for m, s in states(session, list(good)).items() if s == "suspended"} == (
+            {m for m in good if before[m] < share})
+        collected = run.debited_fen
+        assert collected == share * len(paid)
+        assert collected == run.limited_aid_fen + run.fee_fen - run.surplus_used_fen + run.over_collection_fen
+        assert 0 <= run.over_collection_fen < max(1, len(paid))
+        assert run.surplus_used_fen <= surplus_before
+        assert _plan_balance(session, "plan_surplus", "seniors") == surplus_before - run.surplus_used_fen + run.over_collection_fen
+        after = balances(session, list(before))
+        assert all(b >= 0 for b in after.values())
+        assert audit_ledger(session).ok
+        now = now + dt.timedelta(days=15)
