@@ -61,6 +61,7 @@ class BaseConfig:
     TOPUP_MAX_FEN = 50_000  # 500 yuan a top-up: balances are meant to stay small (ours)
     SUSPENSION_GRACE_DAYS = 30
     APPORTIONMENT_DAYS_OF_MONTH = (1, 16)  # twice a month
+    APPORTIONMENT_NOTICE_HOURS = 24  # a published run is executed after members have seen their share this long
     APPORTIONMENT_CHUNK_SIZE = 100_000  # membership ids per chunk transaction (bench: per-chunk overhead)
     PLANS_FILE = str(PLANS_FILE)
     # Subscribe messages: template ids and fields (data), the outbox's chunks, leases and retries.

@@ -38,3 +38,14 @@ def prepare_and_publish_due(session: Session, now: dt.datetime, *, days_of_month
         except Conflict as exc:
             outcome[code] = exc.code
     return outcome
+
+
+def execute_due(session: Session, now: dt.datetime, *, notice: dt.timedelta, grace_days: int) -> list[int]:
+    """Execute every run published at least `notice` ago, and resume any left 'executing' by a
+    crash. Members see the share before they pay it; execution itself is idempotent."""
+    due = session.execute(select(ApportionmentRun.id).where(
+        (ApportionmentRun.status == "executing")
+        | ((ApportionmentRun.status == "published") & (ApportionmentRun.published_at <= now - notice))
+    ).order_by(ApportionmentRun.id)).scalars().all()
+    session.rollback()  # no transaction held open across the chunks
+    return [apportionment.execute(session, run_id, now, grace_days=grace_days).id for run_id in due]

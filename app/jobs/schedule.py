@@ -51,11 +51,27 @@ def _advance_members(app: Flask, now: dt.datetime):
     return advance(db.session, now)
 
 
+def _publish_runs(app: Flask, now: dt.datetime):
+    from app.jobs.apportionment import prepare_and_publish_due
+
+    return prepare_and_publish_due(db.session, now, days_of_month=app.config["APPORTIONMENT_DAYS_OF_MONTH"],
+                                   chunk_size=app.config["APPORTIONMENT_CHUNK_SIZE"])
+
+
+def _execute_runs(app: Flask, now: dt.datetime):
+    from app.jobs.apportionment import execute_due
+
+    return execute_due(db.session, now, notice=dt.timedelta(hours=app.config["APPORTIONMENT_NOTICE_HOURS"]),
+                       grace_days=app.config["SUSPENSION_GRACE_DAYS"])
+
+
 TASKS: list[PeriodicTask] = [
     PeriodicTask("notifications.dispatch", dt.timedelta(minutes=1), _dispatch_notifications),
     PeriodicTask("payments.reconcile", dt.timedelta(minutes=5), _reconcile_payments),
     PeriodicTask("claims.advance", dt.timedelta(minutes=15), _advance_claims),
     PeriodicTask("members.advance", dt.timedelta(hours=1), _advance_members),
+    PeriodicTask("apportionment.publish", dt.timedelta(hours=1), _publish_runs),
+    PeriodicTask("apportionment.execute", dt.timedelta(minutes=10), _execute_runs),
 ]
 
 

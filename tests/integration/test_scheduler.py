@@ -47,4 +47,27 @@ def test_two_schedulers_share_slots_through_redis(app, redis_url):
 def test_the_real_tasks_run(app):
     result = app.test_cli_runner().invoke(args=["scheduler", "run", "--once", "--at", T0.isoformat()])
     assert result.exit_code == 0
-    assert "notifications.dispatch, payments.reconcile, claims.advance, members.advance" in result.output
+    assert ("notifications.dispatch, payments.reconcile, claims.advance, members.advance, apportionment.publish, "
+            "apportionment.execute") in result.output
+
+
+def test_published_runs_execute_after_the_notice_and_crashed_ones_resume(app, session, clock):
+    import sqlalchemy as sa
+
+    from app.jobs.apportionment import execute_due
+    from app.services import apportionment
+    from tests.apportionment_support import add_claim, add_members, make_user
+
+    now = clock.now()
+    uid = make_user(session, now)
+    ids = add_members(session, uid, "adult_789", [1_000] * 4, now)
+    claimant = add_members(session, uid, "adult_789", [0], now, state="pending")[0]
+    add_claim(session, claimant, 400, now)
+    run = apportionment.prepare(session, "adult_789", now, chunk_size=1)
+    apportionment.publish(session, run.id, now)
+    notice = dt.timedelta(hours=24)
+    assert execute_due(session, now + dt.timedelta(hours=23), notice=notice, grace_days=30) == []
+    apportionment.execute(session, run.id, now + dt.timedelta(hours=23), max_chunks=2)  # stopped halfway
+    assert execute_due(session, now + dt.timedelta(hours=23, minutes=10), notice=notice, grace_days=30) == [run.id]
+    status = session.execute(sa.text(f"SELECT status FROM apportionment_runs WHERE id = {run.id}")).scalar_one()
+    assert status == "executed" and len(ids) == 4
