@@ -12,6 +12,7 @@ const plan = (code, overrides = {}) => Object.assign({
   rules_in_words: ['观察期：180天', '最高互助金：¥300,000.00'],
   counts: { members: 1234, observing: 200, protected: 1034 },
   balances_held_fen: 370200,
+  aid_paid_fen: 50000000,
   estimated_annual_fen: 12000,
 }, overrides)
 
@@ -46,10 +47,18 @@ const invite = (overrides = {}) => Object.assign({
   code: 'INV8K2', share_path: '/pages/index/index?inviter=INV8K2', qrcode_scene: 'INV8K2', invited_count: 5, joined_count: 3,
 }, overrides)
 
-const deductions = { items: [{ run_id: 5, share_fen: 250, executed_at: '2026-04-16T02:00:00+00:00', cases: [
-  { claim_id: 11, person: '李*', illness: '白血病', part_fen: 150 },
-  { claim_id: 12, person: '王*', illness: '脑出血', part_fen: 100 },
-] }] }
+// a run's case as GET …/runs/{id} and GET …/deductions give it
+const runCase = (caseId, overrides = {}) => Object.assign({
+  case_id: caseId, person: '李*', age_years: 42, incident_type: 'illness', diagnosis: '白血病', city: '杭州',
+  approved_aid_fen: 30000000, limited_aid_fen: 30000000, collected_aid_fen: 30000000,
+}, overrides)
+
+const deductions = { items: [{ run_id: 5, plan_code: 'adult_789', status: 'executed', paid_fen: 250, share_fen: 250,
+  deducted_at: '2026-04-16T02:00:00+00:00', cases: [
+    Object.assign(runCase(11), { part_fen: 150 }),
+    Object.assign(runCase(12, { person: '王*', diagnosis: '脑出血', approved_aid_fen: 20000000, limited_aid_fen: 20000000,
+      collected_aid_fen: 20000000 }), { part_fen: 100 }),
+  ] }] }
 
 const announcement = (id, overrides = {}) => Object.assign({
   id, plan_code: 'adult_789', plan_name: '成人互助计划', person: '李*', age_years: 42, sex: 'M', incident_type: 'illness',
@@ -71,8 +80,13 @@ const claim = (id, overrides = {}) => Object.assign({
 }, overrides)
 
 const run = (id, overrides = {}) => Object.assign({
-  id, status: 'executed', share_fen: 250, case_count: 2, executed_at: '2026-04-16T02:00:00+00:00',
-  cases: [{ claim_id: 11, person: '李*', illness: '白血病', aid_fen: 30000000 }],
+  id, plan_code: 'adult_789', status: 'executed', cut_off_at: '2026-04-10T02:00:00+00:00',
+  published_at: '2026-04-11T02:00:00+00:00', executed_at: '2026-04-16T02:00:00+00:00', case_count: 2, share_fen: 250,
+  share_cap_fen: 300, payer_count: 216000, low_balance_count: 12, approved_aid_fen: 50000000, limited_aid_fen: 50000000,
+  fee_fen: 4000000, management_fee_bp: 800, surplus_before_fen: 0, surplus_used_fen: 0, amount_fen: 54000000,
+  paid_count: 215990, collected_fen: 53997500, suspended_count: 10, aid_collected_fen: 50000000, fee_collected_fen: 3997500,
+  over_collection_fen: 0, surplus_after_fen: 0,
+  cases: [runCase(11), runCase(12, { person: '王*', diagnosis: '脑出血', approved_aid_fen: 20000000, limited_aid_fen: 20000000 })],
 }, overrides)
 
-module.exports = { plan, membership, payment, ledgerPage, ledgerEntry, templates, TEMPLATE_KEYS, invite, deductions, announcement, claim, run }
+module.exports = { plan, membership, payment, ledgerPage, ledgerEntry, templates, TEMPLATE_KEYS, invite, runCase, deductions, announcement, claim, run }

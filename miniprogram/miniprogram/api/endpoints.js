@@ -21,6 +21,8 @@ const ANNOUNCEMENT_FIELDS = [
   'id', 'plan_name', 'person', 'age_years', 'illness', 'hospital_city', 'approved_aid_fen', 'investigation_summary',
   'status', 'publicity_ends_at',
 ]
+// a case of an apportionment run, anonymised (GET …/runs/{id} and each deduction)
+const RUN_CASE_FIELDS = ['case_id', 'person', 'age_years', 'diagnosis', 'approved_aid_fen']
 const TEMPLATE_FIELDS = ['items[].key', 'items[].template_id', 'items[].remaining']
 const each = (list, fields) => fields.map(f => `${list}[].${f}`)
 
@@ -39,16 +41,16 @@ module.exports = {
   // --- plans and apportionment runs
   listPlans: { method: 'GET', path: '/plans',
     response: each('items', ['code', 'name', 'summary', 'counts.members', 'min_prepay_fen', 'share_cap_fen',
-      'max_aid_fen', 'balances_held_fen', 'estimated_annual_fen']) },
+      'max_aid_fen', 'balances_held_fen', 'aid_paid_fen', 'estimated_annual_fen']) },
   getPlan: { method: 'GET', path: '/plans/{code}',
     response: ['code', 'name', 'summary', 'rules_in_words', 'observation_days', 'max_aid_fen', 'share_cap_fen',
       'min_prepay_fen', 'exclusions', 'eligibility[].label', 'health_questions[].key', 'health_questions[].text',
       'eligibility_questions[].key', 'eligibility_questions[].text', 'counts.members', 'estimated_annual_fen'] },
   listRuns: { method: 'GET', path: '/plans/{code}/runs',
-    response: each('items', ['id', 'status', 'share_fen', 'case_count', 'executed_at']) },
+    response: each('items', ['id', 'status', 'share_fen', 'case_count', 'payer_count', 'published_at', 'executed_at']) },
   getRun: { method: 'GET', path: '/plans/{code}/runs/{id}',
-    response: ['id', 'status', 'share_fen', 'case_count', 'executed_at', 'cases[].claim_id', 'cases[].person',
-      'cases[].illness', 'cases[].aid_fen'] },
+    response: ['id', 'status', 'share_fen', 'case_count', 'payer_count', 'published_at', 'executed_at', 'collected_fen',
+      'fee_fen', ...each('cases', RUN_CASE_FIELDS)] },
 
   // --- memberships, money
   join: { method: 'POST', path: '/memberships',
@@ -60,8 +62,8 @@ module.exports = {
       'page', 'per_page', 'total'] },
   leave: { method: 'POST', path: '/memberships/{id}/leave', response: ['membership.state', 'refunded_fen'] },
   deductions: { method: 'GET', path: '/memberships/{id}/deductions',
-    response: each('items', ['run_id', 'share_fen', 'executed_at', 'cases[].claim_id', 'cases[].person',
-      'cases[].illness', 'cases[].part_fen']) },
+    response: each('items', ['run_id', 'status', 'paid_fen', 'share_fen', 'deducted_at',
+      ...each('cases', [...RUN_CASE_FIELDS, 'part_fen'])]) },
   createTopup: { method: 'POST', path: '/memberships/{id}/topups', body: ['amount_fen'], response: PAYMENT_FIELDS },
   getSponsor: { method: 'GET', path: '/sponsor/{token}',
     response: ['plan_name', 'person_name', 'state', 'balance_fen', 'min_prepay_fen', 'is_own'] },

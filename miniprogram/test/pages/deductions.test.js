@@ -8,8 +8,19 @@ test('each run with the cases it funded', async () => {
   const comp = mount(page)
   await comp.instance.onLoad({ id: '3' })
   expect(text(comp)).toContain('2026-04-16 分摊¥2.50')
-  expect(text(comp)).toContain('李* · 白血病¥1.50')
-  expect(text(comp)).toContain('王* · 脑出血¥1.00')
+  expect(text(comp)).toContain('第 5 期 · 资助 2 个案例')
+  expect(text(comp)).toContain('李* · 42岁 · 白血病¥1.50')
+  expect(text(comp)).toContain('王* · 42岁 · 脑出血¥1.00')
+})
+
+test('what I paid is shown, not the run\'s share', async () => {
+  const [run] = deductions.items
+  const partial = Object.assign({}, run, { paid_fen: 120, cases: [Object.assign({}, run.cases[0], { part_fen: 120 })] })
+  fakeWx({ 'GET /memberships/3/deductions': ok({ items: [partial] }) })
+  const comp = mount(page)
+  await comp.instance.onLoad({ id: '3' })
+  expect(text(comp)).toContain('2026-04-16 分摊¥1.20')
+  expect(text(comp)).not.toContain('¥2.50')
 })
 
 test('loading, empty, error', async () => {

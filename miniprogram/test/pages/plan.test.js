@@ -11,9 +11,17 @@ test('loading, then the rules in plain words; join goes to the form', async () =
   await comp.instance.onLoad({ code: 'adult_789' })
   expect(text(comp)).toContain('观察期：180天')
   expect(text(comp)).toContain('最高互助金¥300,000.00')
-  expect(text(comp)).toContain('¥120.00')
+  expect(text(comp)).toContain('预计年均分摊¥120.00')
   await tap(comp, '.join-button')
   expect(wx.navigateTo).toHaveBeenCalledWith({ url: '/pages/join/join?code=adult_789' })
+})
+
+test('before the plan\'s first executed run the estimated annual cost is 暂无', async () => {
+  fakeWx({ 'GET /plans/children': ok(plan('children', { estimated_annual_fen: null })) })
+  const comp = mount(page)
+  await comp.instance.onLoad({ code: 'children' })
+  expect(text(comp)).toContain('预计年均分摊 暂无')
+  expect(text(comp)).not.toContain('预计年均分摊¥')
 })
 
 test('unknown plan: the API message, and retry', async () => {

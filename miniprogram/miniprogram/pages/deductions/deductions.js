@@ -12,7 +12,7 @@ Component({
     },
     load() {
       return loadInto(this, options => deductions(this.data.id, options).then(data => ({
-        items: data.items.map(run => Object.assign({}, run, { date: formatDate(run.executed_at) })),
+        items: data.items.map(run => Object.assign({}, run, { date: formatDate(run.deducted_at) })),
       })), data => data.items.length === 0)
     },
   },

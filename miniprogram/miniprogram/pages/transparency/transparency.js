@@ -1,7 +1,13 @@
-// Transparency, per plan: members, balances held, and every apportionment run with its cases.
+// Transparency, per plan: members, balances held, aid paid, and every apportionment run with its cases.
 const { listPlans, listRuns, getRun } = require('../../api/plans')
 const { loadInto } = require('../../utils/load')
 const { formatDate } = require('../../utils/time')
+
+// a public run is published (members see the share before it is taken), executing, or executed
+const RUN_STATUS_TEXT = { published: '公示中', executing: '扣款中', executed: '已完成' }
+const describeRun = run => Object.assign({}, run, {
+  date: formatDate(run.executed_at || run.published_at), statusText: RUN_STATUS_TEXT[run.status] || run.status,
+})
 
 Component({
   data: { status: 'loading', errorMessage: '', plans: [], selected: '', plan: null, runs: [], runsError: '', openRun: null },
@@ -22,7 +28,7 @@ Component({
       this.setData({ selected: code, plan, runs: [], runsError: '', openRun: null })
       try {
         const data = await listRuns(code, { silent: true })
-        this.setData({ runs: data.items.map(r => Object.assign({}, r, { date: formatDate(r.executed_at) })) })
+        this.setData({ runs: data.items.map(describeRun) })
       } catch (error) {
         this.setData({ runsError: error.message })
       }
