@@ -1,7 +1,9 @@
 // End to end: the mini-program's own api/ modules, through a Node `wx` doing real HTTP, against the
 // Python API and the WeChat emulator started here. Log in, join, top up (the emulator pays like a
 // phone and notifies the live API), see the balance and the ledger, subscribe, invite, claims and
-// announcements; see a deduction once issue 4 lands. Steps whose endpoints are known gaps (test/known-gaps.js) are listed as skipped by name.
+// announcements; then a case (`flask demo case`) and an apportionment run (`flask apportion
+// prepare/publish/execute`) on the stack's own database, and the deduction as the member sees it.
+// Steps whose endpoints are known gaps (test/known-gaps.js) are listed as skipped by name.
 const path = require('path')
 const { startStack } = require('./stack')
 const { makeWx } = require('./wx-shim')
@@ -152,11 +154,57 @@ test('claims: an observing member is told it cannot claim yet (the form\'s field
   expect((await api.announcements.listAnnouncements()).items).toEqual([])
 })
 
-step('see a deduction with the cases it funded', ['createTopup', 'deductions', 'listRuns'], async () => {
-  // Needs an executed apportionment run that includes this membership: at merge, wire issue 4's way
-  // of producing one (its CLI, on this stack's database: stack.env) here before reading.
+test('before any run the plan has no estimated annual cost', async () => {
+  const membership = await api.memberships.getMembership(state.membershipId)
+  const plan = await api.plans.getPlan(membership.plan_code)
+  expect(plan.estimated_annual_fen).toBeNull()
+  expect((await api.plans.listRuns(membership.plan_code)).items).toEqual([])
+  expect((await api.memberships.deductions(state.membershipId)).items).toEqual([])
+})
+
+step('a run funds a case: the run\'s numbers follow from its own figures', ['createTopup', 'listRuns', 'getRun'], async () => {
+  const before = await api.memberships.getMembership(state.membershipId)
+  expect(before.state).toBe('observing')
+  const code = before.plan_code
+  const seeded = await stack.flask('demo', 'case', '--plan', code, '--aid-fen', '1000')
+  const claimId = Number(/claim (\d+)/.exec(seeded)[1])
+  for (const command of ['prepare', 'publish', 'execute']) await stack.flask('apportion', command, '--plan', code)
+
+  const runs = (await api.plans.listRuns(code)).items
+  expect(runs.map(r => r.status)).toEqual(['executed'])
+  const run = await api.plans.getRun(code, runs[0].id)
+  expect(run).toMatchObject({ id: runs[0].id, plan_code: code, status: 'executed', case_count: 1, share_fen: runs[0].share_fen })
+  expect(run.cases.map(c => [c.case_id, c.approved_aid_fen])).toEqual([[claimId, 1000]])
+  // limited = min(approved, cap × payers); fee rounded down; share = ceil(amount / payers)
+  const [kase] = run.cases
+  expect(kase.limited_aid_fen).toBe(Math.min(kase.approved_aid_fen, run.share_cap_fen * run.payer_count))
+  expect(run.limited_aid_fen).toBe(kase.limited_aid_fen)
+  expect(run.fee_fen).toBe(Math.floor(run.limited_aid_fen * run.management_fee_bp / 10000))
+  expect(run.amount_fen).toBe(run.limited_aid_fen + run.fee_fen - run.surplus_used_fen)
+  expect(run.share_fen).toBe(Math.ceil(run.amount_fen / run.payer_count))
+  expect(run.share_fen).toBeLessThanOrEqual(before.balance_fen) // so this member is a payer
+  expect(run.collected_fen).toBe(run.share_fen * run.paid_count)
+  state.run = run
+  state.balanceBefore = before.balance_fen
+})
+
+step('see the deduction: the run\'s share, the case it funded, and the balance down by exactly the share', ['deductions', 'getRun'], async () => {
+  const { run } = state
   const data = await api.memberships.deductions(state.membershipId)
-  expect(data.items.length).toBeGreaterThan(0)
-  const [run] = data.items
-  expect(run.cases.reduce((sum, c) => sum + c.part_fen, 0)).toBe(run.share_fen)
+  expect(data.items.length).toBe(1)
+  const [deduction] = data.items
+  expect(deduction).toMatchObject({ run_id: run.id, plan_code: run.plan_code, status: 'executed',
+    share_fen: run.share_fen, paid_fen: run.share_fen })
+  expect(deduction.cases.map(c => [c.case_id, c.person, c.diagnosis, c.part_fen]))
+    .toEqual(run.cases.map(c => [c.case_id, c.person, c.diagnosis, run.share_fen])) // one case: it is all of the share
+  const after = await api.memberships.getMembership(state.membershipId)
+  expect(after.balance_fen).toBe(state.balanceBefore - run.share_fen)
+  const page = await api.memberships.ledger(state.membershipId, 1, 20)
+  expect(page.total).toBe(2)
+  expect(page.items.map(e => e.amount_fen)).toContain(-run.share_fen)
+  // the plan's estimate now comes from this run's share (its mean × runs a year)
+  const plan = await api.plans.getPlan(run.plan_code)
+  expect(Number.isInteger(plan.estimated_annual_fen)).toBe(true)
+  expect(plan.estimated_annual_fen % run.share_fen).toBe(0)
+  expect(plan.estimated_annual_fen).toBeGreaterThan(0)
 })

@@ -1,10 +1,11 @@
 // Starts the real stack for the end-to-end test: the Python API (gunicorn) and the WeChat emulator,
-// each on a free port, on a fresh SQLite database in a temporary folder, migrated, plans loaded.
+// each on a free port, on a fresh SQLite database in a temporary folder, migrated, plans loaded;
+// stack.flask(...) runs the project's CLI against the same database and environment.
 // Payment notifications: with APP_ENV=development the API puts
 // WECHAT_PAY_NOTIFY_URL = http://127.0.0.1:$PORT/api/v1/payments/wechat/notify on every order
 // (config/__init__.py), and the emulator (started without --notify-url) posts to the order's
 // notify_url, so PORT = the gunicorn port below is what makes the notification reach the live API.
-const { spawn, execFileSync } = require('child_process')
+const { spawn, execFile, execFileSync } = require('child_process')
 const fs = require('fs')
 const net = require('net')
 const os = require('os')
@@ -61,6 +62,12 @@ async function startStack() {
   const api = start(['-m', 'gunicorn', '--bind', `127.0.0.1:${apiPort}`, '--workers', '1', '--threads', '4', 'wsgi:app'], env)
   const stack = {
     dir, env,
+    // the project's CLI on this stack's database and settings: await stack.flask('apportion', 'prepare', '--plan', code)
+    // → its stdout. Asynchronous, so the event loop keeps serving the HTTP client's sockets meanwhile.
+    flask(...args) {
+      return new Promise((resolve, reject) => execFile(python(), ['-m', 'flask', ...args], { cwd: REPO, env, encoding: 'utf8' },
+        (error, stdout, stderr) => (error ? reject(new Error(`flask ${args.join(' ')}: ${error.message}\n${stderr}`)) : resolve(stdout))))
+    },
     apiBase: `http://127.0.0.1:${apiPort}/api/v1`,
     emulatorUrl: `http://127.0.0.1:${emulatorPort}/`,
     async stop() {
