@@ -163,3 +163,12 @@ def session(app):
 @pytest.fixture
 def services(app):
     return app.extensions["yiqi"]
+
+
+# Hypothesis: random examples on developer machines (finding new cases), the same examples in CI
+# (a property failure there is reproducible from the log, never a coin toss on main).
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if IN_CI:
+    _hypothesis_settings.load_profile("ci")
