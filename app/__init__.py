@@ -55,6 +55,9 @@ def create_app(config: BaseConfig | dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # Chinese messages readable on the wire
     logging.getLogger("wechatpy").setLevel(logging.WARNING)
 
+    from .api import register_converters
+
+    register_converters(app)  # before any route is added
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), compare_type=True)
     # One Api per app: the OpenAPI document belongs to the app, not to the process.

@@ -12,7 +12,14 @@ migrate = Migrate()
 
 
 class EnvelopeApi(Api):
-    """flask-smorest with our one JSON error envelope (see app.api.errors)."""
+    """flask-smorest with our one JSON error envelope (see app.api.errors), documented as such."""
+
+    def _register_responses(self):
+        # The OpenAPI document must describe the body we send: {"error": {code, message, details}}.
+        from app.api.schemas import ErrorEnvelope
+
+        self.ERROR_SCHEMA = ErrorEnvelope
+        super()._register_responses()
 
     def handle_http_exception(self, error):
         from app.api.errors import http_error_response

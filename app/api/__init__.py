@@ -5,7 +5,10 @@ import importlib
 
 from flask import Flask, jsonify, request
 
+from werkzeug.routing import IntegerConverter
+
 from .errors import register_error_handlers
+from .schemas import MAX_ID
 
 
 # One module per feature, each exporting `blp` (a flask_smorest.Blueprint). One line each.
@@ -22,6 +25,19 @@ BLUEPRINT_MODULES = [
     "app.api.groups",
     "app.api.apportionment",
 ]
+
+
+class IdConverter(IntegerConverter):
+    """`<int:id>` bounded to BIGINT: a larger number is a 404 like any id that names nothing."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def register_converters(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter
 
 
 def register_blueprints(app: Flask, api) -> None:

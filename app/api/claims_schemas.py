@@ -5,9 +5,11 @@ from marshmallow import Schema, fields, validate
 
 from app.models import INCIDENT_TYPES
 
+from .schemas import MAX_ID
+
 
 class ClaimIn(Schema):
-    membership_id = fields.Integer(required=True, strict=True)
+    membership_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
     incident_type = fields.String(required=True, validate=validate.OneOf(INCIDENT_TYPES))
     incident_date = fields.Date(required=True)
     diagnosis_date = fields.Date(required=True)
@@ -78,7 +80,8 @@ class ClaimList(Schema):
 
 
 class ObjectionIn(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    reason = fields.String(required=True, validate=validate.Length(min=5, max=1000),
+                           metadata={"description": "5 to 1000 characters"})
 
 
 class AnnouncementOut(Schema):
@@ -155,7 +158,7 @@ class ReturnIn(Schema):
 
 
 class AssignIn(Schema):
-    organisation_id = fields.Integer(required=True, strict=True)
+    organisation_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_ID))
 
 
 class RejectIn(Schema):
@@ -210,7 +213,7 @@ class AuditList(Schema):
 
 
 class AuditQuery(Schema):
-    claim_id = fields.Integer()
+    claim_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
 
 
 class NotificationErrorOut(Schema):

@@ -4,6 +4,10 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate
 
 
+# Ids are BIGINT: anything larger cannot name a row and must be a 4xx, not a database overflow.
+MAX_ID = 2**63 - 1
+
+
 class StrictBoolean(fields.Boolean):
     """Only JSON true/false: a "yes" or 1 in a health declaration is a mistake, not an answer."""
 
