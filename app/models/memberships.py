@@ -60,6 +60,9 @@ class Membership(Base):
     protected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     suspended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     grace_ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When a suspended membership last resumed: nothing that happened on or before this (China)
+    # date is covered, since the suspension itself is no longer on record once resumed.
+    coverage_resumed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # A shareable token letting anyone top up this membership (a sponsor: 有钱的出钱).
     sponsor_token: Mapped[str] = mapped_column(String(32), unique=True)

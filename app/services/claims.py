@@ -88,6 +88,13 @@ def report(session: Session, *, user_id: int, request: ReportRequest, now: dt.da
             raise InvalidRequest(
                 f"事件发生在观察期结束（{observation_end:%Y-%m-%d}）之前或当天，不在互助范围内",
                 code="incident_before_observation_end")
+        if membership.coverage_resumed_at is not None:
+            # Not covered while suspended (whether the observation ended before or during it).
+            resumed_on = china_date(membership.coverage_resumed_at)
+            if request.incident_date <= resumed_on:
+                raise InvalidRequest(
+                    f"事件发生在暂停保障期间或恢复保障（{resumed_on:%Y-%m-%d}）当天及之前，不在互助范围内",
+                    code="incident_while_suspended", details={"coverage_resumed_on": resumed_on.isoformat()})
         if (today - request.diagnosis_date).days > REPORT_WITHIN_DAYS:
             raise InvalidRequest(f"确诊已超过{REPORT_WITHIN_DAYS}天，不能再申请互助", code="reported_too_late",
                                  details={"days_since_diagnosis": (today - request.diagnosis_date).days})

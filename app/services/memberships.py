@@ -187,7 +187,7 @@ def apply_credit_effects(session: Session, membership_id: int, now: dt.datetime)
         .where(Membership.id == membership_id, Membership.state == "suspended",
                Membership.grace_ends_at > now, balance_ok)
         .values(state=Membership.state_before_suspension, state_before_suspension=None,
-                suspended_at=None, grace_ends_at=None, state_changed_at=now)
+                suspended_at=None, grace_ends_at=None, coverage_resumed_at=now, state_changed_at=now)
         .returning(Membership.user_id, Membership.plan_id, Membership.state)
     ).first()
     if resumed:

@@ -1,0 +1,79 @@
+"""Review fixes: each test fails without its fix."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Membership
+from app.services import claims, memberships
+from app.services.clock import china_date
+from app.services.errors import InvalidRequest
+from app.services.unit_of_work import atomic
+from tests.claims_support import join_and_fund, make_protected, member
+
+
+def _suspend(membership_id, now, grace_days=30):
+    """What an apportionment run does to a member who cannot pay a share (test-only)."""
+    with atomic(db.session):
+        db.session.execute(sa.update(Membership).where(Membership.id == membership_id).values(
+            state="suspended", state_before_suspension=Membership.state, suspended_at=now,
+            grace_ends_at=now + dt.timedelta(days=grace_days), state_changed_at=now))
+
+
+def _top_up(membership_id, clock, key):
+    with atomic(db.session):
+        memberships.credit(db.session, membership_id=membership_id, amount_fen=500, idempotency_key=key,
+                           now=clock.now())
+
+
+def _report(user_id, membership_id, clock, incident: dt.date):
+    request = claims.ReportRequest(membership_id=membership_id, incident_type="illness", incident_date=incident,
+                                   diagnosis_date=china_date(clock.now()), diagnosis="急性白血病",
+                                   hospital="北京协和医院", city="北京")
+    return claims.report(db.session, user_id=user_id, request=request, now=clock.now())
+
+
+def _user_id(membership_id):
+    return db.session.execute(sa.select(Membership.user_id).where(Membership.id == membership_id)).scalar_one()
+
+
+def test_incident_while_suspended_is_refused_after_resuming(client, clock, emulator):
+    headers = member(client, emulator, "o-suspended")
+    membership_id, _ = join_and_fund(client, headers, clock)
+    make_protected(clock)
+    _suspend(membership_id, clock.now())
+    clock.advance(days=10)
+    sick_on = china_date(clock.now())  # diagnosed while suspended
+    clock.advance(days=5)
+    _top_up(membership_id, clock, "resume-1")
+    membership = db.session.get(Membership, membership_id)
+    db.session.refresh(membership)
+    assert membership.state == "protected" and membership.coverage_resumed_at == clock.now()
+    user_id = _user_id(membership_id)
+    for incident in (sick_on, china_date(clock.now())):  # during the suspension; the resume day itself
+        with pytest.raises(InvalidRequest) as err:
+            _report(user_id, membership_id, clock, incident)
+        assert err.value.code == "incident_while_suspended" and "暂停" in err.value.message
+    clock.advance(days=1)
+    assert _report(user_id, membership_id, clock, china_date(clock.now())).status == "submitted"
+
+
+def test_observation_ending_during_a_suspension_does_not_cover_it(client, clock, emulator):
+    headers = member(client, emulator, "o-suspended-observing")
+    membership_id, _ = join_and_fund(client, headers, clock)
+    clock.advance(days=170)
+    _suspend(membership_id, clock.now())
+    clock.advance(days=20)  # the observation ended 10 days ago, while suspended
+    sick_on = china_date(clock.now()) - dt.timedelta(days=3)
+    _top_up(membership_id, clock, "resume-2")
+    memberships.advance(db.session, clock.now())  # observing → protected, protected_at backdated
+    membership = db.session.get(Membership, membership_id)
+    db.session.refresh(membership)
+    assert membership.state == "protected" and membership.protected_at < clock.now()
+    assert sick_on > china_date(membership.observation_ends_at)
+    with pytest.raises(InvalidRequest) as err:
+        _report(_user_id(membership_id), membership_id, clock, sick_on)
+    assert err.value.code == "incident_while_suspended"
