@@ -88,15 +88,21 @@ def numbers_for(payers: int, approved: list[int], cap: int, fee_bp: int, surplus
 
 
 def solve_share(approved: list[int], cap: int, fee_bp: int, surplus: int, candidates: int,
-                count_at_least: Callable[[int], int], max_rounds: int = 100) -> ShareResult:
+                count_at_least: Callable[[int], int]) -> ShareResult:
     """The stable payer set: n → share(n) → n' = #(balance ≥ share) until n' = n.
 
     Without surplus, share(n) never increases with n, so the sequence from all candidates only
     falls and stops in a few rounds. The surplus term can make share(n) rise with n by a fen; if
     the sequence then cycles, the largest n whose share more than n members can pay is taken
-    (every one of them pays it; the extra fen go to the surplus)."""
-    n, rounds, seen = candidates, 0, []
-    while rounds < max_rounds:
+    (every one of them pays it; the extra fen go to the surplus).
+
+    Total: there is no round limit. After the first round every n is a value of count_at_least,
+    which takes at most one value per distinct clamped balance (+1), so within that many rounds
+    the sequence reaches a fixed point or repeats a value; a repeat closes a cycle of length ≥ 2,
+    around which Σ (n' − n) = 0 with some n' ≠ n, so some n in it has n' > n: the fallback
+    always has a candidate."""
+    n, rounds, seen = candidates, 0, set()
+    while True:
         rounds += 1
         numbers = numbers_for(n, approved, cap, fee_bp, surplus)
         able = count_at_least(numbers.share_fen) if n else 0
@@ -104,7 +110,7 @@ def solve_share(approved: list[int], cap: int, fee_bp: int, surplus: int, candid
             return ShareResult(numbers, candidates - n, rounds)
         if n in seen:
             break
-        seen.append(n)
+        seen.add(n)
         n = able
     enough = [m for m in seen if count_at_least(numbers_for(m, approved, cap, fee_bp, surplus).share_fen) > m]
     m = max(enough)

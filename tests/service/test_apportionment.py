@@ -203,3 +203,34 @@ def test_random_runs_keep_every_property(app, session, clock, data):
         assert all(b >= 0 for b in after.values())
         assert audit_ledger(session).ok
         now = now + dt.timedelta(days=15)
+
+
+# --- the solver without a round limit (pure: no database) ----------------------------------
+def _count_at_least(balances):
+    return lambda share: sum(1 for b in balances if b >= share)
+
+
+def test_solver_follows_a_long_falling_sequence_to_its_end():
+    # Balances ceil(A/(j+1)): among n candidates exactly n - 1 can pay ceil(A/n), so the payer
+    # set shrinks by one member per round, 200 rounds down to nobody (once a ValueError at 100).
+    aid = 10**9
+    bal = [-(-aid // (j + 1)) for j in range(1, 201)]
+    result = apportionment.solve_share([aid], 10**9, 0, 0, len(bal), _count_at_least(bal))
+    assert result.numbers.payers == 0 and result.rounds > 100 and result.low_balance == 200
+
+
+@settings(max_examples=150, deadline=None)
+@given(start=st.integers(1, 50), length=st.integers(0, 250), extra=st.lists(st.integers(0, 5_000), max_size=40),
+       fee_bp=st.integers(0, 500), surplus=st.integers(0, 3_000))
+def test_solver_is_total_over_long_chains(start, length, extra, fee_bp, surplus):
+    aid = 2_000_000
+    bal = [-(-aid // (j + 1)) for j in range(start, start + length)] + extra
+    if not bal:
+        return
+    count = _count_at_least(bal)
+    result = apportionment.solve_share([aid], 10**7, fee_bp, surplus, len(bal), count)
+    n = result.numbers
+    assert result.low_balance == len(bal) - n.payers
+    if n.payers:
+        assert n.payers == count(n.share_fen)  # exactly those who can pay
+        assert n.share_fen * n.payers >= n.amount_fen  # enough is collected
