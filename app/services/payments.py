@@ -223,8 +223,9 @@ def settle_transaction(session: Session, pay: PayGateway, transaction: dict, now
         events.record(session, "topup.credited", now=now, user_id=member.user_id, plan_id=member.plan_id,
                       membership_id=order.membership_id,
                       payload={"amount_fen": order.amount_fen, "order_id": order.id, "sponsor_user_id": sponsor})
-        if member.state == "left":
-            # Paid after the member left (a sponsor's late payment): it goes straight back.
+        if member.state not in ACTIVE_STATES:
+            # Paid after the membership ended (left, lapsed, aided; e.g. a sponsor's late payment):
+            # it goes straight back to its payer.
             from .refunds import refund_late_payment
 
             refund_late_payment(session, order, now)

@@ -77,3 +77,35 @@ def test_observation_ending_during_a_suspension_does_not_cover_it(client, clock,
     with pytest.raises(InvalidRequest) as err:
         _report(_user_id(membership_id), membership_id, clock, sick_on)
     assert err.value.code == "incident_while_suspended"
+
+
+class _Pay:
+    appid, mchid = "wx-review-app", "1900000001"
+
+
+@pytest.mark.parametrize("ended_state", ["lapsed", "aided", "left"])
+def test_payment_settling_after_the_membership_ended_goes_back(client, clock, emulator, ended_state):
+    from app.models import Account, User
+    from app.models.payments import PaymentOrder, PaymentRefund
+    from app.services import payments
+
+    headers = member(client, emulator, f"o-late-{ended_state}")
+    membership_id, _ = join_and_fund(client, headers, clock)
+    user_id = _user_id(membership_id)
+    with atomic(db.session):
+        order = PaymentOrder(out_trade_no=f"T{ended_state}{membership_id}", membership_id=membership_id,
+                             payer_user_id=user_id, amount_fen=700, status="paying", created_at=clock.now(),
+                             expires_at=clock.now() + dt.timedelta(hours=2))
+        db.session.add(order)
+        db.session.execute(sa.update(Membership).where(Membership.id == membership_id)
+                           .values(state=ended_state, ended_at=clock.now(), state_changed_at=clock.now()))
+    openid = db.session.get(User, user_id).openid
+    transaction = {"appid": _Pay.appid, "mchid": _Pay.mchid, "trade_state": "SUCCESS",
+                   "transaction_id": f"42{membership_id:08d}{len(ended_state)}", "out_trade_no": order.out_trade_no,
+                   "amount": {"total": 700, "currency": "CNY"}, "payer": {"openid": openid}}
+    assert payments.settle_transaction(db.session, _Pay(), transaction, clock.now()).credited
+    balance = db.session.execute(sa.select(Account.balance_fen)
+                                 .where(Account.membership_id == membership_id)).scalar_one()
+    refunds = db.session.execute(sa.select(PaymentRefund.amount_fen, PaymentRefund.status)
+                                 .where(PaymentRefund.order_id == order.id)).all()
+    assert balance == 300 and [tuple(r) for r in refunds] == [(700, "pending")]
