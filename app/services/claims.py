@@ -128,13 +128,6 @@ def _open_claim_exists(session: Session, membership_id: int) -> bool:
         Claim.membership_id == membership_id, Claim.status.in_(OPEN_CLAIM_STATUSES)))).scalar()
 
 
-def has_open_claim(session: Session, membership_id: int) -> str | None:
-    """A leave guard (issue 3's LEAVE_GUARDS): leaving is refused while a claim is open."""
-    if _open_claim_exists(session, membership_id):
-        return "这份互助有进行中的互助申请，处理完毕前不能退出"
-    return None
-
-
 def _timeline(session: Session, claim_id: int, from_status: str | None, to_status: str, actor: str, note: str,
               now: dt.datetime) -> None:
     session.add(ClaimTimelineEntry(claim_id=claim_id, from_status=from_status, to_status=to_status, actor=actor,
