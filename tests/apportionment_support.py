@@ -25,8 +25,10 @@ def make_user(session, now: dt.datetime) -> int:
 
 
 def add_members(session, user_id: int, plan_code: str, balances: list[int], now: dt.datetime,
-                state: str = "protected", observation_started: dt.datetime | None = None) -> list[int]:
-    """Memberships in `state` holding exactly `balances` (fen), credited through the ledger."""
+                state: str = "protected", observation_started: dt.datetime | None = None,
+                version_id: int | None = None) -> list[int]:
+    """Memberships in `state` holding exactly `balances` (fen), credited through the ledger,
+    under the plan's current rule version unless `version_id` says otherwise."""
     started = observation_started or now - dt.timedelta(days=200)
     ids = []
     with atomic(session):
@@ -34,7 +36,7 @@ def add_members(session, user_id: int, plan_code: str, balances: list[int], now:
         for balance in balances:
             k = next(_n)
             m = Membership(
-                user_id=user_id, plan_id=plan.id, plan_version_id=version.id, relation="self",
+                user_id=user_id, plan_id=plan.id, plan_version_id=version_id or version.id, relation="self",
                 person_name_encrypted="x", person_name_masked="王*", person_id_encrypted="x",
                 person_id_hash=f"h-{k}", person_id_masked="1101**********001X", birth_date=dt.date(1990, 5, 1),
                 sex="M", eligibility_group="t", declaration={}, state="pending", joined_at=started,
@@ -88,3 +90,17 @@ def run_postings(session, run_id: int) -> list[tuple[int, int]]:
         "SELECT a.membership_id, p.amount_fen FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id "
         "JOIN accounts a ON a.id = p.account_id WHERE t.reference_type = 'apportionment_run' "
         "AND t.reference_id = :r AND t.reason = 'deduction' AND a.kind = 'member'"), {"r": str(run_id)}).all()]
+
+
+def add_version(session, plan_code: str, now: dt.datetime, **changes) -> int:
+    """A new current rule version of the plan (as a changed catalogue would load), `changes` applied."""
+    from app.models import PlanVersion
+
+    with atomic(session):
+        plan, current = get_plan(session, plan_code)
+        version = PlanVersion(plan_id=plan.id, version=current.version + 1, rules={**current.rules, **changes},
+                              rules_sha256=f"test-{next(_n)}", summary=current.summary, created_at=now)
+        session.add(version)
+        session.flush()
+        plan.current_version_id = version.id
+        return version.id

@@ -202,6 +202,25 @@ def open_run_id(session: Session, plan_code: str) -> int:
 
 
 # --- prepare / publish / cancel -----------------------------------------------------------
+def _run_version(session: Session, plan_id: int, cut_off: dt.datetime, current: PlanVersion) -> PlanVersion:
+    """The rule version a run uses: each membership keeps the version it joined under and a rule
+    change needs its consent (no consent flow yet). So the run uses the candidates' version (the
+    current one when they hold it or there are none) and refuses while candidates hold versions
+    whose share cap or management fee differ: one share cannot honour both."""
+    versions = list(session.execute(select(PlanVersion).where(PlanVersion.id.in_(
+        select(Membership.plan_version_id).where(
+            Membership.plan_id == plan_id, Membership.state.in_(GOOD_STANDING),
+            Membership.observation_starts_at <= cut_off).distinct()))).scalars())
+    terms = {(v.rules["share_cap_fen"], v.rules["management_fee_bp"]) for v in versions}
+    if len(terms) > 1:
+        raise Conflict("本计划的会员适用不同版本的分摊规则（每案分摊上限或管理费不同），需会员同意新规则后才能分摊",
+                       code="mixed_rule_versions",
+                       details={"plan_version_ids": sorted(v.id for v in versions)})
+    if not versions or any(v.id == current.id for v in versions):
+        return current
+    return max(versions, key=lambda v: v.version)
+
+
 def prepare(session: Session, plan_code: str, now: dt.datetime, *, cut_off: dt.datetime | None = None,
             chunk_size: int = DEFAULT_CHUNK_SIZE) -> ApportionmentRun:
     """Freeze a run's numbers: cases, limited aid, fee, surplus used, payers and the share."""
@@ -217,6 +236,7 @@ def prepare(session: Session, plan_code: str, now: dt.datetime, *, cut_off: dt.d
         cases = _eligible_cases(session, plan.id, cut_off)
         if not cases:
             raise Conflict("截止时没有公示期满的案例", code="no_cases", details={"plan_code": plan_code})
+        version = _run_version(session, plan.id, cut_off, version)
         rules = version.rules
         cap, fee_bp = rules["share_cap_fen"], rules["management_fee_bp"]
         approved = [c.approved_aid_fen for c in cases]

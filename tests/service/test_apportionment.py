@@ -11,7 +11,9 @@ from app.services import apportionment, ledger, memberships
 from app.services.audit import audit_ledger
 from app.services.errors import Conflict
 from app.services.unit_of_work import atomic
-from tests.apportionment_support import add_claim, add_members, balances, make_user, run_postings, states
+from tests.apportionment_support import (
+    add_claim, add_members, add_version, balances, make_user, run_postings, states,
+)
 
 
 def _plan_balance(session, kind, code="adult_789"):
@@ -146,6 +148,31 @@ def test_a_case_with_a_pending_objection_waits(session, clock):
         session.execute(sa.update(ClaimObjection).values(status="dismissed", resolved_at=now))
     run = apportionment.prepare(session, "adult_789", now)
     assert run.case_count == 1
+
+
+def test_prepare_uses_the_members_rule_version_and_refuses_mixed_terms(session, clock):
+    now = clock.now()
+    uid = make_user(session, now)
+    old = add_members(session, uid, "adult_789", [1_000] * 4, now)
+    add_claim(session, old[0], 600, now)
+    old_version = session.get(Membership, old[0]).plan_version_id
+    new_version = add_version(session, "adult_789", now, share_cap_fen=200, management_fee_bp=100)
+    # Everyone still holds the old version: the run uses its cap and fee, not the new current ones.
+    run = apportionment.prepare(session, "adult_789", now)
+    assert (run.plan_version_id, run.share_cap_fen, run.management_fee_bp) == (old_version, 300, 0)
+    apportionment.cancel(session, run.id, now)
+    # A member under the new rules joins: no single share honours both versions until consent exists.
+    add_members(session, uid, "adult_789", [1_000], now, version_id=new_version)
+    with pytest.raises(Conflict) as err:
+        apportionment.prepare(session, "adult_789", now)
+    assert err.value.code == "mixed_rule_versions"
+    # A version that changes neither the cap nor the fee does not block the run.
+    same_terms = add_version(session, "adult_789", now, share_cap_fen=300, management_fee_bp=0, summary_note="x")
+    with atomic(session):
+        session.execute(sa.update(Membership).where(Membership.plan_version_id == new_version)
+                        .values(plan_version_id=same_terms))
+    run = apportionment.prepare(session, "adult_789", now)
+    assert run.share_cap_fen == 300 and run.plan_version_id == same_terms and run.payer_count == 5
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
