@@ -1,5 +1,6 @@
 """`flask payments reconcile [--at ISO]`: settle paid orders whose notification never came,
-close expired ones, finish pending refunds. Idempotent."""
+close expired ones, finish pending refunds. Idempotent.
+`flask payments retry-refund REFUND_ID [--at ISO]`: start a failed refund again (once)."""
 from __future__ import annotations
 
 import click
@@ -28,6 +29,26 @@ def reconcile(at, older_than_minutes):
     click.echo(report.summary())
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
+
+
+
+@payments_cli.command("retry-refund")
+@click.argument("refund_id", type=click.IntRange(min=1))
+@at_option
+def retry_refund(refund_id, at):
+    """Start a failed refund again: a new refund (new number) for the same order and amount, once."""
+    from app.services.errors import ServiceError
+    from app.services.refunds import retry_failed_refund, submit_refunds
+
+    now = _now(at)
+    try:
+        retry = retry_failed_refund(db.session, refund_id, now)
+    except ServiceError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    submit_refunds(db.session, current_app.extensions["yiqi"].pay, now, membership_id=retry.membership_id)
+    db.session.refresh(retry)
+    click.echo(f"refund {refund_id} retried as refund {retry.id} ({retry.out_refund_no}): "
+               f"{retry.amount_fen} fen, {retry.status}")
 
 
 commands = [payments_cli]

@@ -174,6 +174,36 @@ def fail_refund(session: Session, out_refund_no: str, error: str, now: dt.dateti
     ).rowcount)
 
 
+def retry_out_refund_no(failed_out_refund_no: str) -> str:
+    """The number of a failed refund's retry: derived, so one failed refund has at most one retry."""
+    return f"{failed_out_refund_no}-R"
+
+
+def retry_failed_refund(session: Session, refund_id: int, now: dt.datetime) -> PaymentRefund:
+    """A new pending refund (new out_refund_no) for the same order and amount as a failed one, whose
+    money is still in system:refund_pending. Once per failed refund: calling again returns the same
+    retry. WeChat is asked by submit_refunds / the next reconcile (outside this transaction)."""
+    with atomic(session):
+        failed = session.execute(select(PaymentRefund).where(PaymentRefund.id == refund_id)
+                                 .with_for_update()).scalar_one_or_none()
+        if failed is None:
+            raise NotFound("没有这笔退款", code="refund_not_found")
+        number = retry_out_refund_no(failed.out_refund_no)
+        existing = session.execute(select(PaymentRefund).where(PaymentRefund.out_refund_no == number)).scalar_one_or_none()
+        if existing is not None:
+            return existing
+        if failed.status != "failed":
+            raise Conflict("只有失败的退款才能重新发起", code="refund_not_failed", details={"status": failed.status})
+        if len(number) > 64:
+            raise Conflict("这笔退款已重试过太多次，请联系微信支付处理", code="refund_retries_exhausted")
+        retry = PaymentRefund(out_refund_no=number, order_id=failed.order_id, membership_id=failed.membership_id,
+                              amount_fen=failed.amount_fen, status="pending", attempts=0, created_at=now,
+                              updated_at=now)
+        session.add(retry)
+        session.flush()
+    return retry
+
+
 def _apply_wechat_status(session: Session, out_refund_no: str, status: str | None, now: dt.datetime) -> str:
     if status == "SUCCESS":
         return "completed" if complete_refund(session, out_refund_no, now) else "unchanged"
@@ -201,8 +231,13 @@ def apply_refund_notification(session: Session, pay: PayGateway, resource: dict,
     return outcome in ("completed", "failed")
 
 
+# Temporary refusals: the refund stays pending and the next reconcile asks again with the same
+# out_refund_no (NOT_ENOUGH: the merchant's balance is too low for now).
+RETRYABLE_CODES = ("NOT_ENOUGH", "FREQUENCY_LIMITED", "SYSTEM_ERROR")
+
+
 def _retryable(exc) -> bool:
-    return exc.status is None or exc.status >= 500 or exc.code in ("SYSTEM_ERROR", "FREQUENCY_LIMITED")
+    return exc.status is None or exc.status >= 500 or exc.code in RETRYABLE_CODES
 
 
 def submit_refunds(session: Session, pay: PayGateway, now: dt.datetime, *, membership_id: int | None = None,
