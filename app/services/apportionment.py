@@ -325,12 +325,21 @@ _SUSPEND_SET = ("state = 'suspended', state_before_suspension = state, suspended
                 "grace_ends_at = :grace_ends, state_changed_at = :stamp")
 
 # PostgreSQL: one statement decides, posts, debits, suspends and records the recovery point.
-# First (a separate statement) the chunk's accounts below the share are locked, re-checked on
+# First (separate statements) the chunk's members below the share are locked, re-checked on
 # their latest version: a top-up cannot slip in between deciding "suspend" and suspending.
-# The others can only rise (top-ups), and the debit UPDATE re-reads a concurrently updated row
-# before debiting it, so every member is decided on its latest balance and no top-up is lost.
-# Locking only the few below the share keeps the cost off the many who pay.
-# The postings are one INSERT (the zero-sum trigger checks each statement).
+# Lock order = a top-up's (payments.settle locks the membership FOR UPDATE, then
+# ledger.post_transaction the accounts): memberships first, then accounts. The reverse order
+# deadlocked: the chunk held a low account and waited for its membership to suspend it, while
+# a top-up held that membership and waited for the account. Now the chunk waits on the
+# membership, the top-up finishes, and the account lock (a new statement, a new snapshot) sees
+# the new balance. The others can only rise (top-ups), and the debit UPDATE re-reads a
+# concurrently updated row before debiting it, so every member is decided on its latest
+# balance and no top-up is lost. Locking only the few below the share keeps the cost off the
+# many who pay. The postings are one INSERT (the zero-sum trigger checks each statement).
+_PG_LOCK_MEMBERSHIPS = (
+    "SELECT COUNT(*) FROM (SELECT m.id FROM memberships m JOIN accounts a ON a.membership_id = m.id "
+    "WHERE m.plan_id = :plan AND m.id >= :lo AND m.id < :hi AND a.membership_id >= :lo AND a.membership_id < :hi "
+    "AND a.balance_fen < :share ORDER BY m.id FOR NO KEY UPDATE OF m) locked")
 _PG_LOCK = ("SELECT COUNT(*) FROM (SELECT a.id FROM accounts a WHERE a.membership_id >= :lo AND a.membership_id < :hi "
             "AND a.plan_id = :plan AND a.balance_fen < :share ORDER BY a.membership_id FOR NO KEY UPDATE) locked")
 _PG_CHUNK = f"""
@@ -386,6 +395,7 @@ def _datetimes(run: ApportionmentRun, grace_days: int) -> dict:
 def _chunk_postgresql(session: Session, run: ApportionmentRun, lo: int, hi: int, pool: int,
                       grace_days: int) -> ChunkResult:
     params = _params(run, lo, hi, pool)
+    session.execute(text(_PG_LOCK_MEMBERSHIPS), params)
     session.execute(text(_PG_LOCK), params)
     row = session.execute(_sql(_PG_CHUNK, **_datetimes(run, grace_days)), params).one()
     payers, suspended, debited, posted, progressed = (int(v) for v in row)

@@ -18,6 +18,7 @@ from app.services.audit import audit_ledger
 from app.services.unit_of_work import atomic
 from bench.synthetic import add_case, generate_members
 from config import PROJECT_ROOT
+from tests.apportionment_support import add_claim, add_members, make_user, run_postings, states
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -143,4 +144,54 @@ def test_top_ups_while_executing_are_never_lost(pg_engine, clock):
         assert all(states[m] in ("observing", "protected") for m in poor[:60])
         assert all(states[m] == "suspended" for m in poor[60:])
         assert run.debited_fen == share * len(paid)
+        assert audit_ledger(s).ok
+
+
+def test_a_top_up_holding_the_membership_lock_does_not_deadlock_a_chunk(pg_engine, clock):
+    """A top-up locks the membership (payments.settle) and then its account; the chunk must take
+    its locks in the same order, or the two wait on each other (PostgreSQL aborts one)."""
+    now = clock.now()
+    with Session(pg_engine) as s:
+        uid = make_user(s, now)
+        rich = add_members(s, uid, "adult_789", [1_000] * 10, now)
+        [low] = add_members(s, uid, "adult_789", [100], now)
+        add_claim(s, rich[0], 3_300, now)
+        run = apportionment.prepare(s, "adult_789", now)
+        apportionment.publish(s, run.id, now)
+        run_id, share = run.id, run.share_fen
+    assert share == 300  # 11 payers → 300 each; the low member would be suspended
+    errors = []
+
+    def execute():
+        try:
+            with Session(pg_engine) as s:
+                apportionment.execute(s, run_id, now)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    with Session(pg_engine) as t:
+        with atomic(t):
+            t.execute(sa.text("SELECT id FROM memberships WHERE id = :m FOR UPDATE"), {"m": low})
+            me = t.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            worker = threading.Thread(target=execute)
+            worker.start()
+            waiting = False
+            with pg_engine.connect() as watch:  # until the chunk waits for our membership lock
+                for _ in range(400):
+                    waiting = watch.execute(sa.text(
+                        "SELECT COUNT(*) FROM pg_stat_activity WHERE pid <> :me AND wait_event_type = 'Lock' "
+                        "AND datname = current_database()"), {"me": me}).scalar_one() > 0
+                    if waiting:
+                        break
+                    time.sleep(0.05)
+            assert waiting, errors
+            memberships.credit(t, membership_id=low, amount_fen=500, idempotency_key="locked-top-up",
+                               now=now + dt.timedelta(seconds=1))
+    worker.join(timeout=30)
+    assert not errors, errors
+    with Session(pg_engine) as s:
+        assert apportionment.get_run(s, run_id).status == "executed"
+        assert dict(run_postings(s, run_id))[low] == -share  # the top-up came first: it paid
+        assert states(s, [low])[low] == "protected"
+        assert _balances(s)[low] == 100 + 500 - share
         assert audit_ledger(s).ok
