@@ -1,5 +1,5 @@
-"""Helpers for claims tests: protected members, operators, and the state the apportionment run
-(issue 4) leaves a case in, created directly (test-only)."""
+"""Helpers for claims tests: protected members, operators, and (for payout unit tests only) a
+stand-in for the state an apportionment run leaves a case in."""
 from __future__ import annotations
 
 import datetime as dt
@@ -58,7 +58,10 @@ def claim_body(membership_id, clock, *, incident_days_ago=5, diagnosis_days_ago=
 
 
 def settle_collected(claim_id: int, shares: dict[int, int], run_id: int, now) -> int:
-    """What issue 4's run does to a case: payers' shares → plan pool → aid payable; status collected."""
+    """A stand-in for an apportionment run, for payout UNIT tests only: made-up deduction and settle
+    postings (payers' shares → plan pool → aid payable) and the claim set to 'collected' directly,
+    with a `run_id` that names no real run. End-to-end tests run the real engine instead
+    (app.services.apportionment prepare/publish/execute; see test_case_end_to_end)."""
     claim = db.session.get(Claim, claim_id)
     code = db.session.get(Plan, claim.plan_id).code
     pool = ledger.account_id(db.session, ledger.plan_account_code(code, "plan_pool"))

@@ -51,6 +51,21 @@ def emulator(keys_dir):
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def emulator_reset(request):
+    """After each test that used the emulator: no injected fault left and its clock back to real
+    time, so a test that adds faults or moves the clock cannot change a later one's outcome."""
+    if "emulator" not in request.fixturenames:
+        yield
+        return
+    # Requested here (already part of the test), so the emulator outlives this fixture's teardown.
+    state = request.getfixturevalue("emulator").state
+    yield
+    with state.lock:
+        state.faults.clear()
+        state._clock_offset = 0.0  # EmulatorState has advance_clock only; the offset is what it moves
+
+
 def _migrate(url: str) -> None:
     app = create_app(_config(url, None, None))
     with app.app_context():

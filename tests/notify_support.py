@@ -28,9 +28,11 @@ def new_user(session, clock, openid: str | None = None) -> User:
 def member(session, services, clock, user_id: int, plan: str = "adult_789", prepay_fen: int | None = 500,
            age: int = 30):
     """A membership; with a prepay it is observing (which records membership.observing)."""
-    # A distinct birthday per call: make_id_number's serial gives two calls in a row the same number.
-    birth = years_ago(clock.now().date(), age, days=next(_birthdays) % 300)
-    request = JoinRequest(plan, "王五", make_id_number(birth), "self", no_answers())
+    # A distinct birthday and region per call: make_id_number's serial gives two calls in a row the same
+    # number, and a clock moved by a day between calls can give two of them the same birthday.
+    n = next(_birthdays)
+    birth = years_ago(clock.now().date(), age, days=n % 300)
+    request = JoinRequest(plan, "王五", make_id_number(birth, region=f"1101{n % 100:02d}"), "self", no_answers())
     m = memberships.join(session, services.pii, user_id=user_id, request=request, now=clock.now())
     if prepay_fen:
         with atomic(session):

@@ -6,7 +6,10 @@ import requests
 from sqlalchemy import select, update
 
 from app.extensions import db
-from app.models import Account, DomainEvent, LedgerTransaction, Membership, Operator, OperatorAuditEntry
+from app.models import (Account, ApportionmentRunCase, Claim, DomainEvent, LedgerTransaction, Membership, Operator,
+                        OperatorAuditEntry)
+from app.services import apportionment
+from tests.apportionment_support import add_members, balances, make_user
 from tests.claims_support import (claim_body, join_and_fund, make_operator, make_protected, member, operator_login,
                                   settle_collected)
 
@@ -96,8 +99,21 @@ def test_case_end_to_end(client, app, clock, emulator, staff, documents_dir):
     assert client.get(f"/api/v1/claims/{claim_id}", headers=alice).get_json()["status"] == "ready"
     assert [o["status"] for o in client.get(f"/api/v1/announcements/{claim_id}").get_json()["objections"]] == ["dismissed"]
 
-    # The apportionment run (issue 4) collects the aid; here its effect is created directly.
-    collected = settle_collected(claim_id, {bob_m: 300, carol_m: 300}, run_id=1, now=clock.now())
+    # A real apportionment run collects the aid: the three members and three more funded payers.
+    now = clock.now()
+    add_members(db.session, make_user(db.session, now), "adult_789", [500, 500, 500], now)
+    run = apportionment.prepare(db.session, "adult_789", now, chunk_size=2)
+    [run_case] = db.session.execute(select(ApportionmentRunCase).where(ApportionmentRunCase.run_id == run.id)).scalars()
+    assert run_case.claim_id == claim_id and run.payer_count == 6
+    assert run_case.limited_aid_fen == 6 * run.share_cap_fen < run_case.approved_aid_fen  # capped by the payers
+    apportionment.publish(db.session, run.id, now)
+    assert apportionment.execute(db.session, run.id, now).status == "executed"
+    db.session.expire_all()
+    claim = db.session.get(Claim, claim_id)
+    assert (claim.status, claim.collected_by_run_id) == ("collected", run.id)
+    assert claim.collected_aid_fen == run_case.limited_aid_fen
+    collected = claim.collected_aid_fen
+    assert balances(db.session, [alice_m, bob_m, carol_m]) == {m: 300 - run.share_fen for m in (alice_m, bob_m, carol_m)}
     paid = client.post(f"/api/v1/admin/claims/{claim_id}/payout", headers=fin)
     assert paid.status_code == 200, paid.get_json()
     assert paid.get_json()["status"] == "wait_user_confirm" and paid.get_json()["amount_fen"] == collected

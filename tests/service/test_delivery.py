@@ -6,9 +6,10 @@ import sqlalchemy as sa
 
 from app import jobs
 from app.models import Membership, SubscribeQuota
-from app.services import delivery, subscriptions
+from app.services import apportionment, delivery, memberships, subscriptions
 from app.services.errors import InvalidRequest
 from app.services.unit_of_work import atomic
+from tests.apportionment_support import add_claim, run_postings
 from tests.notify_support import consent, delivered, member, new_user, record, rows
 
 SEND_PATH = "cgi-bin/message/subscribe/send"
@@ -194,3 +195,84 @@ def test_consent_refuses_unknown_templates(session, services, clock):
         subscriptions.consent(session, services.subscribe_templates, user_id=user.id, accepted=["nope"],
                               now=clock.now())
     assert subscriptions.quotas_of(session, user.id) == {}
+
+
+# --- issue 6's acceptance: each kind of event reaches the emulator as its own template ---------------
+# Each case makes the event happen for BOTH users (the real engine where there is one) and returns
+# the template keywords its message must carry.
+
+
+def _real_run(session, services, clock, *, execute: bool):
+    """A real apportionment run of the plan over its members; the case belongs to a third member."""
+    claimant = new_user(session, clock)
+    claim_id = add_claim(session, member(session, services, clock, claimant.id).id, 30_000, clock.now())
+    run = apportionment.prepare(session, "adult_789", clock.now())
+    apportionment.publish(session, run.id, clock.now())
+    if execute:
+        run = apportionment.execute(session, run.id, clock.now())
+    assert claim_id and run.payer_count == 3 and run.share_fen == 300  # 3 payers × the 300 fen cap
+    return run
+
+
+def _run_executed(session, services, clock, users):
+    run = _real_run(session, services, clock, execute=True)
+    paid = dict(run_postings(session, run.id))
+    assert [paid.get(m.id) for _, m in users] == [-run.share_fen] * 2  # both users paid the share
+    return {"amount2": "3.00元", "thing3": "本期分摊已从余额扣除"}
+
+
+def _run_published(session, services, clock, users):
+    _real_run(session, services, clock, execute=False)
+    return {"number2": "1", "amount3": "3.00元"}
+
+
+def _balance_low(session, services, clock, users):
+    _real_run(session, services, clock, execute=True)  # 500 − 300 leaves 200, below one 300 fen share
+    return {"phrase2": "余额不足", "amount3": "2.00元"}
+
+
+def _observation_over(session, services, clock, users):
+    clock.advance(days=181)
+    assert memberships.advance(session, clock.now()).protected == 2
+    return {"phrase2": "保障中", "thing3": "观察期已结束，保障已生效"}
+
+
+def _aid_paid(session, services, clock, users):
+    for user, m in users:
+        claim_id = add_claim(session, m.id, 80_000, clock.now(), status="paid")
+        record(session, "aid.paid", clock, claim_id=claim_id, user_id=user.id, plan_id=m.plan_id,
+               membership_id=m.id, payload={"amount_fen": 80_000})
+    return {"amount2": "800.00元"}
+
+
+@pytest.mark.parametrize("happen, key", [
+    (_run_executed, "share_deducted"),
+    (_run_published, "case_announced"),
+    (_balance_low, "balance_low"),
+    (_observation_over, "observation_over"),
+    (_aid_paid, "aid_paid"),
+], ids=["run.executed", "run.published", "balance_low", "memberships.protected", "aid.paid"])
+def test_each_event_reaches_only_consenting_users_once_spending_one_quota(app, session, services, emulator, clock,
+                                                                         happen, key):
+    yes, no = new_user(session, clock), new_user(session, clock)
+    users = [(yes, member(session, services, clock, yes.id)), (no, member(session, services, clock, no.id))]
+    consent(session, services, emulator, yes, key, count=2)
+    template = services.subscribe_templates[key]
+
+    def wechat_quota(user):
+        with emulator.state.lock:
+            return emulator.state.subscribe_quota[(user.openid, template.id)]
+
+    _drain(app, clock)  # the joining notices (no consent for them): nothing reaches WeChat
+    clock.advance(days=1)
+    expected = happen(session, services, clock, users)
+    _drain(app, clock)
+    assert _drain(app, clock) == 0  # drained: a second pass finds nothing
+    [message] = delivered(emulator, yes.openid, template.id)
+    assert {k: message.data[k]["value"] for k in expected} == expected and message.page == template.page
+    assert delivered(emulator, yes.openid) == [message]  # no other template went out to them
+    assert delivered(emulator, no.openid) == []
+    assert (wechat_quota(yes), _quota(session, yes, key)) == (1, 1)
+    assert (wechat_quota(no), _quota(session, no, key)) == (0, None)
+    by_user = {r.user_id: r.status for r in rows(session, template_key=key) if r.user_id in (yes.id, no.id)}
+    assert by_user == {yes.id: "sent", no.id: "skipped_no_quota"}
