@@ -67,7 +67,9 @@ class BaseConfig:
     # Subscribe messages: template ids and fields (data), the outbox's chunks, leases and retries.
     SUBSCRIBE_TEMPLATES_FILE = str(SUBSCRIBE_TEMPLATES_FILE)
     NOTIFICATION_CHUNK_SIZE = 500
-    NOTIFICATION_LEASE_SECONDS = 300
+    # ≥ NOTIFICATION_CHUNK_SIZE × the WeChat client's 5 s timeout (2,500 s) plus margin: a chunk is never
+    # handed to a second worker while the first may still be sending it.
+    NOTIFICATION_LEASE_SECONDS = 2_800
     NOTIFICATION_MAX_ATTEMPTS = 6
     # Invite farming: at most this many new users attributed to one inviter per hour / per day.
     INVITE_ATTRIBUTIONS_PER_HOUR = 20

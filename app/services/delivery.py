@@ -48,7 +48,9 @@ Enqueue = Callable[[list[int], str], None]
 
 @dataclass(frozen=True)
 class Policy:
-    lease_seconds: int = 300
+    # A chunk's lease must outlast sending it (chunk_size × the WeChat client's 5 s timeout, plus
+    # margin): a lease ending mid-chunk lets dispatch hand the rows to a second worker.
+    lease_seconds: int = 2_800
     max_attempts: int = 6
     chunk_size: int = 500
 
@@ -266,25 +268,48 @@ def deliver_chunk(session: Session, sender: Sender, templates: dict[str, Templat
         attempts = {r.id: r.attempts for r in claimed}
         missing_set = set(missing)
         to_send = _rows(session, [r.id for r in claimed if r.id not in missing_set])
-    recorder = _OutcomeRecorder(session, clock, policy, result)
-    for row in to_send:
-        template = templates.get(row.template_key)
-        if template is None:
-            recorder.add(row, attempts[row.id], "failed", f"unknown template {row.template_key}")
-            continue
-        try:
-            sender.send_subscribe_message(row.openid, template.id, render(template, row), page=template.page)
-        except Exception as error:  # classified; anything unexpected is a permanent failure, recorded
-            recorder.add(row, attempts[row.id], classify(error), f"{type(error).__name__}: {error}"[:500])
-        else:
-            recorder.add(row, attempts[row.id], "sent", None)
-    recorder.flush()
+    recorder = _OutcomeRecorder(session, clock, policy, result, token)
+    for start in range(0, len(to_send), OUTCOME_BATCH):
+        batch = to_send[start:start + OUTCOME_BATCH]
+        # A lease that ended meanwhile let dispatch give these rows to another worker: not ours to send.
+        with atomic(session):
+            held = _held(session, [row.id for row in batch], token)
+        result.outcomes["claim_lost"] += len(batch) - len(held)
+        for row in (r for r in batch if r.id in held):
+            template = templates.get(row.template_key)
+            if template is None:
+                recorder.add(row, attempts[row.id], "failed", f"unknown template {row.template_key}")
+                continue
+            try:
+                sender.send_subscribe_message(row.openid, template.id, render(template, row), page=template.page)
+            except Exception as error:  # classified; anything unexpected is a permanent failure, recorded
+                recorder.add(row, attempts[row.id], classify(error), f"{type(error).__name__}: {error}"[:500])
+            else:
+                recorder.add(row, attempts[row.id], "sent", None)
+        recorder.flush()
+    if not result.outcomes["claim_lost"]:
+        del result.outcomes["claim_lost"]
     return result
 
 
+def _held(session: Session, ids: list[int], token: str) -> set[int]:
+    """The ids still sending under this chunk's token (locked on PostgreSQL: dispatch skips them)."""
+    if not ids:
+        return set()
+    query = sa.select(Notification.id).where(Notification.id.in_(ids), Notification.status == "sending",
+                                             Notification.claim_token == token)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return set(session.execute(query).scalars())
+
+
 class _OutcomeRecorder:
-    def __init__(self, session: Session, clock, policy: Policy, result: ChunkResult):
+    """Records outcomes only for rows still held under the chunk's claim token: a worker whose lease
+    ended (and whose rows another worker took) cannot overwrite the newer claim's outcomes."""
+
+    def __init__(self, session: Session, clock, policy: Policy, result: ChunkResult, token: str):
         self.session, self.clock, self.policy, self.result = session, clock, policy, result
+        self.token = token
         self.pending: list[tuple[Row, int, str, str | None]] = []
 
     def add(self, row: Row, attempts: int, outcome: str, error: str | None) -> None:
@@ -295,10 +320,18 @@ class _OutcomeRecorder:
     def flush(self) -> None:
         if not self.pending:
             return
+        with atomic(self.session):
+            held = _held(self.session, [row.id for row, *_ in self.pending], self.token)
+            self.result.outcomes["claim_lost"] += sum(1 for row, *_ in self.pending if row.id not in held)
+            self._record([entry for entry in self.pending if entry[0].id in held])
+        self.pending = []
+
+    def _record(self, pending) -> None:
         now = self.clock.now()
         table = Notification.__table__
+        owned = sa.and_(table.c.id == sa.bindparam("nid"), table.c.claim_token == self.token)
         final, retry, refunds, exhausted_quota = [], [], [], []
-        for row, attempts, outcome, error in self.pending:
+        for row, attempts, outcome, error in pending:
             if outcome == "retry" and attempts < self.policy.max_attempts:
                 delay = BACKOFF_SECONDS[min(attempts - 1, len(BACKOFF_SECONDS) - 1)]
                 retry.append({"nid": row.id, "next_at": now + dt.timedelta(seconds=delay), "err": error})
@@ -311,24 +344,22 @@ class _OutcomeRecorder:
                 refunds.append(row.id)  # not delivered: give the reserved quota back
             elif outcome == "no_quota":
                 exhausted_quota.append(row.id)
-        with atomic(self.session):
-            if final:
-                self.session.execute(
-                    sa.update(table).where(table.c.id == sa.bindparam("nid"))
-                    .values(status=sa.bindparam("st"), last_error=sa.bindparam("err"), finished_at=now,
-                            lease_until=None, claim_token=None), final)
-            if retry:
-                self.session.execute(
-                    sa.update(table).where(table.c.id == sa.bindparam("nid"))
-                    .values(status="pending", next_attempt_at=sa.bindparam("next_at"),
-                            last_error=sa.bindparam("err"), lease_until=None, claim_token=None), retry)
-            quota_of = sa.select(Notification.user_id, Notification.template_key)
-            if refunds:
-                self._adjust_quota(quota_of.where(Notification.id.in_(refunds)),
-                                   SubscribeQuota.remaining + 1, now)
-            if exhausted_quota:  # WeChat says this user has none left: believe it
-                self._adjust_quota(quota_of.where(Notification.id.in_(exhausted_quota)), 0, now)
-        self.pending = []
+        quota_of = sa.select(Notification.user_id, Notification.template_key)
+        # Quota first: it is found through the rows, which are still ours here.
+        if refunds:
+            self._adjust_quota(quota_of.where(Notification.id.in_(refunds)), SubscribeQuota.remaining + 1, now)
+        if exhausted_quota:  # WeChat says this user has none left: believe it
+            self._adjust_quota(quota_of.where(Notification.id.in_(exhausted_quota)), 0, now)
+        if final:
+            self.session.execute(
+                sa.update(table).where(owned)
+                .values(status=sa.bindparam("st"), last_error=sa.bindparam("err"), finished_at=now,
+                        lease_until=None, claim_token=None), final)
+        if retry:
+            self.session.execute(
+                sa.update(table).where(owned)
+                .values(status="pending", next_attempt_at=sa.bindparam("next_at"),
+                        last_error=sa.bindparam("err"), lease_until=None, claim_token=None), retry)
 
     def _adjust_quota(self, pairs, value, now) -> None:
         for user_id, template_key in self.session.execute(pairs).all():
