@@ -181,6 +181,7 @@ def test_a_top_up_holding_the_membership_lock_does_not_deadlock_a_chunk(pg_engin
                     waiting = watch.execute(sa.text(
                         "SELECT COUNT(*) FROM pg_stat_activity WHERE pid <> :me AND wait_event_type = 'Lock' "
                         "AND datname = current_database()"), {"me": me}).scalar_one() > 0
+                    watch.rollback()  # pg_stat_activity is a snapshot per transaction
                     if waiting:
                         break
                     time.sleep(0.05)
