@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from app.models import Account, Claim, DomainEvent, LedgerTransaction, Membership, Notification, PlanVersion, Posting
+from app.models import Account, ApportionmentRun, Claim, DomainEvent, LedgerTransaction, Membership, Notification, PlanVersion, Posting
 
 from .apportionment import DEDUCTION_REASON, RUN_REFERENCE
 from .events import subscribe
@@ -68,8 +68,9 @@ def write_one(session: Session, event: DomainEvent, *, kind: str, template_key: 
 
 
 def _plan_members(plan_id: int, prefix: str, *, amount_fen: int | None = None, claim_id: int | None = None,
-                  exclude_user_id: int | None = None) -> Select:
-    """One row per user holding a membership in good standing in the plan."""
+                  exclude_user_id: int | None = None, paying_in_run_id: int | None = None) -> Select:
+    """One row per user holding a membership in good standing in the plan (with paying_in_run_id:
+    only memberships whose observation started by that run's cut-off, i.e. who pay in it)."""
     query = (
         sa.select(_key(prefix, Membership.user_id), Membership.user_id.label("user_id"),
                   _int(plan_id, "plan_id"), _null_int("membership_id"), _int(claim_id, "claim_id"),
@@ -79,6 +80,9 @@ def _plan_members(plan_id: int, prefix: str, *, amount_fen: int | None = None, c
     )
     if exclude_user_id is not None:
         query = query.where(Membership.user_id != exclude_user_id)
+    if paying_in_run_id is not None:
+        cut_off = sa.select(ApportionmentRun.cut_off_at).where(ApportionmentRun.id == paying_in_run_id).scalar_subquery()
+        query = query.where(Membership.observation_starts_at <= cut_off)
     return query
 
 
@@ -157,10 +161,11 @@ def on_topup(session: Session, event: DomainEvent) -> None:
 
 @subscribe("run.published")
 def on_run_published(session: Session, event: DomainEvent) -> None:
-    """Case announcement: one message per user with a membership in good standing in the plan."""
+    """Case announcement: one message per user with a membership in good standing in the plan
+    whose observation started by the run's cut-off (those who joined later do not pay in it)."""
     write_rows(session, event, kind="case_announced", template_key="case_announced",
                rows=_plan_members(event.plan_id, f"case_announced:{event.run_id}:",
-                                  amount_fen=event.payload.get("share_fen")))
+                                  amount_fen=event.payload.get("share_fen"), paying_in_run_id=event.run_id))
 
 
 @subscribe("run.executed")

@@ -58,13 +58,23 @@ def test_case_announcement_fans_out_once_per_member_in_good_standing(session, se
     member(session, services, clock, newcomer.id, prepay_fen=None)  # pending: not a member yet
     member(session, services, clock, other_plan.id, plan="transit_accident")
     plan_id = _plan_id(session)
+    # The run's cut-off: a member whose observation starts after it does not pay, so is not told.
+    from app.services import apportionment
+    from tests.apportionment_support import add_claim
+
+    first = session.execute(sa.text("SELECT min(id) FROM memberships WHERE plan_id = :p"), {"p": plan_id}).scalar_one()
+    add_claim(session, first, 300, clock.now())
+    run_id = apportionment.prepare(session, "adult_789", clock.now()).id
+    clock.advance(hours=1)
+    late = new_user(session, clock)
+    member(session, services, clock, late.id)
     payload = {"share_fen": 150, "case_count": 2}
-    record(session, "run.published", clock, plan_id=plan_id, run_id=7, payload=payload)
-    record(session, "run.published", clock, plan_id=plan_id, run_id=7, payload=payload)  # replayed event
+    record(session, "run.published", clock, plan_id=plan_id, run_id=run_id, payload=payload)
+    record(session, "run.published", clock, plan_id=plan_id, run_id=run_id, payload=payload)  # replayed event
     announced = rows(session, kind="case_announced")
     assert sorted(r.user_id for r in announced) == sorted([family.id, single.id])
     assert {r.amount_fen for r in announced} == {150} and {r.dedupe_key for r in announced} == {
-        f"case_announced:7:{family.id}", f"case_announced:7:{single.id}"}
+        f"case_announced:{run_id}:{family.id}", f"case_announced:{run_id}:{single.id}"}
 
 
 def _deduct(session, clock, run_id, charges: dict[int, int]):
