@@ -11,7 +11,7 @@ from app.extensions import db
 from app.services import delivery
 
 QUEUE_NAME = "notifications"
-JOB_TIMEOUT_SECONDS = 600
+JOB_TIMEOUT_SECONDS = 3000  # longer than the lease (NOTIFICATION_LEASE_SECONDS): RQ never kills a chunk still leased
 
 
 def policy_of(app: Flask) -> delivery.Policy:
