@@ -28,8 +28,10 @@ from sqlalchemy.orm import Session
 from app.services import apportionment
 engine = sa.create_engine(sys.argv[1])
 print("ready", flush=True)
-with Session(engine) as s:
-    apportionment.execute(s, int(sys.argv[2]), dt.datetime.fromisoformat(sys.argv[3]))
+run_id, now = sys.stdin.readline().split()  # started ahead: the import cost overlaps the parent's checks
+with Session(engine) as s:  # one line per committed chunk: the parent kills between them
+    apportionment.execute(s, int(run_id), dt.datetime.fromisoformat(now),
+                          on_chunk=lambda lo, hi, r: print("chunk", lo, flush=True))
 print("done", flush=True)
 """
 
@@ -49,12 +51,18 @@ def _good(s) -> set[int]:
     return {m for (m,) in s.execute(sa.text("SELECT id FROM memberships WHERE state IN ('observing', 'protected')"))}
 
 
+def _executor(db_url: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", _EXECUTOR, db_url], cwd=PROJECT_ROOT, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+
+
 def test_sigkill_anywhere_then_resume_debits_each_payer_once(pg_engine, db_url, clock):
     now = clock.now()
     with Session(pg_engine) as s, s.begin():
-        generate_members(s, "adult_789", 3_000, now)
+        generate_members(s, "adult_789", 2_000, now)
     rng = random.Random(4)
-    killed = 0
+    mid_run = 0
+    ahead = _executor(db_url)
     for seed in range(20):
         now = now + dt.timedelta(days=1)
         with Session(pg_engine) as s:
@@ -64,18 +72,23 @@ def test_sigkill_anywhere_then_resume_debits_each_payer_once(pg_engine, db_url, 
             run = apportionment.prepare(s, "adult_789", now, chunk_size=rng.choice([50, 100, 200]))
             apportionment.publish(s, run.id, now)
             run_id, share = run.id, run.share_fen
-        proc = subprocess.Popen([sys.executable, "-c", _EXECUTOR, db_url, str(run_id), now.isoformat()],
-                                cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+            chunks = -(-(run.end_membership_id - run.first_membership_id) // run.chunk_size)
+        proc, ahead = ahead, _executor(db_url)
         assert proc.stdout.readline().strip() == "ready"
-        time.sleep(random.Random(seed).uniform(0, 0.25))
+        proc.stdin.write(f"{run_id} {now.isoformat()}\n")
+        proc.stdin.flush()
+        # Kill after k committed chunks (k random per seed), plus a random part of a chunk's time.
+        k = random.Random(seed).randint(1, chunks - 2)
+        for _ in range(k):
+            assert proc.stdout.readline().startswith("chunk")
+        time.sleep(random.Random(seed).uniform(0, 0.004))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        killed += proc.returncode == -signal.SIGKILL
+        assert proc.returncode == -signal.SIGKILL
         with Session(pg_engine) as s:
             partial = apportionment.get_run(s, run_id)
-            assert partial.status in ("executing", "executed", "published")
-            if partial.status == "published":
-                apportionment.execute(s, run_id, now)  # killed before it started
+            mid_run += partial.status == "executing" and 0 < partial.debited_count < len(
+                {m for m in good if before[m] >= share})
             run = apportionment.execute(s, run_id, now)  # resume
             assert run.status == "executed"
             after = _balances(s)
@@ -90,7 +103,9 @@ def test_sigkill_anywhere_then_resume_debits_each_payer_once(pg_engine, db_url, 
             assert run.debited_fen == run.limited_aid_fen + run.fee_fen - run.surplus_used_fen + run.over_collection_fen
             assert _good(s) == payers
             assert audit_ledger(s).ok
-    assert killed >= 10  # the kills really interrupted executions
+    ahead.kill()
+    ahead.wait()
+    assert mid_run >= 15, mid_run  # the kills landed mid-execution: some chunks paid, others not yet
 
 
 def test_top_ups_while_executing_are_never_lost(pg_engine, clock):
@@ -103,11 +118,13 @@ def test_top_ups_while_executing_are_never_lost(pg_engine, clock):
         run = apportionment.prepare(s, "adult_789", now, chunk_size=100)
         apportionment.publish(s, run.id, now)
         run_id, share = run.id, run.share_fen
+        chunks = -(-(run.end_membership_id - run.first_membership_id) // run.chunk_size)
     assert share == 300
     poor = sorted(m for m, b in before.items() if b < share)
     rich = sorted(m for m, b in before.items() if b >= share)
     targets = poor[:60] + rich[::80]
     topped: dict[int, int] = {}
+    during: list[int] = []
     errors = []
 
     def top_up(ids):
@@ -118,17 +135,35 @@ def test_top_ups_while_executing_are_never_lost(pg_engine, clock):
                         memberships.credit(s, membership_id=m, amount_fen=500, idempotency_key=f"live-{m}",
                                            now=now + dt.timedelta(seconds=1))
                     topped[m] = 500
+                    # Read after the commit: 'executing' now means it was executing at the commit
+                    # (the top-ups start only after the first chunk has committed).
+                    if apportionment.get_run(s, run_id).status == "executing":
+                        during.append(m)
+                    s.rollback()
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=top_up, args=(targets[k::3],)) for k in range(3)]
+    chunks_done = []
+
+    def on_chunk(lo, hi, result):
+        # Top-ups start once the first chunk has committed; halfway, the run waits for some of
+        # them to commit, so they overlap the run (and more arrive while the later chunks run).
+        chunks_done.append(lo)
+        if len(chunks_done) == 1:
+            for t in threads:
+                t.start()
+        if len(chunks_done) == chunks // 2:
+            deadline = time.monotonic() + 20
+            while len(during) < 5 and time.monotonic() < deadline and not errors:
+                time.sleep(0.01)
+
     with Session(pg_engine) as s:
-        for t in threads:
-            t.start()
-        apportionment.execute(s, run_id, now)
+        apportionment.execute(s, run_id, now, on_chunk=on_chunk)
     for t in threads:
         t.join()
     assert not errors, errors
+    assert len(chunks_done) == chunks >= 10 and len(during) >= 5  # top-ups committed while the run was executing
     with Session(pg_engine) as s:
         run = apportionment.get_run(s, run_id)
         after = _balances(s)
