@@ -282,7 +282,8 @@ def publish(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun
         run.status, run.published_at = "published", now
         session.flush()
         events.record(session, "run.published", now=now, plan_id=run.plan_id, run_id=run.id,
-                      payload={"share_fen": run.share_fen, "case_count": run.case_count})
+                      payload={"share_fen": run.share_fen, "case_count": run.case_count,
+                               "cut_off_at": run.cut_off_at.isoformat()})
     return run
 
 

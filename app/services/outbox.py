@@ -8,11 +8,13 @@ worker (app.services.delivery) renders the message from the row at send time.
 Imported through events.SUBSCRIBER_MODULES."""
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from app.models import Account, ApportionmentRun, Claim, DomainEvent, LedgerTransaction, Membership, Notification, PlanVersion, Posting
+from app.models import Account, Claim, DomainEvent, LedgerTransaction, Membership, Notification, PlanVersion, Posting
 
 from .apportionment import DEDUCTION_REASON, RUN_REFERENCE
 from .events import subscribe
@@ -68,9 +70,9 @@ def write_one(session: Session, event: DomainEvent, *, kind: str, template_key: 
 
 
 def _plan_members(plan_id: int, prefix: str, *, amount_fen: int | None = None, claim_id: int | None = None,
-                  exclude_user_id: int | None = None, paying_in_run_id: int | None = None) -> Select:
-    """One row per user holding a membership in good standing in the plan (with paying_in_run_id:
-    only memberships whose observation started by that run's cut-off, i.e. who pay in it)."""
+                  exclude_user_id: int | None = None, cut_off_at: dt.datetime | None = None) -> Select:
+    """One row per user holding a membership in good standing in the plan (with cut_off_at: only
+    memberships whose observation started by a run's cut-off, i.e. who pay in it)."""
     query = (
         sa.select(_key(prefix, Membership.user_id), Membership.user_id.label("user_id"),
                   _int(plan_id, "plan_id"), _null_int("membership_id"), _int(claim_id, "claim_id"),
@@ -80,9 +82,8 @@ def _plan_members(plan_id: int, prefix: str, *, amount_fen: int | None = None, c
     )
     if exclude_user_id is not None:
         query = query.where(Membership.user_id != exclude_user_id)
-    if paying_in_run_id is not None:
-        cut_off = sa.select(ApportionmentRun.cut_off_at).where(ApportionmentRun.id == paying_in_run_id).scalar_subquery()
-        query = query.where(Membership.observation_starts_at <= cut_off)
+    if cut_off_at is not None:
+        query = query.where(Membership.observation_starts_at <= cut_off_at)
     return query
 
 
@@ -165,7 +166,13 @@ def on_run_published(session: Session, event: DomainEvent) -> None:
     whose observation started by the run's cut-off (those who joined later do not pay in it)."""
     write_rows(session, event, kind="case_announced", template_key="case_announced",
                rows=_plan_members(event.plan_id, f"case_announced:{event.run_id}:",
-                                  amount_fen=event.payload.get("share_fen"), paying_in_run_id=event.run_id))
+                                  amount_fen=event.payload.get("share_fen"), cut_off_at=_cut_off(event)))
+
+
+def _cut_off(event: DomainEvent) -> dt.datetime | None:
+    """The run's cut-off, carried by the event (the engine puts it there)."""
+    raw = (event.payload or {}).get("cut_off_at")
+    return dt.datetime.fromisoformat(raw) if raw else None
 
 
 @subscribe("run.executed")

@@ -68,12 +68,16 @@ def test_case_announcement_fans_out_once_per_member_in_good_standing(session, se
     clock.advance(hours=1)
     late = new_user(session, clock)
     member(session, services, clock, late.id)
-    payload = {"share_fen": 150, "case_count": 2}
-    record(session, "run.published", clock, plan_id=plan_id, run_id=run_id, payload=payload)
+    run = apportionment.publish(session, run_id, clock.now())  # records run.published with the cut-off
+    payload = session.execute(sa.text("SELECT payload FROM domain_events WHERE kind = 'run.published'")).scalar_one()
+    if isinstance(payload, str):  # SQLite hands JSON back as text through a raw query
+        import json
+
+        payload = json.loads(payload)
     record(session, "run.published", clock, plan_id=plan_id, run_id=run_id, payload=payload)  # replayed event
     announced = rows(session, kind="case_announced")
     assert sorted(r.user_id for r in announced) == sorted([family.id, single.id])
-    assert {r.amount_fen for r in announced} == {150} and {r.dedupe_key for r in announced} == {
+    assert {r.amount_fen for r in announced} == {run.share_fen} and {r.dedupe_key for r in announced} == {
         f"case_announced:{run_id}:{family.id}", f"case_announced:{run_id}:{single.id}"}
 
 
