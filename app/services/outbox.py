@@ -16,13 +16,10 @@ from sqlalchemy.sql import Select
 
 from app.models import Account, Claim, DomainEvent, LedgerTransaction, Membership, Notification, PlanVersion, Posting
 
-from .apportionment import DEDUCTION_REASON, RUN_REFERENCE
+# Members in good standing hear about a plan's cases (observation included: they pay too).
+from .apportionment import DEDUCTION_REASON, GOOD_STANDING, RUN_REFERENCE
 from .events import subscribe
 from .sql import insert_for
-
-# Members who hear about a plan's cases: those in good standing (observation included: they pay too).
-GOOD_STANDING = ("observing", "protected")
-# The apportionment engineer's ledger convention for a run's deductions (see run_deductions).
 
 _ROW_COLUMNS = ("dedupe_key", "user_id", "plan_id", "membership_id", "claim_id", "amount_fen")
 
