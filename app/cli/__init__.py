@@ -72,7 +72,9 @@ scheduler_cli = AppGroup("scheduler", help="The clock process for periodic jobs.
 def run_scheduler(once, at):
     """Reconcile payments, dispatch notifications, advance claims and members, on their cadences."""
     from app.jobs.schedule import Scheduler
+    from app.metrics import serve_process_metrics
 
+    serve_process_metrics(current_app.config.get("METRICS_PORT"))
     scheduler = Scheduler(current_app._get_current_object())
     if once:
         ran = scheduler.tick(_now(at))
