@@ -30,7 +30,8 @@ class BaseConfig:
     ENV_NAME = "base"
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # A PostgreSQL that does not answer fails a connection in 5 s (readiness, requests) instead of hanging.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
     REDIS_URL: str | None = None
     JSON_AS_ASCII = False
     # JSON bodies are small; uploads (claim documents) set their own limit per route.
