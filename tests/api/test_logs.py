@@ -117,3 +117,27 @@ def test_the_enqueuer_puts_the_bound_request_id_in_job_meta(rq_app):
         job = enqueue([1, 2, 3], "claim-token")
     assert job.meta["request_id"] == "dispatch-req-9"
     assert enqueue([4], "other").meta["request_id"]  # none bound: a fresh one, never missing
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_one_command_run_gives_all_its_jobs_one_request_id(app, session, services, clock, redis_url):
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from app import jobs
+    from tests.notify_support import member, new_user, record
+
+    app.config.update(REDIS_URL=redis_url, NOTIFICATION_CHUNK_SIZE=1)
+    rq_queue = jobs.queue(app)
+    rq_queue.empty()
+    plan_id = session.execute(sa.text("SELECT id FROM plans WHERE code = 'adult_789'")).scalar_one()
+    for _ in range(2):
+        member(session, services, clock, new_user(session, clock).id)
+    record(session, "run.published", clock, plan_id=plan_id, run_id=1, payload={"share_fen": 100, "case_count": 1})
+    later = (clock.now() + dt.timedelta(minutes=1)).isoformat()
+    result = app.test_cli_runner().invoke(args=["notifications", "dispatch", "--at", later])
+    assert result.exit_code == 0, result.output
+    request_ids = [job.meta["request_id"] for job in rq_queue.jobs]
+    rq_queue.empty()
+    assert len(request_ids) >= 2 and len(set(request_ids)) == 1 and request_ids[0]
