@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 
+import sqlalchemy as sa
 from flask import Flask, Response
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -64,6 +65,8 @@ class DomainCollector:
         try:
             with self.app.app_context():
                 try:
+                    if db.engine.dialect.name == "postgresql":  # a scrape never holds the database long
+                        db.session.execute(sa.text("SET LOCAL statement_timeout = '2s'"))
                     data = snapshot(db.session)
                 finally:
                     db.session.remove()
