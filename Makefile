@@ -5,15 +5,29 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install migrate plans test-python test-miniprogram lint clean
+.PHONY: run test install lock migrate plans test-python test-miniprogram lint clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Installs only what the locks pin, each file checked against its hashes: a requirement missing from a
+# lock fails here (check_lock.py), and so does any package pip would fetch that the lock does not pin.
+$(STAMP): requirements.txt requirements-dev.txt requirements.lock requirements-dev.lock
+	$(PYTHON) scripts/check_lock.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -r requirements-dev.txt
+	$(PIP) install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## make lock: regenerate requirements.lock (the image's) and requirements-dev.lock (tests) from the
+## requirements files, with hashes. Run it after changing requirements*.txt and commit both locks.
+PIP_TOOLS := pip-tools==7.6.2
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet $(PIP_TOOLS)
+	$(VENV)/bin/pip-compile $(LOCK_FLAGS) --output-file requirements.lock requirements.txt
+	$(VENV)/bin/pip-compile $(LOCK_FLAGS) --output-file requirements-dev.lock requirements-dev.txt
+	$(PYTHON) scripts/check_lock.py
 
 ## make run: set up (venv, dependencies, migrations, plans) and serve the API + WeChat emulator on SQLite.
 run: install

@@ -69,6 +69,9 @@ def create_app(config: BaseConfig | dict[str, Any] | None = None) -> Flask:
     from .api import register_blueprints
 
     register_blueprints(app, api)
+    from . import metrics
+
+    metrics.init_app(app)
     from .cli import register_cli
 
     register_cli(app)

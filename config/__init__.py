@@ -30,7 +30,8 @@ class BaseConfig:
     ENV_NAME = "base"
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # A PostgreSQL that does not answer fails a connection in 5 s (readiness, requests) instead of hanging.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
     REDIS_URL: str | None = None
     JSON_AS_ASCII = False
     # JSON bodies are small; uploads (claim documents) set their own limit per route.
@@ -77,6 +78,8 @@ class BaseConfig:
     CLAIM_DOCUMENTS_DIR: str | None = None
     CLAIM_DOCUMENT_MAX_BYTES = 10 * 1024 * 1024  # one image or PDF
     CLAIM_PUBLICITY_DAYS = 5
+    # Workers and the scheduler serve their Prometheus counters on this port (unset: not served).
+    METRICS_PORT: int | None = None
     API_TITLE = "一起互助 API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -85,6 +88,7 @@ class BaseConfig:
 
     def __init__(self) -> None:
         self.REDIS_URL = os.environ.get("REDIS_URL") or self.REDIS_URL
+        self.METRICS_PORT = _env_int("METRICS_PORT", 0) or None
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in dir(self) if k.isupper()}
@@ -113,7 +117,8 @@ class DevelopmentConfig(BaseConfig):
         self.WECHAT_PAY_NOTIFY_URL = f"http://127.0.0.1:{api_port}/api/v1/payments/wechat/notify"
         self.WECHAT_PAY_REFUND_NOTIFY_URL = f"http://127.0.0.1:{api_port}/api/v1/payments/wechat/refund-notify"
         self.WECHAT_KEYS_DIR = _dev_keys_dir()
-        self.CLAIM_DOCUMENTS_DIR = str(PROJECT_ROOT / "instance" / "claim-documents")
+        self.CLAIM_DOCUMENTS_DIR = (os.environ.get("CLAIM_DOCUMENTS_DIR")
+                                    or str(PROJECT_ROOT / "instance" / "claim-documents"))
 
 
 class TestingConfig(DevelopmentConfig):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: migrate, load the plans, then serve the WeChat emulator and the API (gunicorn)
-# on the embedded default (SQLite, jobs inline). Ctrl-C stops both.
+# on the embedded default (SQLite, jobs inline), gunicorn with the production settings file. Ctrl-C stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -15,7 +15,7 @@ mkdir -p instance
 
 "$VENV/bin/python" -m wechat.emulator --host 127.0.0.1 --port "$EMULATOR_PORT" --keys-dir instance/wechat-keys &
 EMULATOR_PID=$!
-"$VENV/bin/gunicorn" --bind "127.0.0.1:$PORT" --workers 2 --threads 4 --access-logfile - wsgi:app &
+"$VENV/bin/gunicorn" --config deploy/gunicorn.conf.py --bind "127.0.0.1:$PORT" --workers 2 --threads 4 wsgi:app &
 API_PID=$!
 
 stop() { kill "$API_PID" "$EMULATOR_PID" 2>/dev/null || true; wait 2>/dev/null || true; }

@@ -23,6 +23,8 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.memorystorage import MemoryStorage
 from wechatpy.session.redisstorage import RedisStorage
 
+from .metrics import observed_call
+
 PRODUCTION_API_BASE = "https://api.weixin.qq.com/"
 # Errors that mean "the token you sent is no good": refresh once and retry.
 TOKEN_ERRCODES = {40001, 40014, 42001}
@@ -156,6 +158,10 @@ class _StableTokenWeChatClient(WeChatClient):
             time.sleep(0.05)
 
     def _fetch_stable_token(self) -> str:
+        with observed_call("mp", "stable_token", _errcode_of):
+            return self._request_stable_token()
+
+    def _request_stable_token(self) -> str:
         response = self._http.post(
             self.api_base + "cgi-bin/stable_token",
             json={
@@ -197,7 +203,7 @@ class MiniProgramClient:
         )
 
     def code_to_session(self, code: str) -> Session:
-        result = self._call(lambda: self._wechat.wxa.code_to_session(code))
+        result = self._call("code_to_session", lambda: self._wechat.wxa.code_to_session(code))
         return Session(
             openid=result["openid"],
             unionid=result.get("unionid"),
@@ -208,12 +214,13 @@ class MiniProgramClient:
         self, openid: str, template_id: str, data: dict[str, str], page: str | None = None
     ) -> None:
         wrapped = {key: {"value": value} for key, value in data.items()}
-        self._call(lambda: self._wechat.wxa.send_subscribe_message(openid, template_id, wrapped, page))
+        self._call("send_subscribe_message",
+                   lambda: self._wechat.wxa.send_subscribe_message(openid, template_id, wrapped, page))
 
     def get_unlimited_code(self, scene: str, page: str | None, width: int = 430) -> bytes:
         """The PNG of a mini-program code; the page reads `scene` from its query."""
         response = self._call(
-            lambda: self._wechat.wxa.get_wxa_code_unlimited(scene, width=width, page=page)
+            "get_unlimited_code", lambda: self._wechat.wxa.get_wxa_code_unlimited(scene, width=width, page=page)
         )
         # wechatpy hands back the raw response when the body is not JSON (i.e. the image).
         if isinstance(response, dict):
@@ -226,12 +233,14 @@ class MiniProgramClient:
         except Exception as exc:  # bad base64, key, padding or JSON, or another appid
             raise OpenDataError(f"open data rejected: {type(exc).__name__}") from exc
 
-    def _call(self, request: Callable[[], T]) -> T:
-        """Run a wechatpy call; on a rejected token refresh it once and retry."""
+    def _call(self, operation: str, request: Callable[[], T]) -> T:
+        """Run a wechatpy call; on a rejected token refresh it once and retry. Each call is logged
+        and its failures counted by errcode (wechat.metrics)."""
         for attempt in (1, 2):
             used_token = self._translate_errors(lambda: self._wechat.access_token)
             try:
-                return self._translate_errors(request)
+                with observed_call("mp", operation, _errcode_of):
+                    return self._translate_errors(request)
             except WeChatError as error:
                 if error.errcode not in TOKEN_ERRCODES or attempt == 2:
                     raise
@@ -251,3 +260,13 @@ class MiniProgramClient:
             raise WeChatError(exc.errcode, errmsg) from exc
         except requests.RequestException as exc:
             raise WeChatError(None, str(exc)) from exc
+
+
+def _errcode_of(error: Exception) -> str | None:
+    if isinstance(error, (WeChatTimeout, requests.Timeout)):
+        return "timeout"
+    if isinstance(error, WeChatError):
+        return str(error.errcode) if error.errcode is not None else "network"
+    if isinstance(error, requests.RequestException):  # the token fetch, before translation
+        return "network"
+    return None

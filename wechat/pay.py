@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.utils import aes_decrypt, rsa_verify
 
+from .metrics import observed_call
+
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 NOTIFICATION_MAX_SKEW_SECONDS = 300
 # 商家转账 scene; 1000 = 现金营销. The scene must be enabled for the merchant.
@@ -262,6 +264,11 @@ class PayClient:
     # --- plumbing -------------------------------------------------------------------------
 
     def _call(self, sdk_method: Callable[..., tuple[int, Any]], **kwargs) -> dict:
+        with observed_call("pay", sdk_method.__name__, _errcode_of):
+            return self._call_sdk(sdk_method, **kwargs)
+
+    @staticmethod
+    def _call_sdk(sdk_method: Callable[..., tuple[int, Any]], **kwargs) -> dict:
         try:
             status, content = sdk_method(**kwargs)
         except (requests.Timeout, requests.ConnectionError) as error:
@@ -285,6 +292,14 @@ def verify_payment_sign(params: Mapping[str, str], merchant_public_key_pem: str,
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def _errcode_of(error: Exception) -> str | None:
+    if isinstance(error, PayTimeout):
+        return "timeout"
+    if isinstance(error, PayError):
+        return error.code
+    return None
 
 
 def _json_or_empty(content: str | bytes) -> dict:

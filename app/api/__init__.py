@@ -24,6 +24,7 @@ BLUEPRINT_MODULES = [
     "app.api.invites",
     "app.api.groups",
     "app.api.apportionment",
+    "app.api.health",
 ]
 
 
@@ -41,6 +42,9 @@ def register_converters(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask, api) -> None:
+    from .request_ids import register_request_ids
+
+    register_request_ids(app)  # first: every other hook's log lines carry the id
     for name in BLUEPRINT_MODULES:
         api.register_blueprint(importlib.import_module(name).blp)
     register_error_handlers(app)

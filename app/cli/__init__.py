@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib
 
 import click
@@ -10,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app.extensions import db
+from app.logs import request_id_bound
 
 
 def _now(at: str | None) -> dt.datetime:
@@ -72,7 +74,9 @@ scheduler_cli = AppGroup("scheduler", help="The clock process for periodic jobs.
 def run_scheduler(once, at):
     """Reconcile payments, dispatch notifications, advance claims and members, on their cadences."""
     from app.jobs.schedule import Scheduler
+    from app.metrics import serve_process_metrics
 
+    serve_process_metrics(current_app.config.get("METRICS_PORT"))
     scheduler = Scheduler(current_app._get_current_object())
     if once:
         ran = scheduler.tick(_now(at))
@@ -91,9 +95,30 @@ CLI_MODULES: list[str] = [
 ]
 
 
+def _bind_request_id(group: click.Group) -> click.Group:
+    """Each command run gets one request id: its log lines, WeChat calls and enqueued jobs share it.
+    (Groups are module-level and registered once per app: a command is wrapped once.)"""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _bind_request_id(command)
+        elif not getattr(command.callback, "binds_request_id", False):
+            command.callback = _with_request_id(command.callback)
+    return group
+
+
+def _with_request_id(callback):
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        with request_id_bound():
+            return callback(*args, **kwargs)
+
+    run.binds_request_id = True
+    return run
+
+
 def register_cli(app: Flask) -> None:
     for group in (plans_cli, members_cli, ledger_cli, scheduler_cli):
-        app.cli.add_command(group)
+        app.cli.add_command(_bind_request_id(group))
     for name in CLI_MODULES:
         for group in importlib.import_module(name).commands:
-            app.cli.add_command(group)
+            app.cli.add_command(_bind_request_id(group))

@@ -59,7 +59,9 @@ def dispatch(at, every):
 def work(burst):
     """An RQ worker for notification chunks (needs REDIS_URL)."""
     from app.jobs import work as run_worker
+    from app.metrics import serve_process_metrics
 
+    serve_process_metrics(current_app.config.get("METRICS_PORT"))
     try:
         run_worker(current_app._get_current_object(), burst=burst)
     except RuntimeError as error:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Flask, current_app, has_app_context
 
 from app.extensions import db
+from app.logs import current_request_id, new_request_id, request_id_bound
 from app.services import delivery
 
 QUEUE_NAME = "notifications"
@@ -21,9 +22,14 @@ def policy_of(app: Flask) -> delivery.Policy:
 
 
 def deliver(app: Flask, ids: list[int], token: str) -> delivery.ChunkResult:
+    from app.metrics import NOTIFICATIONS_DELIVERED
+
     services = app.extensions["yiqi"]
-    return delivery.deliver_chunk(db.session, services.mini_program, services.subscribe_templates, ids, token,
-                                  clock=services.clock, policy=policy_of(app))
+    result = delivery.deliver_chunk(db.session, services.mini_program, services.subscribe_templates, ids, token,
+                                    clock=services.clock, policy=policy_of(app))
+    for outcome, count in result.outcomes.items():
+        NOTIFICATIONS_DELIVERED.labels(outcome).inc(count)
+    return result
 
 
 _worker_app: Flask | None = None
@@ -61,8 +67,10 @@ def enqueuer(app: Flask) -> delivery.Enqueue:
     rq_queue = queue(app)
     if rq_queue is None:
         return lambda ids, token: deliver(app, ids, token)
+    # The job carries the request id of the work that handed it over (a scheduler task, a command).
     return lambda ids, token: rq_queue.enqueue(deliver_chunk_job, ids, token, job_timeout=JOB_TIMEOUT_SECONDS,
-                                               result_ttl=60, failure_ttl=24 * 3600)
+                                               result_ttl=60, failure_ttl=24 * 3600,
+                                               meta={"request_id": current_request_id() or new_request_id()})
 
 
 def dispatch(app: Flask, now=None, max_chunks: int | None = None) -> int:
@@ -73,10 +81,22 @@ def dispatch(app: Flask, now=None, max_chunks: int | None = None) -> int:
 
 def work(app: Flask, burst: bool = False) -> None:
     """Run an RQ worker in this process (SimpleWorker: no fork per job)."""
-    from rq import SimpleWorker
-
     rq_queue = queue(app)
     if rq_queue is None:
         raise RuntimeError("REDIS_URL is not set: notifications are delivered inline by `flask notifications dispatch`")
-    SimpleWorker([rq_queue], connection=rq_queue.connection).work(burst=burst, with_scheduler=False,
-                                                                   logging_level="WARNING")
+    _request_id_worker_class()([rq_queue], connection=rq_queue.connection).work(
+        burst=burst, with_scheduler=False, logging_level="WARNING")
+
+
+def _request_id_worker_class():
+    from rq import SimpleWorker
+
+    class RequestIdWorker(SimpleWorker):
+        """Runs each job with the request id from its meta bound, so its log lines (and its WeChat
+        calls') carry the id of the request or task that enqueued it."""
+
+        def perform_job(self, job, queue):
+            with request_id_bound(job.meta.get("request_id")):
+                return super().perform_job(job, queue)
+
+    return RequestIdWorker

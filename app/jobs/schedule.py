@@ -14,6 +14,8 @@ from typing import Callable
 from flask import Flask
 
 from app.extensions import db
+from app.logs import request_id_bound
+from app.metrics import SCHEDULED_TASK_RUNS
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +34,12 @@ def _dispatch_notifications(app: Flask, now: dt.datetime):
 
 
 def _reconcile_payments(app: Flask, now: dt.datetime):
+    from app.metrics import record_reconcile
     from app.services.payments import reconcile
 
-    return reconcile(db.session, app.extensions["yiqi"].pay, now)
+    report = reconcile(db.session, app.extensions["yiqi"].pay, now)
+    record_reconcile(report)
+    return report
 
 
 def _advance_claims(app: Flask, now: dt.datetime):
@@ -107,12 +112,15 @@ class Scheduler:
         for task in self.tasks:
             if not self._claim(task, slot_start(task, now)):
                 continue
-            with self.app.app_context():
+            # One request id per task run: its log lines, WeChat calls and jobs share it.
+            with self.app.app_context(), request_id_bound():
                 try:
                     task.run(self.app, now)
                     ran.append(task.name)
+                    SCHEDULED_TASK_RUNS.labels(task.name, "ok").inc()
                 except Exception:
                     log.exception("scheduled task %s failed", task.name)
+                    SCHEDULED_TASK_RUNS.labels(task.name, "failed").inc()
                 finally:
                     db.session.remove()
         return ran
