@@ -68,7 +68,14 @@ def create_app(config: BaseConfig | dict[str, Any] | None = None) -> Flask:
 
     from .api import register_blueprints
 
+    from .api.rate_limits import init_rate_limits
+
+    init_rate_limits(app)
     register_blueprints(app, api)
+    if app.config.get("PROXY_FIX_X_FOR"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])
     from .cli import register_cli
 
     register_cli(app)

@@ -14,6 +14,7 @@ from .claims import claim_out, send_document
 from .claims_schemas import (OutboxStatusOut, AdminClaimList, AdminClaimOut, AdminClaimQuery, AssignIn, AuditList, AuditQuery,
                              ObjectionOut, OperatorLoginIn, OperatorLoginOut, OrganisationList, RejectIn, ReportIn,
                              ResolveIn, ReturnIn, TransferOut)
+from .rate_limits import by_address, rate_limited
 from .schemas import ErrorEnvelope
 from .security import BEARER, services
 
@@ -38,12 +39,16 @@ def _now():
 
 
 @blp.route("/auth/login", methods=["POST"])
+@rate_limited(blp, "RATELIMIT_OPERATOR_LOGIN", by_address, "operator-login")
 @blp.arguments(OperatorLoginIn)
 @blp.response(200, OperatorLoginOut)
 @blp.alt_response(401, schema=ErrorEnvelope)
 def login(body):
     """Operator password login → an operator bearer token (not valid on member routes)."""
-    operator = operators.authenticate(db.session, username=body["username"], password=body["password"], now=_now())
+    cfg = current_app.config
+    lockout = operators.LockoutPolicy(cfg["OPERATOR_LOCKOUT_THRESHOLD"], cfg["OPERATOR_LOCKOUT_MINUTES"])
+    operator = operators.authenticate(db.session, username=body["username"], password=body["password"], now=_now(),
+                                      lockout=lockout)
     tokens = services().operator_tokens
     return {"token": tokens.issue(operator.id), "token_type": "Bearer", "expires_in": tokens.max_age_seconds,
             "operator": {"id": operator.id, "username": operator.username, "roles": sorted(operator.role_set),

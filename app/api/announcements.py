@@ -8,6 +8,7 @@ from app.extensions import db
 from app.services import claims as claim_service
 
 from .claims_schemas import AnnouncementList, AnnouncementOut, AnnouncementQuery, ObjectionIn, ObjectionOut
+from .rate_limits import by_member, rate_limited
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
 
@@ -44,6 +45,7 @@ def get_announcement(claim_id):
 
 @blp.route("/<int:claim_id>/objections", methods=["POST"])
 @member_required
+@rate_limited(blp, "RATELIMIT_OBJECTION", by_member, "objection")
 @blp.arguments(ObjectionIn)
 @blp.response(201, ObjectionOut)
 @blp.alt_response(403, schema=ErrorEnvelope, description="not a member of the same plan, or the claimant")

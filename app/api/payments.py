@@ -12,6 +12,7 @@ from app.services import refunds as refund_service
 from .memberships import membership_out
 from .payments_schemas import (LedgerPage, LeaveOut, OrderOut, PageArgs, RefundList, SponsorViewOut, TopupIn,
                                TopupOut)
+from .rate_limits import by_member, rate_limited
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
 
@@ -44,6 +45,7 @@ def _start(target, amount_fen: int) -> dict:
 
 @blp.route("/memberships/<int:membership_id>/topups", methods=["POST"])
 @member_required
+@rate_limited(blp, "RATELIMIT_TOPUP", by_member, "topup")
 @blp.arguments(TopupIn)
 @blp.response(201, TopupOut)
 @blp.alt_response(400, schema=ErrorEnvelope, description="amount below the first-prepay minimum or above the ceiling")
@@ -57,6 +59,7 @@ def topup(body, membership_id):
 
 @blp.route("/sponsor/<string:token>", methods=["GET"])
 @member_required
+@rate_limited(blp, "RATELIMIT_SPONSOR_VIEW", by_member, "sponsor-view")
 @blp.response(200, SponsorViewOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
@@ -70,6 +73,7 @@ def sponsor_view(token):
 
 @blp.route("/sponsor/<string:token>/topups", methods=["POST"])
 @member_required
+@rate_limited(blp, "RATELIMIT_TOPUP", by_member, "topup")
 @blp.arguments(TopupIn)
 @blp.response(201, TopupOut)
 @blp.alt_response(400, schema=ErrorEnvelope)
