@@ -10,8 +10,8 @@ from app.services import payments as payment_service
 from app.services import refunds as refund_service
 
 from .memberships import membership_out
-from .payments_schemas import (LedgerPage, LeaveOut, OrderOut, PageArgs, RefundList, SponsorViewOut, TopupIn,
-                               TopupOut)
+from .payments_schemas import (LedgerPage, LeaveOut, OrderOut, PageArgs, RefundList, SponsorLinkIn, SponsorTopupIn,
+                               SponsorViewOut, TopupIn, TopupOut)
 from .rate_limits import by_member, rate_limited
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
@@ -57,32 +57,35 @@ def topup(body, membership_id):
     return _start(payment_service.own_target(db.session, g.user_id, membership_id), body["amount_fen"])
 
 
-@blp.route("/sponsor/<string:token>", methods=["GET"])
+# The sponsor token is a bearer secret: it travels in the JSON body, never in the URL, so it cannot
+# reach an access log, a proxy's cache or a Referer header.
+@blp.route("/sponsor/lookup", methods=["POST"])
 @member_required
 @rate_limited(blp, "RATELIMIT_SPONSOR_VIEW", by_member, "sponsor-view")
+@blp.arguments(SponsorLinkIn)
 @blp.response(200, SponsorViewOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
-def sponsor_view(token):
+def sponsor_view(body):
     """What a sponsor link shows: the (masked) person, the plan, the state and the balance."""
-    target = payment_service.sponsor_target(db.session, token)
+    target = payment_service.sponsor_target(db.session, body["token"])
     return {"person_name": target.person_name_masked, "plan_code": target.plan_code, "plan_name": target.plan_name,
             "state": target.state, "balance_fen": target.balance_fen, "min_prepay_fen": target.min_prepay_fen,
             "is_own": target.member_user_id == g.user_id}
 
 
-@blp.route("/sponsor/<string:token>/topups", methods=["POST"])
+@blp.route("/sponsor/topups", methods=["POST"])
 @member_required
 @rate_limited(blp, "RATELIMIT_TOPUP", by_member, "topup")
-@blp.arguments(TopupIn)
+@blp.arguments(SponsorTopupIn)
 @blp.response(201, TopupOut)
 @blp.alt_response(400, schema=ErrorEnvelope)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.alt_response(503, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
-def sponsor_topup(body, token):
+def sponsor_topup(body):
     """Top up someone else's membership through its sponsor link; the ledger records who paid."""
-    return _start(payment_service.sponsor_target(db.session, token), body["amount_fen"])
+    return _start(payment_service.sponsor_target(db.session, body["token"]), body["amount_fen"])
 
 
 @blp.route("/topups/<int:order_id>", methods=["GET"])
