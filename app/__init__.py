@@ -61,9 +61,11 @@ def create_app(config: BaseConfig | dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), compare_type=True)
     # One Api per app: the OpenAPI document belongs to the app, not to the process.
+    from .api.error_docs import ErrorCodesPlugin
+
     api = EnvelopeApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearerAuth": {"type": "http", "scheme": "bearer"},
-    }}})
+    }}, "extra_plugins": [ErrorCodesPlugin()]})
     app.extensions["yiqi"] = Container(config=app.config)
 
     from .api import register_blueprints

@@ -15,7 +15,9 @@ mkdir -p instance
 
 "$VENV/bin/python" -m wechat.emulator --host 127.0.0.1 --port "$EMULATOR_PORT" --keys-dir instance/wechat-keys &
 EMULATOR_PID=$!
-"$VENV/bin/gunicorn" --bind "127.0.0.1:$PORT" --workers 2 --threads 4 --access-logfile - wsgi:app &
+# --limit-request-line 8190 (gunicorn's maximum): URLs up to that length reach the app, which answers
+# an over-long one (MAX_URL_LENGTH) with 414 in the JSON envelope instead of gunicorn's HTML page.
+"$VENV/bin/gunicorn" --bind "127.0.0.1:$PORT" --workers 2 --threads 4 --limit-request-line 8190 --access-logfile - wsgi:app &
 API_PID=$!
 
 stop() { kill "$API_PID" "$EMULATOR_PID" 2>/dev/null || true; wait 2>/dev/null || true; }

@@ -7,6 +7,7 @@ from app.extensions import db
 from app.services import users
 from app.services.invites import AttributionLimiter
 
+from .error_docs import errors
 from .rate_limits import by_address, rate_limited
 from .schemas import ErrorEnvelope, LoginRequest, LoginResponse
 from .security import services
@@ -19,6 +20,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="WeChat
 @blp.arguments(LoginRequest)
 @blp.response(200, LoginResponse)
 @blp.alt_response(400, schema=ErrorEnvelope, description="WeChat refused the code (reused, expired, invalid)")
+@errors("wechat_login_failed", "upstream_unavailable")
 def login(body):
     """Exchange a wx.login code for our bearer token."""
     container = services()

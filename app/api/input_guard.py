@@ -47,6 +47,7 @@ def _refuse_characters(location: str, field: str | None = None):
 
 def _check_text(location: str, items) -> None:
     for key, value in items:
+        key, value = key or "", value or ""  # a multipart part may come without a name
         if has_forbidden_characters(key) or has_forbidden_characters(value):
             raise _refuse_characters(location, None if has_forbidden_characters(key) else key)
 

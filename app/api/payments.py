@@ -9,6 +9,7 @@ from app.services import memberships as membership_service
 from app.services import payments as payment_service
 from app.services import refunds as refund_service
 
+from .error_docs import errors
 from .memberships import membership_out
 from .payments_schemas import (LedgerPage, LeaveOut, OrderOut, PageArgs, RefundList, SponsorLinkIn, SponsorTopupIn,
                                SponsorViewOut, TopupIn, TopupOut)
@@ -52,6 +53,8 @@ def _start(target, amount_fen: int) -> dict:
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.alt_response(503, schema=ErrorEnvelope, description="WeChat Pay did not take the order; try again")
 @blp.doc(security=BEARER)
+@errors("membership_not_found", "amount_above_ceiling", "amount_below_minimum", "amount_invalid",
+        "membership_ended", "wechat_pay_order_failed", "upstream_unavailable")
 def topup(body, membership_id):
     """Order a top-up of your own membership; returns the wx.requestPayment parameters."""
     return _start(payment_service.own_target(db.session, g.user_id, membership_id), body["amount_fen"])
@@ -66,6 +69,7 @@ def topup(body, membership_id):
 @blp.response(200, SponsorViewOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("sponsor_link_invalid")
 def sponsor_view(body):
     """What a sponsor link shows: the (masked) person, the plan, the state and the balance."""
     target = payment_service.sponsor_target(db.session, body["token"])
@@ -83,6 +87,8 @@ def sponsor_view(body):
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.alt_response(503, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("sponsor_link_invalid", "amount_above_ceiling", "amount_below_minimum", "amount_invalid",
+        "membership_ended", "wechat_pay_order_failed", "upstream_unavailable")
 def sponsor_topup(body):
     """Top up someone else's membership through its sponsor link; the ledger records who paid."""
     return _start(payment_service.sponsor_target(db.session, body["token"]), body["amount_fen"])
@@ -93,6 +99,7 @@ def sponsor_topup(body):
 @blp.response(200, OrderOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("order_not_found")
 def get_topup(order_id):
     """One of your top-up orders (as the payer): poll it after wx.requestPayment."""
     order = payment_service.get_order_for_payer(db.session, g.user_id, order_id)
@@ -103,6 +110,9 @@ def get_topup(order_id):
 @blp.response(204)
 @blp.alt_response(400, schema=ErrorEnvelope, description="forged, stale, tampered or mismatched: nothing changed")
 @blp.alt_response(404, schema=ErrorEnvelope, description="unknown order or refund: nothing changed")
+@errors("invalid_notification", "notification_malformed", "notification_mismatch", "notification_not_success",
+        "notification_type_unsupported", "transfer_mismatch", "order_not_found", "refund_not_found",
+        "transfer_not_found", "order_paid_by_other_transaction")
 def wechat_notify():
     """WeChat Pay's payment and refund notifications (signed, encrypted). 204 = applied or duplicate."""
     container = services()
@@ -121,6 +131,7 @@ blp.add_url_rule("/payments/wechat/refund-notify", "wechat_refund_notify", wecha
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.alt_response(409, schema=ErrorEnvelope, description="an open claim or a published apportionment blocks leaving")
 @blp.doc(security=BEARER)
+@errors("membership_not_found", "membership_ended", "refund_not_possible", "leave_refused")
 def leave(membership_id):
     """Leave the plan: the whole balance is refunded to the original payments, newest first. Safe to retry."""
     container = services()
@@ -136,6 +147,7 @@ def leave(membership_id):
 @blp.response(200, RefundList)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("membership_not_found")
 def list_refunds(membership_id):
     membership_service.get_for_user(db.session, g.user_id, membership_id)
     return {"items": [refund_out(r) for r in refund_service.list_refunds(db.session, membership_id)]}
@@ -147,6 +159,7 @@ def list_refunds(membership_id):
 @blp.response(200, LedgerPage)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("membership_not_found")
 def statement(args, membership_id):
     """Your membership's money movements, newest first, in fen, with reason codes and references."""
     membership_service.get_for_user(db.session, g.user_id, membership_id)

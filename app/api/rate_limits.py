@@ -33,8 +33,7 @@ def rate_limited(blp, setting: str, key_func, scope: str):
     def decorate(view):
         limited = limiter.limit(lambda: current_app.config[setting], key_func=key_func, scope=scope)(view)
         return blp.alt_response(429, schema=ErrorEnvelope, description=(
-            f"too many requests (`{setting}`); Retry-After says when to try again. "
-            "Error codes: `too_many_requests`"))(limited)
+            f"too many requests (`{setting}`); Retry-After says when to try again"))(limited)
 
     return decorate
 

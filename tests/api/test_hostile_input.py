@@ -129,3 +129,13 @@ def test_over_long_url_is_414_in_the_envelope(client, app):
     assert client.get("/api/v1/plans?q=" + "x" * (limit - 20)).status_code == 200
     response = client.get("/api/v1/plans?q=" + "x" * limit)
     assert_refused(response, 414, "uri_too_long")
+
+
+def test_a_multipart_part_without_a_name_is_no_500(client, member_headers):
+    boundary = "b0undary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data\r\n\r\nno name\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n%PDF-\r\n"
+            f"--{boundary}--\r\n").encode()
+    response = client.post("/api/v1/claims/1/documents", data=body, headers=member_headers,
+                           content_type=f"multipart/form-data; boundary={boundary}")
+    assert_refused(response, 404, "claim_not_found")
