@@ -126,3 +126,24 @@ def test_lock_out_clock_is_the_injected_one(app, client, clock):
     assert operator_attempt(client, "finance-c", "guess").status_code == 429
     row = db.session.execute(sa.select(Operator).where(Operator.username == "finance-c")).scalar_one()
     assert row.locked_until == clock.now() + dt.timedelta(minutes=app.config["OPERATOR_LOCKOUT_MINUTES"])
+
+
+def test_limits_are_counted_in_redis_when_configured(sqlite_url, keys_dir, redis_url):
+    """Production: every gunicorn worker (here: two apps) counts in the same Redis window."""
+    import uuid
+
+    import redis
+
+    from app import create_app
+    from tests.conftest import _config
+
+    settings = {**_config(sqlite_url, keys_dir, None), "REDIS_URL": redis_url,
+                "RATELIMIT_OPERATOR_LOGIN": BaseConfig.RATELIMIT_OPERATOR_LOGIN}
+    worker_a, worker_b = create_app(settings), create_app(settings)
+    address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    attempts = [worker.test_client().post(OPERATOR_LOGIN, json={"username": "nobody", "password": "guess"},
+                                          environ_base={"REMOTE_ADDR": address})
+                for worker in (worker_a, worker_b, worker_a, worker_b, worker_a, worker_b)]
+    assert [a.status_code for a in attempts] == [401] * 5 + [429]
+    assert_rate_limited(attempts[-1])
+    assert redis.Redis.from_url(redis_url).keys(f"*yiqi:ratelimit*{address}*")
