@@ -85,6 +85,9 @@ def test_bad_text_in_a_join_and_in_consents(client, member_headers, clock, text)
                                headers=member_headers), 400, "invalid_characters")
     assert_refused(client.post("/api/v1/subscriptions", data=raw_json({"accepted": [text]}),
                                content_type="application/json", headers=member_headers), 400, "invalid_characters")
+    assert_refused(client.post("/api/v1/sponsor/lookup", data=raw_json({"token": text}),
+                               content_type="application/json", headers=member_headers), 400, "invalid_characters")
+    assert_refused(client.get("/api/v1/sponsor/a%00", headers=member_headers), 400, "invalid_characters")
     # A key is text too.
     assert_refused(client.post("/api/v1/subscriptions", data=raw_json({text: ["x"]}),
                                content_type="application/json", headers=member_headers), 400, "invalid_characters")
