@@ -61,17 +61,26 @@ def create_app(config: BaseConfig | dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), compare_type=True)
     # One Api per app: the OpenAPI document belongs to the app, not to the process.
+    from .api.error_docs import ErrorCodesPlugin
+
     api = EnvelopeApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearerAuth": {"type": "http", "scheme": "bearer"},
-    }}})
+    }}, "extra_plugins": [ErrorCodesPlugin()]})
     app.extensions["yiqi"] = Container(config=app.config)
 
     from .api import register_blueprints
 
+    from .api.rate_limits import init_rate_limits
+
+    init_rate_limits(app)
     register_blueprints(app, api)
     from . import metrics
 
     metrics.init_app(app)
+    if app.config.get("PROXY_FIX_X_FOR"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])
     from .cli import register_cli
 
     register_cli(app)

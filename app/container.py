@@ -49,6 +49,17 @@ class Container:
         return self._once("redis", make)
 
     @property
+    def rate_limit_storage(self):
+        """Counters of the `limits` library (invite attributions): Redis when configured, else memory."""
+
+        def make():
+            from limits.storage import storage_from_string
+
+            return storage_from_string(self.config.get("REDIS_URL") or "memory://")
+
+        return self._once("rate_limit_storage", make)
+
+    @property
     def mini_program(self):
         def make():
             from wechat.mp import MiniProgramClient, RedisTokenStorage

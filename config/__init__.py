@@ -37,6 +37,12 @@ class BaseConfig:
     # JSON bodies are small; uploads (claim documents) set their own limit per route.
     MAX_JSON_BODY_BYTES = 64 * 1024
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+    # Input guard (app/api/input_guard.py): our requests nest a few levels and carry small numbers.
+    MAX_JSON_DEPTH = 32
+    MAX_JSON_NUMBER_LENGTH = 40  # characters of one number literal (a BIGINT has 19 digits)
+    # Path + query string; gunicorn is started with --limit-request-line 8190 so that URLs up to
+    # that length reach us and get the 414 envelope (longer request lines get gunicorn's own 414).
+    MAX_URL_LENGTH = 4096
 
     AUTH_TOKEN_MAX_AGE_SECONDS = 7 * 24 * 3600
     OPERATOR_TOKEN_MAX_AGE_SECONDS = 8 * 3600
@@ -72,6 +78,23 @@ class BaseConfig:
     # handed to a second worker while the first may still be sending it.
     NOTIFICATION_LEASE_SECONDS = 2_800
     NOTIFICATION_MAX_ATTEMPTS = 6
+    # Rate limits (Flask-Limiter syntax, moving windows; app/api/rate_limits.py). Logins by client
+    # address, the others by member. Redis storage when REDIS_URL is set, memory otherwise.
+    RATELIMIT_MEMBER_LOGIN = "30/minute;300/hour"
+    RATELIMIT_OPERATOR_LOGIN = "5/minute;30/hour"
+    RATELIMIT_TOPUP = "10/minute;60/hour"
+    RATELIMIT_OBJECTION = "5/minute;20/day"
+    RATELIMIT_SPONSOR_VIEW = "30/minute;300/hour"
+    # Redis unreachable: count in each process's memory instead of answering 500 (logged by Flask-Limiter).
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # Operator lock-out (per account, in the database, audited): this many wrong passwords in a row
+    # lock the account for this long, whatever addresses they came from.
+    OPERATOR_LOCKOUT_THRESHOLD = 10
+    OPERATOR_LOCKOUT_MINUTES = 15
+    # Behind a reverse proxy: how many X-Forwarded-For hops to trust for the client address
+    # (werkzeug ProxyFix); 0 = use the socket's address.
+    PROXY_FIX_X_FOR = 0
     # Invite farming: at most this many new users attributed to one inviter per hour / per day.
     INVITE_ATTRIBUTIONS_PER_HOUR = 20
     INVITE_ATTRIBUTIONS_PER_DAY = 100
@@ -132,6 +155,11 @@ class TestingConfig(DevelopmentConfig):
         super().__init__()
         self.SQLALCHEMY_DATABASE_URI = "sqlite://"
         self.REDIS_URL = None
+        # Tests log in many operators and members from one address: generous limits, so no test
+        # trips one by accident; tests of the limits set the production values (BaseConfig) themselves.
+        for setting in ("RATELIMIT_MEMBER_LOGIN", "RATELIMIT_OPERATOR_LOGIN", "RATELIMIT_TOPUP",
+                        "RATELIMIT_OBJECTION", "RATELIMIT_SPONSOR_VIEW"):
+            setattr(self, setting, "10000/minute")
 
 
 _REQUIRED_IN_PRODUCTION = (
@@ -189,6 +217,7 @@ class ProductionConfig(BaseConfig):
         self.WECHAT_PAY_REFUND_NOTIFY_URL = env.get("WECHAT_PAY_REFUND_NOTIFY_URL") or env["WECHAT_PAY_NOTIFY_URL"]
         self.CLAIM_DOCUMENTS_DIR = env["CLAIM_DOCUMENTS_DIR"]
         self.TOPUP_MAX_FEN = _env_int("TOPUP_MAX_FEN", BaseConfig.TOPUP_MAX_FEN)
+        self.PROXY_FIX_X_FOR = _env_int("PROXY_FIX_X_FOR", BaseConfig.PROXY_FIX_X_FOR)
 
 
 def _read_file(path: str, name: str) -> str:

@@ -42,8 +42,9 @@ graceful_timeout = 30
 keepalive = 5
 max_requests = 2000  # recycle workers now and then (a slow leak never becomes an outage)
 max_requests_jitter = 200
-# Our URLs are short: a request line over 2 KiB is refused (414) before it reaches the app.
-limit_request_line = 2048
+# gunicorn's maximum: URLs up to it reach the app, which answers one over MAX_URL_LENGTH (4096) with 414
+# in our JSON envelope; a request line over 8190 bytes gets gunicorn's own 414 before any Python runs.
+limit_request_line = 8190
 limit_request_fields = 60
 limit_request_field_size = 8190
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -15,6 +15,8 @@ mkdir -p instance
 
 "$VENV/bin/python" -m wechat.emulator --host 127.0.0.1 --port "$EMULATOR_PORT" --keys-dir instance/wechat-keys &
 EMULATOR_PID=$!
+# deploy/gunicorn.conf.py sets limit_request_line 8190 (gunicorn's maximum): URLs up to that length reach
+# the app, which answers an over-long one (MAX_URL_LENGTH) with 414 in the JSON envelope.
 "$VENV/bin/gunicorn" --config deploy/gunicorn.conf.py --bind "127.0.0.1:$PORT" --workers 2 --threads 4 wsgi:app &
 API_PID=$!
 

@@ -12,7 +12,7 @@ from app.models import Claim, Plan
 from app.services import ledger, memberships, operators
 from app.services.clock import china_date
 from app.services.unit_of_work import atomic
-from tests.support import login, make_id_number, no_answers, years_ago
+from tests.support import region_code, login, make_id_number, no_answers, years_ago
 
 PASSWORD = "correct horse battery staple"
 _regions = itertools.count(11)  # a region per person: tests.support's serial repeats after a sex adjustment
@@ -20,7 +20,7 @@ _regions = itertools.count(11)  # a region per person: tests.support's serial re
 
 def join_and_fund(client, headers, clock, *, plan="adult_789", age=30, name="张三丰", sex="M", relation="self",
                   amount_fen=300) -> tuple[int, str]:
-    id_number = make_id_number(years_ago(china_date(clock.now()), age), sex, region=f"1101{next(_regions) % 100:02d}")
+    id_number = make_id_number(years_ago(china_date(clock.now()), age), sex, region=region_code(next(_regions)))
     body = {"plan_code": plan, "relation": relation, "person": {"name": name, "id_number": id_number},
             "answers": no_answers()}
     response = client.post("/api/v1/memberships", json=body, headers=headers)

@@ -8,6 +8,7 @@ from flask import Flask, jsonify, request
 from werkzeug.routing import IntegerConverter
 
 from .errors import register_error_handlers
+from .input_guard import register_input_guard
 from .schemas import MAX_ID
 
 
@@ -54,6 +55,8 @@ def register_blueprints(app: Flask, api) -> None:
         # Uploads are multipart and bounded by MAX_CONTENT_LENGTH; JSON bodies are small.
         if not (request.mimetype or "").startswith("multipart/"):
             request.max_content_length = app.config["MAX_JSON_BODY_BYTES"]
+
+    register_input_guard(app)  # after the body limit: it reads the body
 
     @app.get("/healthz")
     def healthz():

@@ -9,11 +9,13 @@ from app.extensions import db
 from app.models import Membership
 from app.services import claim_documents, claims as claim_service, operators, payouts
 
+from .error_docs import errors
 from .admin_security import operator_required
 from .claims import claim_out, send_document
 from .claims_schemas import (OutboxStatusOut, AdminClaimList, AdminClaimOut, AdminClaimQuery, AssignIn, AuditList, AuditQuery,
                              ObjectionOut, OperatorLoginIn, OperatorLoginOut, OrganisationList, RejectIn, ReportIn,
                              ResolveIn, ReturnIn, TransferOut)
+from .rate_limits import by_address, rate_limited
 from .schemas import ErrorEnvelope
 from .security import BEARER, services
 
@@ -38,12 +40,17 @@ def _now():
 
 
 @blp.route("/auth/login", methods=["POST"])
+@rate_limited(blp, "RATELIMIT_OPERATOR_LOGIN", by_address, "operator-login")
 @blp.arguments(OperatorLoginIn)
 @blp.response(200, OperatorLoginOut)
 @blp.alt_response(401, schema=ErrorEnvelope)
+@errors("operator_login_failed", "operator_locked")
 def login(body):
     """Operator password login → an operator bearer token (not valid on member routes)."""
-    operator = operators.authenticate(db.session, username=body["username"], password=body["password"], now=_now())
+    cfg = current_app.config
+    lockout = operators.LockoutPolicy(cfg["OPERATOR_LOCKOUT_THRESHOLD"], cfg["OPERATOR_LOCKOUT_MINUTES"])
+    operator = operators.authenticate(db.session, username=body["username"], password=body["password"], now=_now(),
+                                      lockout=lockout)
     tokens = services().operator_tokens
     return {"token": tokens.issue(operator.id), "token_type": "Bearer", "expires_in": tokens.max_age_seconds,
             "operator": {"id": operator.id, "username": operator.username, "roles": sorted(operator.role_set),
@@ -66,6 +73,7 @@ def list_claims(query):
 @blp.response(200, AdminClaimOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("claim_not_found")
 def get_claim(claim_id):
     return admin_claim_out(claim_service.get_for_operator(db.session, g.operator, claim_id))
 
@@ -74,6 +82,7 @@ def get_claim(claim_id):
 @operator_required("reviewer", "investigator")
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("claim_not_found", "document_not_found")
 def get_document(claim_id, document_id):
     """A document, for the operators on the case only."""
     return send_document(claim_documents.for_operator(db.session, g.operator, claim_id=claim_id,
@@ -85,6 +94,8 @@ def get_document(claim_id, document_id):
 @blp.response(200, AdminClaimOut)
 @blp.alt_response(409, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("claim_not_found", "claim_transition_invalid", "claim_changed_meanwhile", "separation_of_duties",
+        "operator_role_forbidden")
 def start_review(claim_id):
     """Take the case for review (submitted → under_review)."""
     return admin_claim_out(claim_service.start_review(db.session, g.operator, claim_id, _now()))
@@ -95,6 +106,8 @@ def start_review(claim_id):
 @blp.arguments(ReturnIn)
 @blp.response(200, AdminClaimOut)
 @blp.doc(security=BEARER)
+@errors("claim_not_found", "claim_transition_invalid", "claim_changed_meanwhile", "not_case_reviewer",
+        "missing_items_required", "operator_role_forbidden")
 def return_claim(body, claim_id):
     """Incomplete: back to the member with what is missing."""
     return admin_claim_out(claim_service.return_to_member(db.session, g.operator, claim_id, body["missing"], _now()))
@@ -105,6 +118,8 @@ def return_claim(body, claim_id):
 @blp.arguments(AssignIn)
 @blp.response(200, AdminClaimOut)
 @blp.doc(security=BEARER)
+@errors("claim_not_found", "claim_transition_invalid", "claim_changed_meanwhile", "not_case_reviewer",
+        "documents_missing", "organisation_not_found", "operator_role_forbidden")
 def assign(body, claim_id):
     """Complete: assign to an investigation organisation (→ investigating)."""
     return admin_claim_out(claim_service.assign(db.session, g.operator, claim_id, body["organisation_id"], _now()))
@@ -115,6 +130,8 @@ def assign(body, claim_id):
 @blp.arguments(RejectIn)
 @blp.response(200, AdminClaimOut)
 @blp.doc(security=BEARER)
+@errors("claim_not_found", "claim_transition_invalid", "claim_changed_meanwhile", "not_case_reviewer",
+        "rejection_reason_required", "separation_of_duties", "operator_role_forbidden")
 def reject(body, claim_id):
     """Reject with a reason the member sees."""
     return admin_claim_out(claim_service.reject(db.session, g.operator, claim_id, body["reason"], _now()))
@@ -126,6 +143,9 @@ def reject(body, claim_id):
 @blp.response(200, AdminClaimOut)
 @blp.alt_response(400, schema=ErrorEnvelope, description="unknown aid item or above the plan's maximum")
 @blp.doc(security=BEARER)
+@errors("claim_not_found", "claim_transition_invalid", "claim_changed_meanwhile", "aid_above_maximum",
+        "aid_item_unknown", "amount_invalid", "report_incomplete", "separation_of_duties",
+        "operator_role_forbidden")
 def submit_report(body, claim_id):
     """The investigation report: approved aid by the plan's table; the case goes into publicity."""
     report = claim_service.InvestigationReport(**body)
@@ -139,6 +159,8 @@ def submit_report(body, claim_id):
 @blp.arguments(ResolveIn)
 @blp.response(200, ObjectionOut)
 @blp.doc(security=BEARER)
+@errors("objection_not_found", "objection_already_resolved", "resolution_required", "claim_transition_invalid",
+        "claim_changed_meanwhile", "separation_of_duties", "operator_role_forbidden")
 def resolve_objection(body, objection_id):
     """Upheld sends the case back to investigation; dismissed lets publicity run its course."""
     return claim_service.resolve_objection(db.session, g.operator, objection_id, upheld=body["upheld"],
@@ -151,6 +173,8 @@ def resolve_objection(body, objection_id):
 @blp.alt_response(403, schema=ErrorEnvelope, description="separation of duties")
 @blp.alt_response(409, schema=ErrorEnvelope, description="the case's aid has not been collected")
 @blp.doc(security=BEARER)
+@errors("claim_not_found", "claim_not_collected", "payout_in_progress", "separation_of_duties",
+        "transfer_not_found", "operator_role_forbidden")
 def approve_payout(claim_id):
     """Approve paying a collected case and send the merchant transfer (retry: call again)."""
     container = services()
@@ -165,6 +189,7 @@ def approve_payout(claim_id):
 @blp.response(200, TransferOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("claim_not_found", "transfer_not_found", "transfer_mismatch", "operator_role_forbidden")
 def sync_payout(claim_id):
     """Ask WeChat where the transfer stands (and resend a pending one with the same number)."""
     from app.services.errors import NotFound

@@ -7,7 +7,9 @@ from flask_smorest import Blueprint
 from app.extensions import db
 from app.services import claims as claim_service
 
+from .error_docs import errors
 from .claims_schemas import AnnouncementList, AnnouncementOut, AnnouncementQuery, ObjectionIn, ObjectionOut
+from .rate_limits import by_member, rate_limited
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
 
@@ -38,17 +40,21 @@ def list_announcements(query):
 @blp.route("/<int:claim_id>", methods=["GET"])
 @blp.response(200, AnnouncementOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
+@errors("announcement_not_found")
 def get_announcement(claim_id):
     return announcement_out(claim_service.get_announcement(db.session, claim_id))
 
 
 @blp.route("/<int:claim_id>/objections", methods=["POST"])
 @member_required
+@rate_limited(blp, "RATELIMIT_OBJECTION", by_member, "objection")
 @blp.arguments(ObjectionIn)
 @blp.response(201, ObjectionOut)
 @blp.alt_response(403, schema=ErrorEnvelope, description="not a member of the same plan, or the claimant")
 @blp.alt_response(409, schema=ErrorEnvelope, description="already objected, or publicity over")
 @blp.doc(security=BEARER)
+@errors("announcement_not_found", "not_plan_member", "objection_by_claimant", "objection_exists",
+        "objection_reason_invalid", "publicity_over")
 def object_to(body, claim_id):
     """Object to a case in publicity (once per member per case), with a reason."""
     return claim_service.object_to(db.session, user_id=g.user_id, claim_id=claim_id, reason=body["reason"],

@@ -8,6 +8,7 @@ from app.extensions import db
 from app.services import apportionment as service
 from app.services import memberships as membership_service
 
+from .error_docs import errors
 from .apportionment_schemas import DeductionList, DeductionQuery, RunList, RunOut
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required
@@ -19,6 +20,7 @@ blp = Blueprint("apportionment", __name__, url_prefix="/api/v1",
 @blp.route("/plans/<string:code>/runs", methods=["GET"])
 @blp.response(200, RunList)
 @blp.alt_response(404, schema=ErrorEnvelope)
+@errors("plan_not_found")
 def list_runs(code):
     """A plan's published and executed runs: cases, payers, share, collected, fee, surplus."""
     return {"items": service.public_runs(db.session, code)}
@@ -27,6 +29,7 @@ def list_runs(code):
 @blp.route("/plans/<string:code>/runs/<int:run_id>", methods=["GET"])
 @blp.response(200, RunOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
+@errors("plan_not_found", "run_not_found")
 def get_run(code, run_id):
     """One run with its anonymised cases."""
     return service.public_run(db.session, code, run_id)
@@ -38,6 +41,7 @@ def get_run(code, run_id):
 @blp.response(200, DeductionList)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("membership_not_found")
 def list_deductions(query, membership_id):
     """Each run this membership paid, the share, and the cases it funded with each one's part."""
     membership_service.get_for_user(db.session, g.user_id, membership_id)  # someone else's: 404

@@ -8,6 +8,7 @@ from app.extensions import db
 from app.services import claim_documents, claims as claim_service, payouts
 from app.services.errors import InvalidRequest
 
+from .error_docs import errors
 from .claims_schemas import ClaimIn, ClaimList, ClaimOut, DocumentOut
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
@@ -44,6 +45,9 @@ def claim_out(claim, *, for_claimant: bool = True) -> dict:
 @blp.alt_response(400, schema=ErrorEnvelope, description="a rule refused the claim; the message says which")
 @blp.alt_response(409, schema=ErrorEnvelope, description="the membership already has an open claim")
 @blp.doc(security=BEARER)
+@errors("date_in_future", "diagnosis_before_incident", "incident_before_observation_end", "incident_not_covered",
+        "incident_while_suspended", "membership_in_observation", "membership_not_found",
+        "membership_not_protected", "open_claim_exists", "reported_too_late")
 def report(body):
     """Report a case for one of your protected memberships."""
     container = services()
@@ -65,6 +69,7 @@ def list_mine():
 @blp.response(200, ClaimOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("claim_not_found")
 def get_one(claim_id):
     """One of your claims with its full timeline."""
     return claim_out(claim_service.get_for_user(db.session, g.user_id, claim_id))
@@ -77,6 +82,8 @@ def get_one(claim_id):
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER, requestBody={"content": {"multipart/form-data": {"schema": {
     "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}}}})
+@errors("claim_not_found", "document_missing", "document_empty", "document_too_large", "document_type_invalid",
+        "documents_closed", "too_many_documents")
 def upload(claim_id):
     """Upload a document (JPEG, PNG or PDF; the type is read from the content, not the name)."""
     upload_ = request.files.get("file")
@@ -92,6 +99,7 @@ def upload(claim_id):
 @member_required
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("claim_not_found", "document_not_found")
 def download(claim_id, document_id):
     """The file itself (claimant only)."""
     document = claim_documents.for_member(db.session, user_id=g.user_id, claim_id=claim_id, document_id=document_id)
@@ -111,6 +119,7 @@ def send_document(document):
 @blp.response(200, ClaimOut)
 @blp.alt_response(409, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("claim_not_found", "claim_transition_invalid", "claim_changed_meanwhile")
 def resubmit(claim_id):
     """After adding what was missing, send the claim back to the reviewer."""
     return claim_out(claim_service.resubmit(db.session, user_id=g.user_id, claim_id=claim_id,
@@ -122,6 +131,7 @@ def resubmit(claim_id):
 @blp.response(200, ClaimOut)
 @blp.alt_response(409, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("claim_not_found", "claim_transition_invalid", "claim_changed_meanwhile")
 def withdraw(claim_id):
     return claim_out(claim_service.withdraw(db.session, user_id=g.user_id, claim_id=claim_id,
                                             now=services().clock.now()))
@@ -132,6 +142,7 @@ def withdraw(claim_id):
 @blp.response(200, ClaimOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("claim_not_found", "transfer_not_found", "transfer_mismatch")
 def payout_confirmed(claim_id):
     """The mini-program calls this after wx.requestMerchantTransfer succeeds: we ask WeChat and settle."""
     container = services()

@@ -18,6 +18,8 @@ STATUS_BY_KIND = {
     "not_found": 404,
     "conflict": 409,
     "unavailable": 503,
+    "uri_too_long": 414,
+    "rate_limited": 429,
 }
 
 _HTTP_CODES = {
@@ -28,6 +30,7 @@ _HTTP_CODES = {
     405: ("method_not_allowed", "不支持这种请求方式"),
     409: ("conflict", "与当前状态冲突"),
     413: ("body_too_large", "请求内容太大"),
+    414: ("uri_too_long", "请求地址太长"),
     415: ("unsupported_media_type", "请求内容类型不受支持"),
     422: ("validation_error", "请求中有字段不符合要求"),
     429: ("too_many_requests", "请求太频繁，请稍后再试"),
@@ -55,11 +58,20 @@ def http_error_response(error: HTTPException):
         details = {"fields": messages}
         if status == 400 and "json" in messages and messages["json"] == ["Invalid JSON body."]:
             code, message = "malformed_json", "请求体不是合法的JSON"
-    return envelope(status, code, message, details)
+    response = envelope(status, code, message, details)
+    # The exception's own headers: Allow on a 405, Retry-After when a limit set one.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers.add(name, value)
+    return response
 
 
 def service_error_response(error: ServiceError):
-    return envelope(STATUS_BY_KIND.get(error.kind, 400), error.code, error.message, error.details or None)
+    response = envelope(STATUS_BY_KIND.get(error.kind, 400), error.code, error.message, error.details or None)
+    retry_after = getattr(error, "retry_after_seconds", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def register_error_handlers(app: Flask) -> None:

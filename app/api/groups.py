@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from app.extensions import db
 from app.services import groups
 
+from .error_docs import errors
 from .growth_schemas import GroupEnterIn, GroupEnterOut, GroupSummaryOut
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
@@ -22,6 +23,7 @@ blp = Blueprint("groups", __name__, url_prefix="/api/v1/groups", description="We
 @blp.response(200, GroupEnterOut)
 @blp.alt_response(400, schema=ErrorEnvelope, description="the data does not decrypt for this user and app")
 @blp.doc(security=BEARER)
+@errors("open_data_invalid", "opengid_invalid", "session_key_missing")
 def enter(body):
     container = services()
     opengid = groups.enter(db.session, container.pii, container.mini_program, user_id=g.user_id,
@@ -34,5 +36,6 @@ def enter(body):
 @blp.response(200, GroupSummaryOut)
 @blp.alt_response(404, schema=ErrorEnvelope, description="not a group this user was seen in")
 @blp.doc(security=BEARER)
+@errors("group_not_found")
 def group_summary(opengid):
     return asdict(groups.summary(db.session, user_id=g.user_id, opengid=opengid))

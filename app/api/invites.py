@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from app.extensions import db
 from app.services import invites
 
+from .error_docs import errors
 from .growth_schemas import InviteOut
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
@@ -26,6 +27,7 @@ def mine():
 @member_required
 @blp.alt_response(503, schema=ErrorEnvelope, description="WeChat could not make the code now")
 @blp.doc(security=BEARER, responses={"200": {"description": "PNG", "content": {"image/png": {}}}})
+@errors("qrcode_unavailable")
 def my_qrcode():
     """A mini-program code (getUnlimited; scene = the invite code), made once and cached."""
     container = services()

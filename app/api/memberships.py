@@ -8,6 +8,7 @@ from app.services import memberships as membership_service
 from app.services.clock import china_date
 from app.services.idcard import age_on
 
+from .error_docs import errors
 from .schemas import ErrorEnvelope, JoinRequestIn, MembershipList, MembershipOut
 from .security import BEARER, member_required, services
 
@@ -54,6 +55,9 @@ def membership_out(view: membership_service.MembershipView, now) -> dict:
 @blp.alt_response(400, schema=ErrorEnvelope, description="a rule refused joining; the message says which")
 @blp.alt_response(409, schema=ErrorEnvelope, description="this person is already a member of the plan")
 @blp.doc(security=BEARER)
+@errors("already_member", "not_eligible", "person_name_invalid", "relation_invalid", "plan_not_found",
+        "declaration_incomplete", "health_declaration_refused", "unknown_declaration_question", "id_number_format",
+        "id_number_checksum", "id_number_birth_date", "id_number_region")
 def join(body):
     """Join a plan for yourself or a family member (pending until the first prepay)."""
     container = services()
@@ -80,6 +84,7 @@ def list_mine():
 @blp.response(200, MembershipOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("membership_not_found")
 def get_one(membership_id):
     now = services().clock.now()
     return membership_out(membership_service.get_for_user(db.session, g.user_id, membership_id), now)

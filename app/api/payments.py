@@ -9,9 +9,11 @@ from app.services import memberships as membership_service
 from app.services import payments as payment_service
 from app.services import refunds as refund_service
 
+from .error_docs import errors
 from .memberships import membership_out
-from .payments_schemas import (LedgerPage, LeaveOut, OrderOut, PageArgs, RefundList, SponsorViewOut, TopupIn,
-                               TopupOut)
+from .payments_schemas import (LedgerPage, LeaveOut, OrderOut, PageArgs, RefundList, SponsorLinkIn, SponsorTopupIn,
+                               SponsorViewOut, TopupIn, TopupOut)
+from .rate_limits import by_member, rate_limited
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
 
@@ -44,41 +46,52 @@ def _start(target, amount_fen: int) -> dict:
 
 @blp.route("/memberships/<int:membership_id>/topups", methods=["POST"])
 @member_required
+@rate_limited(blp, "RATELIMIT_TOPUP", by_member, "topup")
 @blp.arguments(TopupIn)
 @blp.response(201, TopupOut)
 @blp.alt_response(400, schema=ErrorEnvelope, description="amount below the first-prepay minimum or above the ceiling")
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.alt_response(503, schema=ErrorEnvelope, description="WeChat Pay did not take the order; try again")
 @blp.doc(security=BEARER)
+@errors("membership_not_found", "amount_above_ceiling", "amount_below_minimum", "amount_invalid",
+        "membership_ended", "wechat_pay_order_failed", "upstream_unavailable")
 def topup(body, membership_id):
     """Order a top-up of your own membership; returns the wx.requestPayment parameters."""
     return _start(payment_service.own_target(db.session, g.user_id, membership_id), body["amount_fen"])
 
 
-@blp.route("/sponsor/<string:token>", methods=["GET"])
+# The sponsor token is a bearer secret: it travels in the JSON body, never in the URL, so it cannot
+# reach an access log, a proxy's cache or a Referer header.
+@blp.route("/sponsor/lookup", methods=["POST"])
 @member_required
+@rate_limited(blp, "RATELIMIT_SPONSOR_VIEW", by_member, "sponsor-view")
+@blp.arguments(SponsorLinkIn)
 @blp.response(200, SponsorViewOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
-def sponsor_view(token):
+@errors("sponsor_link_invalid")
+def sponsor_view(body):
     """What a sponsor link shows: the (masked) person, the plan, the state and the balance."""
-    target = payment_service.sponsor_target(db.session, token)
+    target = payment_service.sponsor_target(db.session, body["token"])
     return {"person_name": target.person_name_masked, "plan_code": target.plan_code, "plan_name": target.plan_name,
             "state": target.state, "balance_fen": target.balance_fen, "min_prepay_fen": target.min_prepay_fen,
             "is_own": target.member_user_id == g.user_id}
 
 
-@blp.route("/sponsor/<string:token>/topups", methods=["POST"])
+@blp.route("/sponsor/topups", methods=["POST"])
 @member_required
-@blp.arguments(TopupIn)
+@rate_limited(blp, "RATELIMIT_TOPUP", by_member, "topup")
+@blp.arguments(SponsorTopupIn)
 @blp.response(201, TopupOut)
 @blp.alt_response(400, schema=ErrorEnvelope)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.alt_response(503, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
-def sponsor_topup(body, token):
+@errors("sponsor_link_invalid", "amount_above_ceiling", "amount_below_minimum", "amount_invalid",
+        "membership_ended", "wechat_pay_order_failed", "upstream_unavailable")
+def sponsor_topup(body):
     """Top up someone else's membership through its sponsor link; the ledger records who paid."""
-    return _start(payment_service.sponsor_target(db.session, token), body["amount_fen"])
+    return _start(payment_service.sponsor_target(db.session, body["token"]), body["amount_fen"])
 
 
 @blp.route("/topups/<int:order_id>", methods=["GET"])
@@ -86,6 +99,7 @@ def sponsor_topup(body, token):
 @blp.response(200, OrderOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("order_not_found")
 def get_topup(order_id):
     """One of your top-up orders (as the payer): poll it after wx.requestPayment."""
     order = payment_service.get_order_for_payer(db.session, g.user_id, order_id)
@@ -96,6 +110,9 @@ def get_topup(order_id):
 @blp.response(204)
 @blp.alt_response(400, schema=ErrorEnvelope, description="forged, stale, tampered or mismatched: nothing changed")
 @blp.alt_response(404, schema=ErrorEnvelope, description="unknown order or refund: nothing changed")
+@errors("invalid_notification", "notification_malformed", "notification_mismatch", "notification_not_success",
+        "notification_type_unsupported", "transfer_mismatch", "order_not_found", "refund_not_found",
+        "transfer_not_found", "order_paid_by_other_transaction")
 def wechat_notify():
     """WeChat Pay's payment and refund notifications (signed, encrypted). 204 = applied or duplicate."""
     container = services()
@@ -114,6 +131,7 @@ blp.add_url_rule("/payments/wechat/refund-notify", "wechat_refund_notify", wecha
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.alt_response(409, schema=ErrorEnvelope, description="an open claim or a published apportionment blocks leaving")
 @blp.doc(security=BEARER)
+@errors("membership_not_found", "membership_ended", "refund_not_possible", "leave_refused")
 def leave(membership_id):
     """Leave the plan: the whole balance is refunded to the original payments, newest first. Safe to retry."""
     container = services()
@@ -129,6 +147,7 @@ def leave(membership_id):
 @blp.response(200, RefundList)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("membership_not_found")
 def list_refunds(membership_id):
     membership_service.get_for_user(db.session, g.user_id, membership_id)
     return {"items": [refund_out(r) for r in refund_service.list_refunds(db.session, membership_id)]}
@@ -140,6 +159,7 @@ def list_refunds(membership_id):
 @blp.response(200, LedgerPage)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER)
+@errors("membership_not_found")
 def statement(args, membership_id):
     """Your membership's money movements, newest first, in fen, with reason codes and references."""
     membership_service.get_for_user(db.session, g.user_id, membership_id)

@@ -11,6 +11,16 @@ class TopupIn(Schema):
                                 metadata={"description": "fen; the plan's minimum prepay for a first top-up"})
 
 
+class SponsorLinkIn(Schema):
+    token = fields.String(required=True, validate=[validate.Length(min=1, max=64),
+                                                   validate.Regexp(r"^[A-Za-z0-9_-]+$")],
+                          metadata={"description": "the membership's sponsor_token (from the share link)"})
+
+
+class SponsorTopupIn(TopupIn, SponsorLinkIn):
+    pass
+
+
 class OrderOut(Schema):
     id = fields.Integer(required=True)
     out_trade_no = fields.String(required=True)

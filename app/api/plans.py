@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from app.extensions import db
 from app.services import plans as plan_service
 
+from .error_docs import errors
 from .schemas import ErrorEnvelope, PlanList, PlanOut
 
 blp = Blueprint("plans", __name__, url_prefix="/api/v1/plans", description="The plan catalogue")
@@ -69,6 +70,7 @@ def list_plans():
 @blp.route("/<string:code>", methods=["GET"])
 @blp.response(200, PlanOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
+@errors("plan_not_found")
 def get_plan(code):
     plan, version = plan_service.get_plan(db.session, code)
     return plan_out(plan, version, _plan_figures())

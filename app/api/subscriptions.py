@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from app.extensions import db
 from app.services import subscriptions
 
+from .error_docs import errors
 from .growth_schemas import ConsentIn, SubscriptionsOut
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
@@ -34,6 +35,7 @@ def list_templates():
 @blp.response(200, SubscriptionsOut)
 @blp.alt_response(400, schema=ErrorEnvelope, description="an unknown template")
 @blp.doc(security=BEARER)
+@errors("unknown_template")
 def accept(body):
     """Each accepted template allows one more message of it (WeChat's rule)."""
     container = services()

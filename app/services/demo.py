@@ -31,8 +31,8 @@ class DemoCase:
 
 
 def synthetic_id_number(birth: dt.date) -> str:
-    """A checksum-valid number in a made-up region (990000), so it names nobody."""
-    body = f"990000{birth:%Y%m%d}{secrets.randbelow(1000):03d}"
+    """A checksum-valid number with a random serial (ID checks need a region code that exists: 东城区)."""
+    body = f"110101{birth:%Y%m%d}{secrets.randbelow(1000):03d}"
     return body + check_character(body)
 
 

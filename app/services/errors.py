@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 class ServiceError(Exception):
-    kind = "invalid"  # invalid | not_found | conflict | forbidden | unauthorized | unavailable
+    kind = "invalid"  # invalid | not_found | conflict | forbidden | unauthorized | unavailable | rate_limited
     code = "invalid_request"
     message = "请求无效"
 
@@ -49,6 +49,20 @@ class Unavailable(ServiceError):
     kind = "unavailable"
     code = "upstream_unavailable"
     message = "微信服务暂时不可用，请稍后再试"
+
+
+class TooManyRequests(ServiceError):
+    """Refused for now; `retry_after_seconds` tells the client when to try again (Retry-After)."""
+
+    kind = "rate_limited"
+    code = "too_many_requests"
+    message = "请求太频繁，请稍后再试"
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int, code: str | None = None,
+                 details: dict | None = None):
+        self.retry_after_seconds = max(1, int(retry_after_seconds))
+        super().__init__(message, code=code, details={**(details or {}),
+                                                      "retry_after_seconds": self.retry_after_seconds})
 
 
 class IdempotencyConflict(Conflict):

@@ -1,14 +1,18 @@
-"""Resident identity card numbers (GB 11643-1999): checksum, birth date and sex."""
+"""Resident identity card numbers (GB 11643-1999): format, checksum, birth date, region and sex.
+
+python-stdnum (`stdnum.cn.ric`) does the checks; it knows the administrative region codes and the
+years each was in use, so a number whose region did not exist when its holder was born is refused."""
 from __future__ import annotations
 
 import datetime as dt
 import re
 from dataclasses import dataclass
 
+from stdnum import exceptions as stdnum_errors
+from stdnum.cn import ric
+
 from .errors import InvalidRequest
 
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK_CHARS = "10X98765432"
 _FORMAT = re.compile(r"^\d{17}[\dX]$")
 
 
@@ -20,20 +24,24 @@ class IdentityFacts:
 
 
 def check_character(first17: str) -> str:
-    total = sum(int(digit) * weight for digit, weight in zip(first17, _WEIGHTS))
-    return _CHECK_CHARS[total % 11]
+    """The check character of the first 17 digits (stdnum reads the first 17 of a full number)."""
+    return ric.calc_check_digit(first17[:17] + "0")
 
 
 def parse_id_number(raw: str) -> IdentityFacts:
     id_number = (raw or "").strip().upper()
     if not _FORMAT.match(id_number):
         raise InvalidRequest("身份证号码应为18位，最后一位可以是数字或X", code="id_number_format")
-    if check_character(id_number[:17]) != id_number[17]:
+    if check_character(id_number) != id_number[17]:
         raise InvalidRequest("身份证号码校验位不正确，请核对后重新输入", code="id_number_checksum")
     try:
-        birth = dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-    except ValueError:
+        birth = ric.get_birth_date(id_number)
+    except stdnum_errors.ValidationError:
         raise InvalidRequest("身份证号码中的出生日期无效", code="id_number_birth_date") from None
+    try:
+        ric.get_birth_place(id_number)
+    except (stdnum_errors.ValidationError, KeyError):  # KeyError: stdnum 2.2 on a known province, unknown county
+        raise InvalidRequest("身份证号码中的地区代码无效，请核对后重新输入", code="id_number_region") from None
     sex = "M" if int(id_number[16]) % 2 == 1 else "F"
     return IdentityFacts(id_number=id_number, birth_date=birth, sex=sex)
 

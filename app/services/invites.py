@@ -2,7 +2,7 @@
 
 Attribution: a NEW user logging in with an inviter code is attributed once (first touch wins, no
 self-invites, never re-attributed), and one inviter gets at most so many new users an hour and a
-day (Redis counters when configured, otherwise counted in the database). No cash rewards."""
+day (the `limits` library's counters: Redis when configured, otherwise memory). No cash rewards."""
 from __future__ import annotations
 
 import datetime as dt
@@ -70,28 +70,25 @@ def qrcode(session: Session, gateway: CodeGateway, *, user_id: int, now: dt.date
 
 
 class AttributionLimiter:
-    """How many users one inviter may gain per hour and per day (invite farming)."""
+    """How many users one inviter may gain per hour and per day (invite farming).
 
-    def __init__(self, per_hour: int, per_day: int, redis=None):
-        self.per_hour, self.per_day, self.redis = per_hour, per_day, redis
+    Counted by the `limits` library in its storage (Redis when configured, else memory). The
+    windows are the injected clock's hour and day, part of each key: the count follows business
+    time, and a frozen clock in tests moves the window like real time does in production."""
 
-    def allow(self, session: Session, inviter_id: int, now: dt.datetime) -> bool:
-        if self.redis is not None:
-            hour_key = f"yiqi:invites:{inviter_id}:h:{now:%Y%m%d%H}"
-            day_key = f"yiqi:invites:{inviter_id}:d:{now:%Y%m%d}"
-            pipe = self.redis.pipeline()
-            pipe.incr(hour_key)
-            pipe.expire(hour_key, 3600)
-            pipe.incr(day_key)
-            pipe.expire(day_key, 86400)
-            in_hour, _, in_day, _ = pipe.execute()
-            return in_hour <= self.per_hour and in_day <= self.per_day
+    def __init__(self, per_hour: int, per_day: int, storage):
+        from limits import RateLimitItemPerDay, RateLimitItemPerHour
+        from limits.strategies import FixedWindowRateLimiter
 
-        def since(delta: dt.timedelta) -> int:
-            return session.execute(sa.select(sa.func.count()).select_from(User).where(
-                User.invited_by_user_id == inviter_id, User.created_at > now - delta)).scalar_one()
+        self.limits = (RateLimitItemPerHour(per_hour), RateLimitItemPerDay(per_day))
+        self.strategy = FixedWindowRateLimiter(storage)
 
-        return since(dt.timedelta(hours=1)) < self.per_hour and since(dt.timedelta(days=1)) < self.per_day
+    def allow(self, inviter_id: int, now: dt.datetime) -> bool:
+        """Counts this attempt in both windows (atomic increments), then says whether both allow it."""
+        hour, day = self.limits
+        in_hour = self.strategy.hit(hour, "invites", str(inviter_id), f"{now:%Y%m%d%H}")
+        in_day = self.strategy.hit(day, "invites", str(inviter_id), f"{now:%Y%m%d}")
+        return in_hour and in_day
 
 
 def attribute(session: Session, limiter: AttributionLimiter | None, *, user_id: int, inviter_code: str,
@@ -103,7 +100,7 @@ def attribute(session: Session, limiter: AttributionLimiter | None, *, user_id: 
     inviter_id = session.execute(sa.select(User.id).where(User.invite_code == code)).scalar_one_or_none()
     if inviter_id is None or inviter_id == user_id:
         return False
-    if limiter is not None and not limiter.allow(session, inviter_id, now):
+    if limiter is not None and not limiter.allow(inviter_id, now):
         return False
     # First touch wins: only a user not yet attributed, and never to itself.
     return session.execute(

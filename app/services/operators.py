@@ -3,7 +3,9 @@ append-only operator audit log. Passwords are hashed with Argon2id (argon2-cffi)
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.models import OPERATOR_ROLES, InvestigationOrganisation, Operator, OperatorAuditEntry
 
-from .errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthorized
+from .errors import Conflict, Forbidden, InvalidRequest, NotFound, TooManyRequests, Unauthorized
 from .unit_of_work import atomic
 
 _hasher = PasswordHasher()
@@ -66,17 +68,32 @@ def create_operator(session: Session, *, username: str, password: str, roles: li
     return operator
 
 
-def authenticate(session: Session, *, username: str, password: str, now: dt.datetime) -> Operator:
+@dataclass(frozen=True)
+class LockoutPolicy:
+    """After `threshold` wrong passwords in a row an account is locked for `minutes` (guessing by
+    many addresses, which per-address rate limits cannot see). Each lock is in the audit log."""
+
+    threshold: int = 10
+    minutes: int = 15
+
+
+def authenticate(session: Session, *, username: str, password: str, now: dt.datetime,
+                 lockout: LockoutPolicy = LockoutPolicy()) -> Operator:
     operator = session.execute(select(Operator).where(Operator.username == username)).scalar_one_or_none()
+    if operator is not None and operator.locked_until is not None and now < operator.locked_until:
+        # Locked: the password is not even checked, so guessing on learns nothing.
+        raise _locked(operator.locked_until, now)
     try:
         _hasher.verify(operator.password_hash if operator else _DUMMY_HASH, password)
         ok = operator is not None and operator.active
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
+        if operator is not None:
+            _count_failure(session, operator.id, now, lockout)
         raise Unauthorized("用户名或密码错误", code="operator_login_failed")
     with atomic(session):
-        values = {"last_login_at": now}
+        values = {"last_login_at": now, "failed_logins": 0, "locked_until": None}
         if _hasher.check_needs_rehash(operator.password_hash):
             values["password_hash"] = hash_password(password)
         session.execute(update(Operator).where(Operator.id == operator.id).values(**values)
@@ -85,6 +102,28 @@ def authenticate(session: Session, *, username: str, password: str, now: dt.date
                      target_id=operator.id, now=now)
     session.refresh(operator)
     return operator
+
+
+def _locked(until: dt.datetime, now: dt.datetime) -> TooManyRequests:
+    return TooManyRequests("登录失败次数过多，账号已暂时锁定，请稍后再试", code="operator_locked",
+                           retry_after_seconds=math.ceil((until - now).total_seconds()))
+
+
+def _count_failure(session: Session, operator_id: int, now: dt.datetime, lockout: LockoutPolicy) -> None:
+    """One more wrong password (atomic increment); the one that reaches the threshold locks the account."""
+    with atomic(session):
+        failures = session.execute(
+            update(Operator).where(Operator.id == operator_id).values(failed_logins=Operator.failed_logins + 1)
+            .returning(Operator.failed_logins).execution_options(synchronize_session=False)).scalar_one()
+        if failures < lockout.threshold:
+            return
+        until = now + dt.timedelta(minutes=lockout.minutes)
+        session.execute(update(Operator).where(Operator.id == operator_id)
+                        .values(failed_logins=0, locked_until=until).execution_options(synchronize_session=False))
+        record_audit(session, operator_id=None, action="operator.locked", target_type="operator",
+                     target_id=operator_id, now=now,
+                     after={"failed_logins": failures, "locked_until": until.isoformat()})
+    raise _locked(until, now)
 
 
 def get_operator(session: Session, operator_id: int) -> Operator:

@@ -24,6 +24,7 @@ from .clock import china_date
 from .errors import Conflict, InvalidRequest, NotFound, Unavailable
 from .plans import fen_to_yuan_text
 from .unit_of_work import atomic
+from .wechat_resources import Transaction as TransactionResource, validated
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,8 @@ def settle_transaction(session: Session, pay: PayGateway, transaction: dict, now
     """Credit the membership for a paid WeChat transaction, exactly once.
 
     `transaction` is the decrypted notification resource or an order query's answer. Anything
-    that does not match our order is refused and changes nothing."""
+    that does not match our order, or is not shaped like a transaction, is refused and changes nothing."""
+    transaction = validated(TransactionResource, transaction)
     if transaction.get("appid") != pay.appid or transaction.get("mchid") != pay.mchid:
         raise InvalidRequest("商户号或appid不符", code="notification_mismatch", details={"field": "appid/mchid"})
     if transaction.get("trade_state") != "SUCCESS":

@@ -34,6 +34,7 @@ from .claims import _move, _separate
 from .errors import Conflict, InvalidRequest, NotFound
 from .operators import record_audit, require_role
 from .unit_of_work import atomic
+from .wechat_resources import TransferBill as TransferBillResource, validated
 
 PAYOUT_REASON = "aid_payout"
 TRANSFER_REMARK = "一起互助互助金"
@@ -215,8 +216,9 @@ def _settle(session: Session, transfer: PayoutTransfer, now: dt.datetime, common
 
 def handle_notification(session: Session, resource: dict, now: dt.datetime) -> PayoutTransfer | None:
     """A verified MCHTRANSFER.BILL.FINISHED resource (the payments notify endpoint passes it on)."""
+    resource = validated(TransferBillResource, resource)
     transfer_id = session.execute(select(PayoutTransfer.id).where(
-        PayoutTransfer.out_bill_no == str(resource.get("out_bill_no")))).scalar_one_or_none()
+        PayoutTransfer.out_bill_no == resource["out_bill_no"])).scalar_one_or_none()
     session.rollback()
     if transfer_id is None:
         return None

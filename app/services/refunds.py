@@ -22,6 +22,7 @@ from . import events, ledger, memberships
 from .errors import Conflict, InvalidRequest, NotFound
 from .plans import fen_to_yuan_text
 from .unit_of_work import atomic
+from .wechat_resources import Refund as RefundResource, validated
 
 if TYPE_CHECKING:
     from .payments import PayGateway, ReconcileReport
@@ -214,6 +215,7 @@ def _apply_wechat_status(session: Session, out_refund_no: str, status: str | Non
 
 def apply_refund_notification(session: Session, pay: PayGateway, resource: dict, now: dt.datetime) -> bool:
     """A verified REFUND.* notification: checked against our refund, then applied once."""
+    resource = validated(RefundResource, resource)
     if resource.get("mchid") != pay.mchid:
         raise InvalidRequest("商户号不符", code="notification_mismatch", details={"field": "mchid"})
     with atomic(session):

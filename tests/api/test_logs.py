@@ -50,7 +50,8 @@ def test_a_member_flow_logs_json_lines_with_request_ids_and_no_personal_data(cli
     joined = client.post("/api/v1/memberships", json=body, headers=headers)
     assert joined.status_code == 201
     membership = joined.get_json()
-    assert client.get(f"/api/v1/sponsor/{membership['sponsor_token']}", headers=headers).status_code == 200
+    assert client.post("/api/v1/sponsor/lookup", json={"token": membership["sponsor_token"]},
+                       headers=headers).status_code == 200
     order_topup(client, headers, membership["id"], 500)  # a WeChat Pay call
     sealed = requests.post(emulator.url + "_emulator/groups/encrypt", json={"openid": openid, "opengid": "G-logs"},
                            timeout=5).json()

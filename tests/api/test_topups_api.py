@@ -142,14 +142,17 @@ def test_doubtful_notifications_are_refused_and_change_nothing(client, alice, cl
 def test_sponsor_link_view_and_sponsored_topup(client, alice, bob, clock, emulator):
     m = join(client, alice, clock, plan="left_behind_children", age=8, relation="child", name="李小花",
              extra_answers={"is_left_behind": True})
-    bad = client.get("/api/v1/sponsor/no-such-token", headers=bob)
+    bad = client.post("/api/v1/sponsor/lookup", json={"token": "no-such-token"}, headers=bob)
     assert bad.status_code == 404 and bad.get_json()["error"]["code"] == "sponsor_link_invalid"
-    assert client.get(f"/api/v1/sponsor/{m['sponsor_token']}").status_code == 401
-    view = client.get(f"/api/v1/sponsor/{m['sponsor_token']}", headers=bob).get_json()
+    link = {"token": m["sponsor_token"]}
+    assert client.post("/api/v1/sponsor/lookup", json=link).status_code == 401
+    for malformed in ("", "a/b", "x" * 65, "a\u00e9"):
+        assert client.post("/api/v1/sponsor/lookup", json={"token": malformed}, headers=bob).status_code == 422
+    view = client.post("/api/v1/sponsor/lookup", json=link, headers=bob).get_json()
     assert view == {"person_name": "李*", "plan_code": "left_behind_children", "plan_name": m["plan_name"],
                     "state": "pending", "balance_fen": 0, "min_prepay_fen": m["min_prepay_fen"], "is_own": False}
     assert "sponsor_token" not in view and "id_number" not in view
-    response = client.post(f"/api/v1/sponsor/{m['sponsor_token']}/topups", json={"amount_fen": 1000}, headers=bob)
+    response = client.post("/api/v1/sponsor/topups", json={**link, "amount_fen": 1000}, headers=bob)
     assert response.status_code == 201, response.get_json()
     topup = response.get_json()
     assert topup["order"]["sponsored"] is True
@@ -158,7 +161,7 @@ def test_sponsor_link_view_and_sponsored_topup(client, alice, bob, clock, emulat
     phone_pays(emulator, topup["payment"], silent=True)
     headers, data = signed(emulator, notification_body(emulator, transaction_of(emulator, topup["order"]["out_trade_no"])))
     assert client.post(NOTIFY_PATH, data=data, headers=headers).status_code == 204
-    assert client.get(f"/api/v1/sponsor/{m['sponsor_token']}", headers=bob).get_json()["balance_fen"] == 1000
+    assert client.post("/api/v1/sponsor/lookup", json=link, headers=bob).get_json()["balance_fen"] == 1000
     row = db.session.execute(sa.text(
         "SELECT t.initiated_by_user_id, o.payer_user_id FROM ledger_transactions t "
         "JOIN orders o ON CAST(o.id AS TEXT) = t.reference_id WHERE t.reason = 'topup'")).one()

@@ -222,9 +222,9 @@ def test_sponsor_paying_after_the_member_left_is_refunded(app, live, emulator, c
     member, sponsor = Api(live, emulator, "o-kid-payer"), Api(live, emulator, "o-sponsor")
     m = member.join(clock)
     paid_topup(member, emulator, m["id"], 300)
-    late = sponsor.post(f"/api/v1/sponsor/{m['sponsor_token']}/topups", {"amount_fen": 900}).json()
+    late = sponsor.post("/api/v1/sponsor/topups", {"token": m["sponsor_token"], "amount_fen": 900}).json()
     assert member.post(f"/api/v1/memberships/{m['id']}/leave").status_code == 200
-    assert sponsor.post(f"/api/v1/sponsor/{m['sponsor_token']}/topups", {"amount_fen": 900}).status_code == 409
+    assert sponsor.post("/api/v1/sponsor/topups", {"token": m["sponsor_token"], "amount_fen": 900}).status_code == 409
     phone_pays(emulator, late["payment"])  # the sponsor's payment sheet was still open
     assert wait_until(lambda: count("SELECT COUNT(*) FROM refunds") == 2)
     reconcile(db.session, services.pay, clock.now())

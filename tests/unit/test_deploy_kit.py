@@ -135,11 +135,11 @@ def test_the_locks_pin_every_requirement_with_hashes():
 
 def test_a_requirement_missing_from_the_lock_fails_loudly(tmp_path, capsys):
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text((ROOT / "requirements.txt").read_text() + "Flask-Limiter==3.12\n")
+    requirements.write_text((ROOT / "requirements.txt").read_text() + "not-a-yiqi-dependency==1.0\n")
     lock = tmp_path / "requirements.lock"
     lock.write_text((ROOT / "requirements.lock").read_text())
     assert check_lock.problems(requirements, lock) == [
-        "requirements.txt asks for flask-limiter==3.12; requirements.lock does not pin it"]
+        "requirements.txt asks for not-a-yiqi-dependency==1.0; requirements.lock does not pin it"]
     bumped = tmp_path / "bumped.txt"
     bumped.write_text((ROOT / "requirements.txt").read_text().replace("Flask==3.1.3", "Flask==3.1.4"))
     assert check_lock.problems(bumped, lock) == ["bumped.txt asks for flask==3.1.4; requirements.lock pins 3.1.3"]

@@ -8,7 +8,7 @@ from app.services.idcard import age_on, check_character, parse_id_number
 from app.services.pii import PiiProtector, mask_id_number, mask_name
 from app.services.tokens import TokenIssuer
 from app.services.errors import Unauthorized
-from tests.support import make_id_number
+from tests.support import REGION_CODES, make_id_number
 
 KEY = "ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="
 HASH_KEY = "ZGV2LW9ubHktaGFzaC1rZXktMzItYnl0ZXMtbG9uZyE="
@@ -40,6 +40,31 @@ def test_impossible_birth_date():
     assert err.value.code == "id_number_birth_date"
 
 
+def _with_check(body: str) -> str:
+    return body + check_character(body)
+
+
+@pytest.mark.parametrize("body", [
+    "99000019900101001",  # no such region
+    "11019919900101001",  # Beijing, but no such district
+    "11011119700101001",  # 房山区 exists since 1986: not for someone born in 1970
+])
+def test_region_codes_are_checked(body):
+    with pytest.raises(InvalidRequest) as err:
+        parse_id_number(_with_check(body))
+    assert err.value.code == "id_number_region"
+
+
+def test_region_in_use_at_birth_is_accepted():
+    assert parse_id_number(_with_check("11011119900101001")).birth_date == dt.date(1990, 1, 1)
+
+
+def test_test_region_codes_are_valid_for_every_birth_year_used():
+    for code in REGION_CODES:
+        for year in (1930, 2026):
+            parse_id_number(_with_check(f"{code}{year}0101001"))
+
+
 @given(st.dates(min_value=dt.date(1940, 1, 1), max_value=dt.date(2026, 1, 1)), st.sampled_from("MF"))
 def test_generated_numbers_roundtrip(birth, sex):
     facts = parse_id_number(make_id_number(birth, sex))
@@ -55,7 +80,7 @@ def test_exactly_one_check_character_is_valid(body, last):
     except InvalidRequest as err:
         accepted = False
         if valid:
-            assert err.code == "id_number_birth_date"
+            assert err.code in ("id_number_birth_date", "id_number_region")
     assert accepted <= valid
 
 

@@ -6,7 +6,7 @@ const MEMBERSHIP_FIELDS = [
   'id', 'plan_code', 'plan_name', 'relation', 'person_name', 'state', 'balance_fen', 'min_prepay_fen',
   'observation_days_left', 'grace_ends_at', 'sponsor_token',
 ]
-// POST …/topups and POST /sponsor/{token}/topups: the order and the wx.requestPayment parameters
+// POST …/topups and POST /sponsor/topups: the order and the wx.requestPayment parameters
 const PAYMENT_FIELDS = [
   'order.id', 'order.status', 'order.amount_fen',
   'payment.timeStamp', 'payment.nonceStr', 'payment.package', 'payment.signType', 'payment.paySign',
@@ -65,9 +65,10 @@ module.exports = {
     response: each('items', ['run_id', 'status', 'paid_fen', 'share_fen', 'deducted_at',
       ...each('cases', [...RUN_CASE_FIELDS, 'part_fen'])]) },
   createTopup: { method: 'POST', path: '/memberships/{id}/topups', body: ['amount_fen'], response: PAYMENT_FIELDS },
-  getSponsor: { method: 'GET', path: '/sponsor/{token}',
+  // The sponsor token is a bearer secret: it travels in the body, never in a URL (access logs).
+  getSponsor: { method: 'POST', path: '/sponsor/lookup', body: ['token'],
     response: ['plan_name', 'person_name', 'state', 'balance_fen', 'min_prepay_fen', 'is_own'] },
-  sponsorTopup: { method: 'POST', path: '/sponsor/{token}/topups', body: ['amount_fen'], response: PAYMENT_FIELDS },
+  sponsorTopup: { method: 'POST', path: '/sponsor/topups', body: ['token', 'amount_fen'], response: PAYMENT_FIELDS },
 
   // --- claims and announcements (公示)
   createClaim: { method: 'POST', path: '/claims',

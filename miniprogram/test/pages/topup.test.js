@@ -93,12 +93,14 @@ test('the API refuses the order: its message is toasted and shown', async () => 
 
 test('sponsor link: tops up someone else\'s membership through its token', async () => {
   const { wx, comp } = await open({
-    'GET /sponsor/sp-tok': ok({ plan_code: 'child_123', plan_name: '少儿互助计划', person_name: '王*', state: 'suspended', balance_fen: 0, min_prepay_fen: 300, is_own: false }),
-    'POST /sponsor/sp-tok/topups': ok(payment, 201),
+    'POST /sponsor/lookup': ok({ plan_code: 'child_123', plan_name: '少儿互助计划', person_name: '王*', state: 'suspended', balance_fen: 0, min_prepay_fen: 300, is_own: false }),
+    'POST /sponsor/topups': ok(payment, 201),
     'POST /subscriptions': ok(templates(1)),
   }, { sponsor: 'sp-tok' })
   expect(text(comp)).toContain('王* · 少儿互助计划')
   await tap(comp, '.amount', 0)
   await tap(comp, '.pay-button')
-  expect(wx.requests.find(r => r.key === 'POST /sponsor/sp-tok/topups').options.data).toEqual({ amount_fen: 300 })
+  expect(wx.requests.find(r => r.key === 'POST /sponsor/lookup').options.data).toEqual({ token: 'sp-tok' })
+  expect(wx.requests.find(r => r.key === 'POST /sponsor/topups').options.data).toEqual({ token: 'sp-tok', amount_fen: 300 })
+  expect(wx.requests.every(r => !r.options.url.includes('sp-tok'))).toBe(true)
 })
