@@ -27,9 +27,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.models import Claim, Membership, Operator, PayoutTransfer, Plan, User
+from app.models import Account, Claim, Membership, Operator, PayoutTransfer, Plan, User
 
-from . import events, ledger
+from . import apportionment, events, ledger
 from .claims import _move, _separate
 from .errors import Conflict, InvalidRequest, NotFound
 from .operators import record_audit, require_role
@@ -189,6 +189,8 @@ def _settle(session: Session, transfer: PayoutTransfer, now: dt.datetime, common
     ).rowcount
     if won != 1:
         return  # already settled (or failed): the ledger moved at most once
+    plan_id = session.execute(select(Claim.plan_id).where(Claim.id == transfer.claim_id)).scalar_one()
+    run = apportionment.lock_open_run(session, plan_id)  # first: a run's lock order (run, then claims, members)
     claim = session.execute(select(Claim).where(Claim.id == transfer.claim_id).with_for_update()).scalar_one()
     plan_code = session.execute(select(Plan.code).where(Plan.id == claim.plan_id)).scalar_one()
     ledger.post_transaction(
@@ -200,7 +202,13 @@ def _settle(session: Session, transfer: PayoutTransfer, now: dt.datetime, common
     )
     _move(session, claim, "paid", actor="system", now=now, closed_at=now,
           note=f"互助金 {transfer.amount_fen} 分已转入申请人的微信零钱")
-    # The covered person received aid: the membership in this plan ends (domain.md, "aided").
+    # The covered person received aid: the membership in this plan ends (domain.md, "aided"), owing
+    # the share of an open run that counted it (withheld now, as that run's chunk would debit it).
+    member = session.execute(select(Membership).where(Membership.id == claim.membership_id)
+                             .with_for_update()).scalar_one()
+    balance = session.execute(select(Account.balance_fen).where(Account.membership_id == member.id)
+                              .with_for_update()).scalar_one()
+    apportionment.withhold_share(session, run, member, balance, now)
     session.execute(update(Membership).where(Membership.id == claim.membership_id,
                                              Membership.state.in_(("protected", "suspended")))
                     .values(state="aided", ended_at=now, state_changed_at=now)

@@ -1,5 +1,5 @@
 """Apportionment runs end to end on SQLite and PostgreSQL: numbers, suspensions, settlement,
-the member's explanation, the leave guard, resuming after a stop, and random plans (hypothesis)."""
+the member's explanation, who owes the share on leaving, resuming after a stop, and random plans (hypothesis)."""
 import datetime as dt
 
 import pytest
@@ -39,8 +39,10 @@ def test_a_run_end_to_end(session, clock):
     with pytest.raises(Conflict):
         apportionment.prepare(session, "adult_789", now)  # one open run per plan
     apportionment.publish(session, run.id, now)
-    assert memberships.LEAVE_GUARDS[-1](session, payer_ids[0]) is not None
-    assert memberships.LEAVE_GUARDS[-1](session, late[0]) is None
+    # Who would owe the share on leaving now: a counted payer, not the late joiner nor one below the share.
+    assert apportionment.owes_share(run, session.get(Membership, payer_ids[1]), 900)
+    assert not apportionment.owes_share(run, session.get(Membership, late[0]), 5_000)
+    assert not apportionment.owes_share(run, session.get(Membership, poor_ids[1]), 120)
 
     run = apportionment.execute(session, run.id, now + dt.timedelta(days=2))
     assert run.status == "executed"
