@@ -141,3 +141,27 @@ class RecordingPay:
     def refund(self, out_refund_no, *, out_trade_no, refund_fen, total_fen, reason):
         self.refunds.append((out_trade_no, refund_fen))
         return {"refund_id": f"WX{out_refund_no}", "status": "PROCESSING"}
+
+
+def top_up(session, membership_id: int, fen: int, now: dt.datetime) -> None:
+    """A paid top-up: the order and its credit."""
+    from app.models import PaymentOrder
+
+    k = next(_n)
+    with atomic(session):
+        m = session.get(Membership, membership_id)
+        session.add(PaymentOrder(out_trade_no=f"AT{k:08d}", membership_id=m.id, payer_user_id=m.user_id,
+                                 amount_fen=fen, status="paid", transaction_id=f"TT{k:08d}", created_at=now,
+                                 expires_at=now, paid_at=now))
+        memberships.credit(session, membership_id=membership_id, amount_fen=fen, idempotency_key=f"topup-{k}", now=now)
+
+
+def reset_database(app, session, clock) -> None:
+    """An empty database with the catalogue loaded: each hypothesis example starts afresh."""
+    from app.extensions import db
+    from app.services.plans import load_catalogue
+    from tests.conftest import clean_database
+
+    session.remove()  # an idle transaction would block TRUNCATE on PostgreSQL
+    clean_database(db.engine)
+    load_catalogue(session, app.config["PLANS_FILE"], clock.now())
