@@ -1,4 +1,4 @@
-"""apportionment: shares withheld at leaving, shortfalls owed and carried, unsettled payer sets
+"""apportionment: shares withheld at leaving, shortfalls owed and carried (and paid), unsettled payer sets
 
 Revision ID: 0008
 Revises: 0007
@@ -46,8 +46,23 @@ def upgrade():
                               postgresql_where=sa.text('active AND carried_from_id IS NOT NULL'),
                               sqlite_where=sa.text('active AND carried_from_id IS NOT NULL'))
 
+    # A claim may be paid again for an amount a later run made up: only one transfer still open at a time.
+    with op.batch_alter_table('payout_transfers', schema=None) as batch_op:
+        batch_op.drop_index('uq_payout_transfers_live_per_claim',
+                            postgresql_where=sa.text("status <> 'failed'"), sqlite_where=sa.text("status <> 'failed'"))
+        batch_op.create_index('uq_payout_transfers_live_per_claim', ['claim_id'], unique=True,
+                              postgresql_where=sa.text(_OPEN_TRANSFER), sqlite_where=sa.text(_OPEN_TRANSFER))
+
+
+_OPEN_TRANSFER = "status IN ('pending', 'wait_user_confirm')"
+
 
 def downgrade():
+    with op.batch_alter_table('payout_transfers', schema=None) as batch_op:
+        batch_op.drop_index('uq_payout_transfers_live_per_claim',
+                            postgresql_where=sa.text(_OPEN_TRANSFER), sqlite_where=sa.text(_OPEN_TRANSFER))
+        batch_op.create_index('uq_payout_transfers_live_per_claim', ['claim_id'], unique=True,
+                              postgresql_where=sa.text("status <> 'failed'"), sqlite_where=sa.text("status <> 'failed'"))
     with op.batch_alter_table('apportionment_run_cases', schema=None) as batch_op:
         batch_op.drop_index('uq_apportionment_run_cases_carried_active')
         batch_op.drop_index('uq_apportionment_run_cases_claim_active')

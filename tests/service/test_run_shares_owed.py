@@ -176,6 +176,42 @@ def test_a_shortfall_is_recorded_per_case_and_made_up_by_the_next_run(session, c
     assert audit_ledger(session).ok
 
 
+def test_an_amount_made_up_later_is_paid_to_the_claimant_too(session, clock):
+    """The claimant was paid what the short run collected; the next run makes up the rest, and
+    finance pays that too (a second transfer, for exactly what is left)."""
+    from app.models import Operator, PayoutTransfer
+    from app.services import payouts
+
+    now = clock.now()
+    uid, ids, claim, run = _ten_payers_and_a_case(session, now)
+    with atomic(session):
+        session.execute(sa.update(Membership).where(Membership.id == ids[2])
+                        .values(state="aided", ended_at=now, state_changed_at=now))
+        finance = Operator(username="finance-2", password_hash="x", roles="finance", created_at=now)
+        session.add(finance)
+    apportionment.publish(session, run.id, now)
+    apportionment.execute(session, run.id, now)
+
+    def pay_out(expected_fen):
+        transfer = payouts.approve(session, finance, claim, now)
+        assert transfer.amount_fen == expected_fen
+        payouts.record_state(session, transfer.id, {"state": "SUCCESS", "out_bill_no": transfer.out_bill_no}, now)
+        return transfer
+
+    first = pay_out(2_700)
+    assert session.get(Claim, claim).status == "paid"
+    assert payouts.approve(session, finance, claim, now).id == first.id  # nothing more to pay yet
+    later = now + dt.timedelta(days=15)
+    apportionment.execute(session, apportionment.publish(session, apportionment.prepare(session, PLAN, later).id,
+                                                         later).id, later)
+    second = pay_out(300)
+    assert second.id != first.id and payouts.approve(session, finance, claim, now).id == second.id
+    paid = session.execute(sa.select(sa.func.sum(PayoutTransfer.amount_fen)).where(
+        PayoutTransfer.claim_id == claim, PayoutTransfer.status == "succeeded")).scalar_one()
+    assert paid == 3_000 and _aid_payable(session) == 0
+    assert audit_ledger(session).ok
+
+
 def test_the_issue_20_cycle_on_the_database(session, clock):
     """seniors: 11 candidates, two large cases, 1,200 fen surplus: 6 payers → share 400 payable by
     8; 8 payers → share 450 payable by 6. Share 400, all 8 pay, each case's aid limited to
