@@ -264,8 +264,12 @@ def test_random_leave_topup_execute_interleavings(app, session, clock, data):
     aids = data.draw(st.lists(st.integers(100, 6_000), min_size=1, max_size=2), label="cases")
     claimants = add_members(session, uid, PLAN, [0] * len(aids), now, state="pending")
     claims = [add_claim(session, c, aid, now - dt.timedelta(hours=1)) for c, aid in zip(claimants, aids)]
+    if data.draw(st.booleans(), label="with a surplus"):  # lower shares, and payer sets that may not settle
+        seed_surplus(session, PLAN, data.draw(st.integers(1, 3_000), label="surplus"), now)
     run = apportionment.prepare(session, PLAN, now, chunk_size=data.draw(st.integers(1, 4), label="chunk"))
     share = run.share_fen
+    if not run.payer_set_settled:
+        event("payer set did not settle")
     actions = data.draw(st.lists(st.tuples(st.sampled_from(["leave", "top_up", "chunk", "publish", "escape"]),
                                            st.sampled_from(ids), st.integers(1, 800)), max_size=12), label="actions")
     for action, member, fen in actions:
@@ -296,7 +300,11 @@ def test_random_leave_topup_execute_interleavings(app, session, clock, data):
     rows = session.execute(sa.select(ApportionmentRunCase).where(ApportionmentRunCase.run_id == run.id)
                            .order_by(ApportionmentRunCase.position)).scalars().all()
     for row in rows:
-        assert row.collected_aid_fen + row.shortfall_fen == row.due_aid_fen
+        if row.shortfall_fen:
+            assert row.collected_aid_fen + row.shortfall_fen == row.due_aid_fen
+        else:  # all that was due; more only in an unsettled run whose late payers brought more, within the limit
+            assert row.due_aid_fen <= row.collected_aid_fen <= row.limited_aid_fen
+            assert row.collected_aid_fen == row.due_aid_fen or not run.payer_set_settled
     assert run.shortfall_fen == sum(r.shortfall_fen for r in rows)
     assert run.aid_collected_fen == sum(r.collected_aid_fen for r in rows)
     assert 0 <= run.over_collection_fen
@@ -312,6 +320,6 @@ def test_random_leave_topup_execute_interleavings(app, session, clock, data):
         nxt = apportionment.execute(session, apportionment.publish(
             session, apportionment.prepare(session, PLAN, later).id, later).id, later)
         assert nxt.shortfall_fen == 0
-    due = {r.claim_id: r.due_aid_fen for r in rows}
-    assert [session.get(Claim, c).collected_aid_fen for c in claims] == [due[c] for c in claims]
+    owed = {r.claim_id: max(r.due_aid_fen, r.collected_aid_fen) for r in rows}
+    assert [session.get(Claim, c).collected_aid_fen for c in claims] == [owed[c] for c in claims]
     assert audit_ledger(session).ok
