@@ -104,3 +104,64 @@ def add_version(session, plan_code: str, now: dt.datetime, **changes) -> int:
         session.flush()
         plan.current_version_id = version.id
         return version.id
+
+
+def add_paid_orders(session, membership_ids, now: dt.datetime) -> None:
+    """A paid WeChat order behind each balance (what a real top-up leaves), so leaving can refund it."""
+    from app.models import PaymentOrder
+
+    with atomic(session):
+        for membership_id in membership_ids:
+            m = session.get(Membership, membership_id)
+            held = balances(session, [membership_id]).get(membership_id, 0)
+            if held:
+                k = next(_n)
+                session.add(PaymentOrder(out_trade_no=f"AP{k:08d}", membership_id=m.id, payer_user_id=m.user_id,
+                                         amount_fen=held, status="paid", transaction_id=f"TX{k:08d}",
+                                         created_at=now, expires_at=now, paid_at=now))
+
+
+def seed_surplus(session, plan_code: str, fen: int, now: dt.datetime) -> None:
+    """The plan's surplus holds `fen`, as earlier over-collection would leave it (money in from outside,
+    so the ledger's conservation holds)."""
+    with atomic(session):
+        ledger.post_transaction(
+            session, idempotency_key=f"seed-surplus-{next(_n)}", reason="test_seed", now=now,
+            legs=[ledger.Leg(ledger.account_id(session, "system:wechat_pay_in"), -fen),
+                  ledger.Leg(ledger.account_id(session, ledger.plan_account_code(plan_code, "plan_surplus")), fen)])
+
+
+class RecordingPay:
+    """The refund side of the pay gateway, in memory: accepts every refund and remembers it."""
+    mchid = "1900000109"
+
+    def __init__(self):
+        self.refunds: list[tuple[str, int]] = []
+
+    def refund(self, out_refund_no, *, out_trade_no, refund_fen, total_fen, reason):
+        self.refunds.append((out_trade_no, refund_fen))
+        return {"refund_id": f"WX{out_refund_no}", "status": "PROCESSING"}
+
+
+def top_up(session, membership_id: int, fen: int, now: dt.datetime) -> None:
+    """A paid top-up: the order and its credit."""
+    from app.models import PaymentOrder
+
+    k = next(_n)
+    with atomic(session):
+        m = session.get(Membership, membership_id)
+        session.add(PaymentOrder(out_trade_no=f"AT{k:08d}", membership_id=m.id, payer_user_id=m.user_id,
+                                 amount_fen=fen, status="paid", transaction_id=f"TT{k:08d}", created_at=now,
+                                 expires_at=now, paid_at=now))
+        memberships.credit(session, membership_id=membership_id, amount_fen=fen, idempotency_key=f"topup-{k}", now=now)
+
+
+def reset_database(app, session, clock) -> None:
+    """An empty database with the catalogue loaded: each hypothesis example starts afresh."""
+    from app.extensions import db
+    from app.services.plans import load_catalogue
+    from tests.conftest import clean_database
+
+    session.remove()  # an idle transaction would block TRUNCATE on PostgreSQL
+    clean_database(db.engine)
+    load_catalogue(session, app.config["PLANS_FILE"], clock.now())

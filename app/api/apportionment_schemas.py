@@ -13,7 +13,19 @@ class RunCaseOut(Schema):
     city = fields.String(required=True)
     approved_aid_fen = fields.Integer(required=True)
     limited_aid_fen = fields.Integer(required=True, metadata={"description": "min(approved, share cap × payers)"})
+    due_aid_fen = fields.Integer(required=True, metadata={
+        "description": "what the run promises the case: the limited aid, less only when the payer set did not settle"})
     collected_aid_fen = fields.Integer(allow_none=True)
+    shortfall_fen = fields.Integer(allow_none=True, metadata={
+        "description": "after execution: aid still owed to the case, carried by the next run"})
+    carried_from_run_id = fields.Integer(allow_none=True, metadata={
+        "description": "set when this row collects an amount an earlier run still owed the case"})
+
+
+class PayerRoundOut(Schema):
+    payers = fields.Integer(required=True)
+    share_fen = fields.Integer(required=True)
+    able = fields.Integer(required=True, metadata={"description": "members who can pay that share"})
 
 
 class RunOut(Schema):
@@ -42,6 +54,18 @@ class RunOut(Schema):
     fee_collected_fen = fields.Integer(allow_none=True)
     over_collection_fen = fields.Integer(allow_none=True)
     surplus_after_fen = fields.Integer(allow_none=True)
+    withheld_count = fields.Integer(required=True, metadata={
+        "description": "payers whose membership ended before their chunk: the share was withheld then (in paid_count)"})
+    ended_unpaid_count = fields.Integer(allow_none=True, metadata={
+        "description": "candidates whose membership ended before their chunk without paying"})
+    surplus_cover_fen = fields.Integer(allow_none=True, metadata={
+        "description": "taken from the plan's surplus at settlement to cover a gap in the aid due"})
+    shortfall_fen = fields.Integer(allow_none=True, metadata={
+        "description": "aid still owed to the cases after settlement, carried to the next run"})
+    payer_set_settled = fields.Boolean(required=True, metadata={
+        "description": "false: share → who can pay → share had no fixed point; the smallest share of the cycle was used"})
+    payer_rounds = fields.List(fields.Nested(PayerRoundOut), required=True)
+    notes = fields.List(fields.String(), required=True, metadata={"description": "the numbers explained, in plain words"})
     cases = fields.List(fields.Nested(RunCaseOut))
 
 

@@ -129,17 +129,19 @@ blp.add_url_rule("/payments/wechat/refund-notify", "wechat_refund_notify", wecha
 @member_required
 @blp.response(200, LeaveOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
-@blp.alt_response(409, schema=ErrorEnvelope, description="an open claim or a published apportionment blocks leaving")
+@blp.alt_response(409, schema=ErrorEnvelope, description="an open claim blocks leaving, or part of the balance cannot be refunded")
 @blp.doc(security=BEARER)
 @errors("membership_not_found", "membership_ended", "refund_not_possible", "leave_refused")
 def leave(membership_id):
-    """Leave the plan: the whole balance is refunded to the original payments, newest first. Safe to retry."""
+    """Leave the plan: the balance is refunded to the original payments, newest first, less the share of an open
+    apportionment run you were counted in (withheld for it; `message` says so). Safe to retry."""
     container = services()
     now = container.clock.now()
     result = refund_service.leave(db.session, container.pay, user_id=g.user_id, membership_id=membership_id, now=now)
     view = membership_service.get_for_user(db.session, g.user_id, membership_id)
     return {"membership": membership_out(view, now), "refunded_fen": result.refunded_fen,
-            "refunds": [refund_out(r) for r in result.refunds]}
+            "withheld_fen": result.withheld_fen, "withheld_run_id": result.withheld_run_id,
+            "message": result.message, "refunds": [refund_out(r) for r in result.refunds]}
 
 
 @blp.route("/memberships/<int:membership_id>/refunds", methods=["GET"])

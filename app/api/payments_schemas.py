@@ -75,6 +75,10 @@ class RefundList(Schema):
 class LeaveOut(Schema):
     membership = fields.Nested(MembershipOut, required=True)
     refunded_fen = fields.Integer(required=True, metadata={"description": "moved to refunds by this call"})
+    withheld_fen = fields.Integer(required=True, metadata={
+        "description": "the share of an open apportionment run you were counted in, kept for that run"})
+    withheld_run_id = fields.Integer(allow_none=True)
+    message = fields.String(required=True, metadata={"description": "what happened to the balance, in plain words"})
     refunds = fields.List(fields.Nested(RefundOut), required=True)
 
 
@@ -91,6 +95,7 @@ class MovementOut(Schema):
     reference_type = fields.String(allow_none=True, metadata={"description": "order | refund | run | membership"})
     reference_id = fields.String(allow_none=True)
     sponsored = fields.Boolean(required=True)
+    description = fields.String(required=True, metadata={"description": "the movement in plain words"})
 
 
 class LedgerPage(Schema):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, UTCDateTime
@@ -15,6 +15,8 @@ from .base import Base, BigId, UTCDateTime
 RUN_STATUSES = ("prepared", "published", "executing", "executed", "cancelled")
 OPEN_RUN_STATUSES = ("prepared", "published", "executing")
 _open_sql = "status IN ('prepared', 'published', 'executing')"
+_first_collection_sql = "active AND carried_from_id IS NULL"
+_carried_sql = "active AND carried_from_id IS NOT NULL"
 
 
 class ApportionmentRun(Base):
@@ -47,6 +49,10 @@ class ApportionmentRun(Base):
     low_balance_count: Mapped[int] = mapped_column(BigInteger)  # in good standing but below the share
     share_fen: Mapped[int] = mapped_column(BigInteger)
     rounds: Mapped[int] = mapped_column(Integer)  # iterations until the payer set was stable
+    # False when "share → who can pay → share" had no fixed point (domain.md: the smallest share
+    # of the cycle, paid by all who can); payer_rounds keeps every round (payers, share, able).
+    payer_set_settled: Mapped[bool] = mapped_column(Boolean, default=True)
+    payer_rounds: Mapped[list | None] = mapped_column(JSON)
     # Execution works through the plan's memberships in id ranges [lo, lo + chunk_size).
     first_membership_id: Mapped[int] = mapped_column(BigInteger)
     end_membership_id: Mapped[int] = mapped_column(BigInteger)  # exclusive
@@ -55,11 +61,20 @@ class ApportionmentRun(Base):
     debited_count: Mapped[int] = mapped_column(BigInteger, default=0)
     debited_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     suspended_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Counted payers whose membership ended before their chunk: their share was withheld then
+    # (included in debited_count / debited_fen).
+    withheld_count: Mapped[int] = mapped_column(BigInteger, default=0)
     # Settlement.
     fee_collected_fen: Mapped[int | None] = mapped_column(BigInteger)
     aid_collected_fen: Mapped[int | None] = mapped_column(BigInteger)
     over_collection_fen: Mapped[int | None] = mapped_column(BigInteger)
     surplus_after_fen: Mapped[int | None] = mapped_column(BigInteger)
+    # A gap between the aid due and what was collected: first covered from the plan's surplus,
+    # the rest owed to the cases and carried to the next run.
+    surplus_cover_fen: Mapped[int | None] = mapped_column(BigInteger)
+    shortfall_fen: Mapped[int | None] = mapped_column(BigInteger)
+    # Memberships of the run's candidates that ended before their chunk without paying.
+    ended_unpaid_count: Mapped[int | None] = mapped_column(BigInteger)
     prepared_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # One timestamp for every chunk (ledger rows, suspensions) so a resumed run is one batch.
@@ -74,9 +89,13 @@ class ApportionmentRunCase(Base):
     __tablename__ = "apportionment_run_cases"
     __table_args__ = (
         CheckConstraint("limited_aid_fen >= 0 AND limited_aid_fen <= approved_aid_fen", name="limited_within_approved"),
-        # A claim is in at most one run that is not cancelled.
+        CheckConstraint("due_aid_fen >= 0 AND due_aid_fen <= limited_aid_fen", name="due_within_limited"),
+        # A claim is in at most one run that is not cancelled (an amount owed to it is carried separately).
         Index("uq_apportionment_run_cases_claim_active", "claim_id", unique=True,
-              postgresql_where=text("active"), sqlite_where=text("active")),
+              postgresql_where=text(_first_collection_sql), sqlite_where=text(_first_collection_sql)),
+        # An amount owed is carried by at most one run that is not cancelled.
+        Index("uq_apportionment_run_cases_carried_active", "carried_from_id", unique=True,
+              postgresql_where=text(_carried_sql), sqlite_where=text(_carried_sql)),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -85,7 +104,14 @@ class ApportionmentRunCase(Base):
     position: Mapped[int] = mapped_column(Integer)
     approved_aid_fen: Mapped[int] = mapped_column(BigInteger)
     limited_aid_fen: Mapped[int] = mapped_column(BigInteger)
+    # What the run promises the case: the limited aid; less only when the payer set did not settle
+    # (its part of all that is collected). For a carried row, approved = the amount owed.
+    due_aid_fen: Mapped[int] = mapped_column(BigInteger)
     collected_aid_fen: Mapped[int | None] = mapped_column(BigInteger)
+    # After settlement: aid still owed to the case (due − collected; for a carried row the amount
+    # owed − collected), carried by the next run of the plan.
+    shortfall_fen: Mapped[int | None] = mapped_column(BigInteger)
+    carried_from_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("apportionment_run_cases.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 

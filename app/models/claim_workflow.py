@@ -117,7 +117,7 @@ class OperatorAuditEntry(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-_live_transfer_sql = "status <> 'failed'"
+_live_transfer_sql = "status IN ('pending', 'wait_user_confirm')"
 
 
 class PayoutTransfer(Base):
@@ -127,7 +127,8 @@ class PayoutTransfer(Base):
     __table_args__ = (
         CheckConstraint("status IN ('pending','wait_user_confirm','succeeded','failed')", name="status_valid"),
         CheckConstraint("amount_fen > 0", name="amount_positive"),
-        # At most one transfer per claim that may still pay: a new number only after a definite failure.
+        # At most one transfer per claim that may still pay: a new number only after a definite failure
+        # or success (a later run may make up a shortfall: payouts.approve pays only what is left).
         Index("uq_payout_transfers_live_per_claim", "claim_id", unique=True,
               postgresql_where=text(_live_transfer_sql), sqlite_where=text(_live_transfer_sql)),
     )

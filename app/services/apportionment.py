@@ -31,7 +31,7 @@ from typing import Callable
 
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.models import (
     Account, ApportionmentRun, ApportionmentRunCase, Claim, ClaimObjection, Membership, Plan, PlanVersion, Posting,
@@ -39,15 +39,17 @@ from app.models import (
 )
 from app.models.ledger import LedgerTransaction
 
-from . import events, ledger
+from . import events, ledger, refund_orders
 from .errors import Conflict, InvalidRequest, NotFound
-from .plans import get_plan
+from .plans import fen_to_yuan_text, get_plan
 from .unit_of_work import atomic
 
 RUN_REFERENCE = "apportionment_run"
 DEDUCTION_REASON = "deduction"
 SETTLE_REASON = "apportionment_settle"
+WITHHELD_RETURNED_REASON = "withheld_returned"  # a cancelled run gives back a share withheld at leaving
 CASE_STATUSES = ("publicity", "ready")
+COLLECTED_STATUSES = ("collected", "paid")  # a case whose aid a run collected (an amount owed may follow)
 GOOD_STANDING = ("observing", "protected")
 DEFAULT_CHUNK_SIZE = 100_000
 DEFAULT_GRACE_DAYS = 30
@@ -67,10 +69,20 @@ class Numbers:
 
 
 @dataclass(frozen=True)
+class Round:
+    """One step of the payer-set recomputation: `payers` give `share_fen`, which `able` can pay."""
+    payers: int
+    share_fen: int
+    able: int
+
+
+@dataclass(frozen=True)
 class ShareResult:
     numbers: Numbers
     low_balance: int  # candidates below the share
     rounds: int
+    settled: bool = True  # False: the payer set had no fixed point (domain.md: the smallest share in the cycle)
+    trail: tuple[Round, ...] = ()  # every round, in order; a cycle's rounds are at its end
 
 
 def fee_of(limited_total: int, fee_bp: int) -> int:
@@ -92,32 +104,44 @@ def solve_share(approved: list[int], cap: int, fee_bp: int, surplus: int, candid
     """The stable payer set: n → share(n) → n' = #(balance ≥ share) until n' = n.
 
     Without surplus, share(n) never increases with n, so the sequence from all candidates only
-    falls and stops in a few rounds. The surplus term can make share(n) rise with n by a fen; if
-    the sequence then cycles, the largest n whose share more than n members can pay is taken
-    (every one of them pays it; the extra fen go to the surplus).
+    falls and stops in a few rounds. The limited aid grows with n (cap × n), so with a surplus
+    the sequence can cycle (6 payers → share 400, payable by 8; 8 payers → share 450, payable
+    by 6). Then (domain.md, "When the payer set has no fixed point") the share is the smallest
+    share s of the cycle and the payers are all P = #(balance ≥ s) (P is in the cycle: it follows
+    the n that gave s); aid is limited to cap × P. share(P) is a share of the cycle, so ≥ s, and
+    ≠ s (else P were a fixed point): s × P + surplus used falls short of the limited aid + fee,
+    and the cases split all of it (planned_split); nothing is over-collected.
 
     Total: there is no round limit. After the first round every n is a value of count_at_least,
     which takes at most one value per distinct clamped balance (+1), so within that many rounds
-    the sequence reaches a fixed point or repeats a value; a repeat closes a cycle of length ≥ 2,
-    around which Σ (n' − n) = 0 with some n' ≠ n, so some n in it has n' > n: the fallback
-    always has a candidate."""
-    n, rounds, seen = candidates, 0, set()
+    the sequence reaches a fixed point or repeats a value."""
+    n, trail, position = candidates, [], {}
     while True:
-        rounds += 1
         numbers = numbers_for(n, approved, cap, fee_bp, surplus)
         able = count_at_least(numbers.share_fen) if n else 0
+        position[n] = len(trail)
+        trail.append(Round(n, numbers.share_fen, able))
         if able == n:
-            return ShareResult(numbers, candidates - n, rounds)
-        if n in seen:
+            return ShareResult(numbers, candidates - n, len(trail), True, tuple(trail))
+        if able in position:
             break
-        seen.add(n)
         n = able
-    enough = [m for m in seen if count_at_least(numbers_for(m, approved, cap, fee_bp, surplus).share_fen) > m]
-    m = max(enough)
-    numbers = numbers_for(m, approved, cap, fee_bp, surplus)
-    able = count_at_least(numbers.share_fen)
-    return ShareResult(Numbers(able, numbers.share_fen, numbers.limited, numbers.limited_total, numbers.fee_fen,
-                               numbers.surplus_used, numbers.amount_fen), candidates - able, rounds)
+    cycle = trail[position[able]:]
+    share = min(r.share_fen for r in cycle)
+    payers = count_at_least(share)
+    at = numbers_for(payers, approved, cap, fee_bp, surplus)
+    numbers = Numbers(payers, share, at.limited, at.limited_total, at.fee_fen, at.surplus_used, at.amount_fen)
+    return ShareResult(numbers, candidates - payers, len(trail), False, tuple(trail))
+
+
+def planned_split(numbers: Numbers) -> tuple[list[int], int]:
+    """(each case's aid due, the fee due) from what the run will collect: share × payers + surplus
+    used, cases first up to their limited aid, in proportion to it; then the fee. In a settled run
+    that is the limited aid and the fee in full; in an unsettled one (share below share(payers))
+    the cases get all of it."""
+    available = numbers.share_fen * numbers.payers + numbers.surplus_used
+    aid = min(numbers.limited_total, available)
+    return split_proportionally(aid, list(numbers.limited)), min(numbers.fee_fen, available - aid)
 
 
 def split_proportionally(total: int, weights: list[int]) -> list[int]:
@@ -138,6 +162,7 @@ def split_proportionally(total: int, weights: list[int]) -> list[int]:
 
 # --- queries ------------------------------------------------------------------------------
 _DT = UTCDateTime()
+_Owed = aliased(ApportionmentRunCase, name="owed")  # an earlier run's row, in a query over carried rows
 
 
 def _sql(statement: str, **datetimes) -> text:
@@ -221,9 +246,23 @@ def _run_version(session: Session, plan_id: int, cut_off: dt.datetime, current: 
     return max(versions, key=lambda v: v.version)
 
 
+def _owed_cases(session: Session, plan_id: int) -> list[ApportionmentRunCase]:
+    """Rows of executed runs still owing their case aid (shortfall) that no open run carries yet."""
+    carried = select(ApportionmentRunCase.id).where(
+        ApportionmentRunCase.carried_from_id == _Owed.id, ApportionmentRunCase.active.is_(True)).exists()
+    return list(session.execute(
+        select(_Owed).join(ApportionmentRun, ApportionmentRun.id == _Owed.run_id)
+        .join(Claim, Claim.id == _Owed.claim_id)
+        .where(ApportionmentRun.plan_id == plan_id, ApportionmentRun.status == "executed",
+               _Owed.shortfall_fen > 0, Claim.status.in_(COLLECTED_STATUSES), ~carried)
+        .order_by(_Owed.id)
+    ).scalars())
+
+
 def prepare(session: Session, plan_code: str, now: dt.datetime, *, cut_off: dt.datetime | None = None,
             chunk_size: int = DEFAULT_CHUNK_SIZE) -> ApportionmentRun:
-    """Freeze a run's numbers: cases, limited aid, fee, surplus used, payers and the share."""
+    """Freeze a run's numbers: cases (and amounts still owed to earlier cases), limited aid, fee,
+    surplus used, payers and the share."""
     cut_off = cut_off or now
     if cut_off > now:
         raise InvalidRequest("截止时间不能晚于现在", code="cut_off_in_future")
@@ -233,15 +272,18 @@ def prepare(session: Session, plan_code: str, now: dt.datetime, *, cut_off: dt.d
         plan, version = get_plan(session, plan_code)
         if _open_run(session, plan.id) is not None:
             raise Conflict("这个计划有一次分摊尚未完成", code="run_in_progress", details={"plan_code": plan_code})
+        # Owed amounts first: the earlier promise.
+        owed = _owed_cases(session, plan.id)
         cases = _eligible_cases(session, plan.id, cut_off)
-        if not cases:
+        if not cases and not owed:
             raise Conflict("截止时没有公示期满的案例", code="no_cases", details={"plan_code": plan_code})
         version = _run_version(session, plan.id, cut_off, version)
         rules = version.rules
         cap, fee_bp = rules["share_cap_fen"], rules["management_fee_bp"]
-        approved = [c.approved_aid_fen for c in cases]
+        rows = [(o.claim_id, o.shortfall_fen, o.id) for o in owed] + [(c.id, c.approved_aid_fen, None) for c in cases]
+        approved = [amount for _, amount, _ in rows]
         # No share can exceed every case's cap plus its fee: balances above that are all alike.
-        clamp = len(cases) * cap + fee_of(len(cases) * cap, fee_bp) + 2
+        clamp = len(rows) * cap + fee_of(len(rows) * cap, fee_bp) + 2
         histogram = _candidates_histogram(session, plan.id, cut_off, clamp)
         candidates = sum(n for _, n in histogram)
         surplus = ledger.balance_of(session, ledger.account_id(session, ledger.plan_account_code(plan.code, "plan_surplus")))
@@ -249,24 +291,29 @@ def prepare(session: Session, plan_code: str, now: dt.datetime, *, cut_off: dt.d
         numbers = result.numbers
         if numbers.payers == 0:
             raise Conflict("没有余额足以分摊的会员", code="no_payers", details={"candidates": candidates})
+        due, _ = planned_split(numbers)
         first, last = session.execute(
             select(func.min(Membership.id), func.max(Membership.id)).where(Membership.plan_id == plan.id)).one()
         run = ApportionmentRun(
             plan_id=plan.id, plan_version_id=version.id, status="prepared", cut_off_at=cut_off,
-            share_cap_fen=cap, management_fee_bp=fee_bp, case_count=len(cases), approved_aid_fen=sum(approved),
+            share_cap_fen=cap, management_fee_bp=fee_bp, case_count=len(rows), approved_aid_fen=sum(approved),
             limited_aid_fen=numbers.limited_total, fee_fen=numbers.fee_fen, surplus_before_fen=surplus,
             surplus_used_fen=numbers.surplus_used, amount_fen=numbers.amount_fen, payer_count=numbers.payers,
             low_balance_count=result.low_balance, share_fen=numbers.share_fen, rounds=result.rounds,
+            payer_set_settled=result.settled,
+            payer_rounds=[{"payers": r.payers, "share_fen": r.share_fen, "able": r.able} for r in result.trail],
             first_membership_id=first, end_membership_id=last + 1, chunk_size=chunk_size, next_membership_id=first,
-            debited_count=0, debited_fen=0, suspended_count=0, prepared_at=now,
+            debited_count=0, debited_fen=0, suspended_count=0, withheld_count=0, prepared_at=now,
         )
         session.add(run)
         try:
             session.flush()
             session.add_all([
-                ApportionmentRunCase(run_id=run.id, claim_id=c.id, position=i, approved_aid_fen=c.approved_aid_fen,
-                                     limited_aid_fen=limited, active=True)
-                for i, (c, limited) in enumerate(zip(cases, numbers.limited))
+                ApportionmentRunCase(run_id=run.id, claim_id=claim_id, position=i, approved_aid_fen=amount,
+                                     limited_aid_fen=limited, due_aid_fen=part, carried_from_id=carried_from,
+                                     active=True)
+                for i, ((claim_id, amount, carried_from), limited, part)
+                in enumerate(zip(rows, numbers.limited, due))
             ])
             session.flush()
         except IntegrityError:
@@ -296,7 +343,28 @@ def cancel(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun:
         run.status, run.cancelled_at = "cancelled", now
         session.execute(update(ApportionmentRunCase).where(ApportionmentRunCase.run_id == run.id)
                         .values(active=False).execution_options(synchronize_session=False))
+        _return_withheld_shares(session, run, now)
     return run
+
+
+def _return_withheld_shares(session: Session, run: ApportionmentRun, now: dt.datetime) -> None:
+    """A cancelled run collects nothing: each share withheld from a member who left goes back to
+    the member's balance and on to the original payments (the next reconcile asks WeChat)."""
+    withheld = _withheld_shares(session, run)
+    if not withheld:
+        return
+    plan_code = session.execute(select(Plan.code).where(Plan.id == run.plan_id)).scalar_one()
+    pool = ledger.account_id(session, ledger.plan_account_code(plan_code, "plan_pool"))
+    for membership_id, fen in withheld:
+        ledger.post_transaction(
+            session, idempotency_key=f"run:{run.id}:withheld-returned:{membership_id}", reason=WITHHELD_RETURNED_REASON,
+            legs=[ledger.Leg(pool, -fen), ledger.Leg(_member_account(session, membership_id), fen)],
+            now=now, reference_type=RUN_REFERENCE, reference_id=str(run.id))
+        state = session.execute(select(Membership.state).where(Membership.id == membership_id)).scalar_one()
+        if state == "left":  # an aided membership keeps its balance, as it would have without the run
+            refund_orders.refund_to_payments(session, membership_id=membership_id, amount_fen=fen,
+                                             key=f"run:{run.id}:withheld-refund:{membership_id}", now=now,
+                                             user_id=None)
 
 
 # --- execute ------------------------------------------------------------------------------
@@ -478,9 +546,22 @@ def execute(session: Session, run_id: int, now: dt.datetime, *, grace_days: int 
     return settle(session, run_id, now)
 
 
+def _ended_unpaid(session: Session, run: ApportionmentRun) -> int:
+    """Candidates of the run whose membership ended (left, aided) after it was prepared without
+    paying it: their balance was below the share, or an ending path did not withhold it."""
+    paid = payers_select(run.id)
+    return session.execute(select(func.count()).select_from(Membership).where(
+        Membership.plan_id == run.plan_id, Membership.id >= run.first_membership_id,
+        Membership.id < run.end_membership_id, Membership.state.in_(("left", "aided")),
+        Membership.observation_starts_at <= run.cut_off_at, Membership.ended_at >= run.prepared_at,
+        Membership.id.not_in(paid))).scalar_one()
+
+
 def settle(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun:
     """Pool (+ surplus used) → each case's aid payable, the fee out, the rest to the surplus;
-    the claims become 'collected'. Cases come first if the pool is ever short."""
+    the claims become 'collected'. Cases come first: a gap between the aid due and what was
+    collected is covered from the rest of the plan's surplus when it can be, and what is still
+    missing is recorded per case (shortfall) and carried by the next run as owed to that case."""
     with atomic(session):
         run = get_run(session, run_id, for_update=True)
         if run.status == "executed":
@@ -491,26 +572,37 @@ def settle(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun:
         cases = list(session.execute(select(ApportionmentRunCase, Claim).join(Claim, Claim.id == ApportionmentRunCase.claim_id)
                                      .where(ApportionmentRunCase.run_id == run.id)
                                      .order_by(ApportionmentRunCase.position)).all())
-        # A claim withdrawn or rejected since prepare gets nothing; its share of the money stays in the plan.
-        weights = [rc.limited_aid_fen if claim.status in CASE_STATUSES else 0 for rc, claim in cases]
-        available = run.debited_fen + run.surplus_used_fen
-        aid_total = min(sum(weights), available)
-        parts = split_proportionally(aid_total, weights)
-        fee = min(fee_of(sum(weights), run.management_fee_bp), available - aid_total)
-        over = available - aid_total - fee
-        code = plan.code
-        acct = {k: ledger.account_id(session, ledger.plan_account_code(code, k))
+        acct = {k: ledger.account_id(session, ledger.plan_account_code(plan.code, k))
                 for k in ("plan_pool", "plan_surplus", "aid_payable")}
-        legs = [ledger.Leg(acct["plan_surplus"], -run.surplus_used_fen), ledger.Leg(acct["plan_pool"], -run.debited_fen)]
+        # A claim withdrawn or rejected since prepare gets nothing; its share of the money stays in the plan.
+        alive = [_still_owed(rc, claim) for rc, claim in cases]
+        weights = [rc.due_aid_fen if ok else 0 for (rc, _), ok in zip(cases, alive)]
+        ceilings = [rc.limited_aid_fen if ok else 0 for (rc, _), ok in zip(cases, alive)]
+        available = run.debited_fen + run.surplus_used_fen
+        surplus_left = ledger.balance_of(session, acct["plan_surplus"]) - run.surplus_used_fen
+        cover = min(max(0, sum(weights) - available), surplus_left)
+        aid_total = min(sum(ceilings), available + cover)
+        parts = _aid_parts(aid_total, weights, ceilings)
+        fee = min(fee_of(sum(ceilings), run.management_fee_bp), available + cover - aid_total)
+        over = available + cover - aid_total - fee
+        legs = [ledger.Leg(acct["plan_surplus"], -(run.surplus_used_fen + cover)),
+                ledger.Leg(acct["plan_pool"], -run.debited_fen)]
         legs += [ledger.Leg(acct["aid_payable"], part) for part in parts]
         legs += [ledger.Leg(ledger.account_id(session, "system:fees_out"), fee), ledger.Leg(acct["plan_surplus"], over)]
         legs = [leg for leg in legs if leg.amount_fen]
         if legs:
             ledger.post_transaction(session, idempotency_key=f"run:{run.id}:settle", reason=SETTLE_REASON, legs=legs,
                                     now=now, reference_type=RUN_REFERENCE, reference_id=str(run.id))
-        for (rc, claim), part in zip(cases, parts):
+        shortfall = 0
+        for (rc, claim), weight, part in zip(cases, weights, parts):
             rc.collected_aid_fen = part
-            if claim.status in CASE_STATUSES:
+            owed = max(0, (rc.approved_aid_fen if rc.carried_from_id else weight) - part) if weight else 0
+            rc.shortfall_fen, shortfall = owed, shortfall + owed
+            if rc.carried_from_id and weight:
+                claim.collected_aid_fen, claim.updated_at = (claim.collected_aid_fen or 0) + part, now
+                events.record(session, "claim.aid_made_up", now=now, claim_id=claim.id, user_id=claim.user_id,
+                              plan_id=run.plan_id, run_id=run.id, payload={"amount_fen": part, "still_owed_fen": owed})
+            elif claim.status in CASE_STATUSES:
                 before = claim.status
                 claim.status, claim.collected_aid_fen, claim.collected_by_run_id, claim.updated_at = (
                     "collected", part, run.id, now)
@@ -519,12 +611,30 @@ def settle(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun:
                               payload={"from": before, "to": "collected", "reason": f"run {run.id}"})
         run.status, run.executed_at = "executed", now
         run.aid_collected_fen, run.fee_collected_fen, run.over_collection_fen = aid_total, fee, over
+        run.surplus_cover_fen, run.shortfall_fen = cover, shortfall
+        run.ended_unpaid_count = _ended_unpaid(session, run)
         session.flush()
         run.surplus_after_fen = ledger.balance_of(session, acct["plan_surplus"])
         events.record(session, "run.executed", now=run.execute_at, plan_id=run.plan_id, run_id=run.id,
                       payload={"share_fen": run.share_fen, "payers": run.debited_count,
                                "suspended": run.suspended_count, "collected_fen": run.debited_fen})
     return run
+
+
+def _aid_parts(total: int, due: list[int], ceilings: list[int]) -> list[int]:
+    """Split the aid: up to what is due in proportion to it (no part above its due); beyond that
+    (an unsettled run whose late payers brought more), up to each limited aid in proportion to
+    the room left."""
+    if total <= sum(due):
+        return split_proportionally(total, due)
+    room = [c - d for c, d in zip(ceilings, due)]
+    return [d + extra for d, extra in zip(due, split_proportionally(total - sum(due), room))]
+
+
+def _still_owed(rc: ApportionmentRunCase, claim: Claim) -> bool:
+    """Does the case still get this row's aid? A first collection: the claim still waits for it;
+    a carried amount: the claim's aid was collected (and maybe paid) and is still honoured."""
+    return claim.status in (COLLECTED_STATUSES if rc.carried_from_id else CASE_STATUSES)
 
 
 # --- selections for subscribers (notifications) -------------------------------------------
@@ -543,17 +653,67 @@ def suspended_select(run: ApportionmentRun):
                                        Membership.suspended_at == run.execute_at)
 
 
-# --- leave guard --------------------------------------------------------------------------
-def leave_refusal(session: Session, membership_id: int) -> str | None:
-    """A member who may pay in a published, not yet executed run of the plan cannot leave."""
-    found = session.execute(
-        select(ApportionmentRun.id).join(Membership, Membership.plan_id == ApportionmentRun.plan_id)
-        .where(Membership.id == membership_id, ApportionmentRun.status.in_(("published", "executing")),
-               Membership.state.in_(GOOD_STANDING), Membership.observation_starts_at <= ApportionmentRun.cut_off_at)
-    ).first()
-    if found:
-        return "本计划的分摊已公布、正在执行，请在分摊完成后再退出"
-    return None
+# --- a counted payer whose membership ends before its chunk ---------------------------------
+# domain.md: a payer counted when a run is prepared owes that run's share even if the membership
+# ends before execution. Every ending path (leaving, aid paid) calls withhold_share in its own
+# transaction and ends the membership in the same one, so the chunk, which only debits members
+# in good standing, never sees it again.
+WITHHELD_KEY = "run:{run}:withheld:{membership}"
+
+
+def lock_open_run(session: Session, plan_id: int) -> ApportionmentRun | None:
+    """The plan's open run, locked. Take it before the membership and its account: the order a
+    chunk takes (run, memberships, accounts), so an ending and a chunk never deadlock, and the
+    ending sees the recovery point the chunk committed."""
+    return session.execute(select(ApportionmentRun).where(
+        ApportionmentRun.plan_id == plan_id, ApportionmentRun.status.in_(("prepared", "published", "executing"))
+    ).with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+def owes_share(run: ApportionmentRun | None, membership: Membership, balance_fen: int) -> bool:
+    """Would this run's chunk debit the membership (in good standing at the cut-off, its chunk
+    still ahead, the balance covering the share)?"""
+    return (run is not None and run.share_fen > 0 and membership.plan_id == run.plan_id
+            and membership.state in GOOD_STANDING and membership.observation_starts_at is not None
+            and membership.observation_starts_at <= run.cut_off_at
+            and max(run.next_membership_id, run.first_membership_id) <= membership.id < run.end_membership_id
+            and balance_fen >= run.share_fen)
+
+
+def withhold_share(session: Session, run: ApportionmentRun | None, membership: Membership, balance_fen: int,
+                   now: dt.datetime, *, user_id: int | None = None) -> int:
+    """Debit the run's share now, as its chunk would (caller's transaction: run locked first, then
+    the membership and its account; the caller ends the membership in the same transaction).
+    Returns the fen withheld (0 when the run would not debit this membership)."""
+    if not owes_share(run, membership, balance_fen):
+        return 0
+    share = run.share_fen
+    pool = ledger.account_id(session, ledger.plan_account_code(
+        session.execute(select(Plan.code).where(Plan.id == run.plan_id)).scalar_one(), "plan_pool"))
+    ledger.post_transaction(
+        session, idempotency_key=WITHHELD_KEY.format(run=run.id, membership=membership.id), reason=DEDUCTION_REASON,
+        legs=[ledger.Leg(_member_account(session, membership.id), -share), ledger.Leg(pool, share)],
+        now=now, reference_type=RUN_REFERENCE, reference_id=str(run.id), initiated_by_user_id=user_id)
+    session.execute(update(ApportionmentRun).where(ApportionmentRun.id == run.id).values(
+        debited_count=ApportionmentRun.debited_count + 1, debited_fen=ApportionmentRun.debited_fen + share,
+        withheld_count=ApportionmentRun.withheld_count + 1).execution_options(synchronize_session=False))
+    return share
+
+
+def _member_account(session: Session, membership_id: int) -> int:
+    return session.execute(select(Account.id).where(Account.membership_id == membership_id)).scalar_one()
+
+
+def _withheld_shares(session: Session, run: ApportionmentRun) -> list[tuple[int, int]]:
+    """(membership id, fen) of the shares the run withheld from memberships that ended."""
+    prefix = WITHHELD_KEY.format(run=run.id, membership="")
+    return [(int(m), -int(fen)) for m, fen in session.execute(
+        select(Account.membership_id, Posting.amount_fen)
+        .join(Posting, Posting.account_id == Account.id)
+        .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+        .where(LedgerTransaction.reference_type == RUN_REFERENCE, LedgerTransaction.reference_id == str(run.id),
+               LedgerTransaction.idempotency_key.startswith(prefix, autoescape=True), Account.kind == "member")
+        .order_by(Account.membership_id)).all()]
 
 
 # --- views --------------------------------------------------------------------------------
@@ -568,13 +728,17 @@ def _cases_out(session: Session, run_ids: list[int]) -> dict[int, list[dict]]:
         .join(Membership, Membership.id == Claim.membership_id)
         .where(ApportionmentRunCase.run_id.in_(run_ids)).order_by(ApportionmentRunCase.position)
     ).all()
+    carried_ids = [rc.carried_from_id for rc, *_ in rows if rc.carried_from_id]
+    carried_from = dict(session.execute(select(ApportionmentRunCase.id, ApportionmentRunCase.run_id).where(
+        ApportionmentRunCase.id.in_(carried_ids))).all()) if carried_ids else {}
     out: dict[int, list[dict]] = {rid: [] for rid in run_ids}
     for rc, claim, name, birth in rows:
         out[rc.run_id].append({
             "case_id": claim.id, "person": name, "age_years": _age(birth, claim.diagnosis_date),
             "incident_type": claim.incident_type, "diagnosis": claim.diagnosis, "city": claim.city,
             "approved_aid_fen": rc.approved_aid_fen, "limited_aid_fen": rc.limited_aid_fen,
-            "collected_aid_fen": rc.collected_aid_fen,
+            "due_aid_fen": rc.due_aid_fen, "collected_aid_fen": rc.collected_aid_fen,
+            "shortfall_fen": rc.shortfall_fen, "carried_from_run_id": carried_from.get(rc.carried_from_id),
         })
     return out
 
@@ -590,11 +754,42 @@ def run_out(run: ApportionmentRun, plan_code: str, cases: list[dict] | None = No
         "amount_fen": run.amount_fen, "paid_count": run.debited_count, "collected_fen": run.debited_fen,
         "suspended_count": run.suspended_count, "aid_collected_fen": run.aid_collected_fen,
         "fee_collected_fen": run.fee_collected_fen, "over_collection_fen": run.over_collection_fen,
-        "surplus_after_fen": run.surplus_after_fen,
+        "surplus_after_fen": run.surplus_after_fen, "withheld_count": run.withheld_count,
+        "ended_unpaid_count": run.ended_unpaid_count, "surplus_cover_fen": run.surplus_cover_fen,
+        "shortfall_fen": run.shortfall_fen, "payer_set_settled": run.payer_set_settled,
+        "payer_rounds": run.payer_rounds or [], "notes": run_notes(run),
     }
     if cases is not None:
         body["cases"] = cases
     return body
+
+
+def run_notes(run: ApportionmentRun) -> list[str]:
+    """What a reader needs to follow the numbers, in plain words."""
+    yuan = fen_to_yuan_text
+    notes = []
+    if not run.payer_set_settled:
+        cycle = "，".join(f"{r['payers']}人付款时每人{yuan(r['share_fen'])}（{r['able']}人付得起）"
+                         for r in (run.payer_rounds or []))
+        notes.append(f"付款人数没有稳定下来：{cycle}。按规则取循环中最小的份额{yuan(run.share_fen)}，"
+                     f"付得起的{run.payer_count}人都付；每个案例的互助金以{yuan(run.share_cap_fen)}×{run.payer_count}人为限，"
+                     f"筹得的全部金额（含结余抵扣）按限额比例分给各案例（各案例的应得金额见 due_aid_fen），"
+                     f"不多收。")
+    if run.status == "executed":
+        diff = run.debited_count - run.payer_count
+        parts = [f"公布时{run.payer_count}人付款，实际{run.debited_count}人付款"]
+        if run.withheld_count:
+            parts.append(f"其中{run.withheld_count}人在本期执行前退出或结束互助，份额在结束时已扣留")
+        if run.ended_unpaid_count:
+            parts.append(f"{run.ended_unpaid_count}人在执行前结束互助且未付款（余额不足份额）")
+        if diff > 0:
+            parts.append("多出的付款来自公布后充值、余额足以付款的会员，多收的钱进入计划结余")
+        notes.append("；".join(parts) + "。")
+        if run.surplus_cover_fen:
+            notes.append(f"实际筹得的金额少于案例应得的互助金，已从计划结余补足{yuan(run.surplus_cover_fen)}。")
+        if run.shortfall_fen:
+            notes.append(f"结余不足以补齐，仍差{yuan(run.shortfall_fen)}，已记为欠各案例的金额，由下一期分摊补齐。")
+    return notes
 
 
 def public_runs(session: Session, plan_code: str) -> list[dict]:

@@ -257,7 +257,8 @@ def advance(session: Session, now: dt.datetime) -> AdvanceResult:
 
 # --- leaving ------------------------------------------------------------------------------------
 # A guard answers "may this membership leave now?": a refusal message for the member, or None.
-# Features register theirs here (issue 4: inside a published, not yet executed apportionment run).
+# An open apportionment run does not refuse leaving: the share owed to it is withheld
+# (apportionment.withhold_share) and only the rest is refunded.
 LeaveGuard = Callable[[Session, int], "str | None"]
 
 
@@ -270,13 +271,7 @@ def _no_open_claim(session: Session, membership_id: int) -> str | None:
     return None
 
 
-def _not_inside_a_published_run(session: Session, membership_id: int) -> str | None:
-    from .apportionment import leave_refusal
-
-    return leave_refusal(session, membership_id)
-
-
-LEAVE_GUARDS: list[LeaveGuard] = [_no_open_claim, _not_inside_a_published_run]
+LEAVE_GUARDS: list[LeaveGuard] = [_no_open_claim]
 
 
 def check_leave_guards(session: Session, membership_id: int) -> None:

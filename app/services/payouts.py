@@ -27,9 +27,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.models import Claim, Membership, Operator, PayoutTransfer, Plan, User
+from app.models import Account, Claim, Membership, Operator, PayoutTransfer, Plan, User
 
-from . import events, ledger
+from . import apportionment, events, ledger
 from .claims import _move, _separate
 from .errors import Conflict, InvalidRequest, NotFound
 from .operators import record_audit, require_role
@@ -62,14 +62,22 @@ def approve(session: Session, operator: Operator, claim_id: int, now: dt.datetim
             raise NotFound("没有找到这个案件", code="claim_not_found")
         _separate(claim, operator, "finance")
         live = session.execute(select(PayoutTransfer).where(
-            PayoutTransfer.claim_id == claim.id, PayoutTransfer.status.in_(LIVE + ("succeeded",)))).scalar_one_or_none()
+            PayoutTransfer.claim_id == claim.id, PayoutTransfer.status.in_(LIVE))).scalar_one_or_none()
         if live is not None:
             return live
-        if claim.status != "collected" or not claim.collected_aid_fen:
+        # A case is paid what its runs collected: once, then again for an amount a later run made
+        # up (a shortfall carried to it); approving twice returns the transfer already made.
+        succeeded = list(session.execute(select(PayoutTransfer).where(
+            PayoutTransfer.claim_id == claim.id, PayoutTransfer.status == "succeeded")
+            .order_by(PayoutTransfer.id)).scalars())
+        remaining = (claim.collected_aid_fen or 0) - sum(t.amount_fen for t in succeeded)
+        if remaining <= 0 and succeeded:
+            return succeeded[-1]
+        if claim.status not in ("collected", "paid") or remaining <= 0:
             raise Conflict("只有分摊已筹集互助金的案件才能付款", code="claim_not_collected",
                            details={"status": claim.status})
         transfer = PayoutTransfer(claim_id=claim.id, out_bill_no=new_out_bill_no(claim.id),
-                                  amount_fen=claim.collected_aid_fen, status="pending", attempts=0,
+                                  amount_fen=remaining, status="pending", attempts=0,
                                   approved_by_operator_id=operator.id, created_at=now, updated_at=now)
         session.add(transfer)
         try:
@@ -190,6 +198,8 @@ def _settle(session: Session, transfer: PayoutTransfer, now: dt.datetime, common
     ).rowcount
     if won != 1:
         return  # already settled (or failed): the ledger moved at most once
+    plan_id = session.execute(select(Claim.plan_id).where(Claim.id == transfer.claim_id)).scalar_one()
+    run = apportionment.lock_open_run(session, plan_id)  # first: a run's lock order (run, then claims, members)
     claim = session.execute(select(Claim).where(Claim.id == transfer.claim_id).with_for_update()).scalar_one()
     plan_code = session.execute(select(Plan.code).where(Plan.id == claim.plan_id)).scalar_one()
     ledger.post_transaction(
@@ -199,18 +209,26 @@ def _settle(session: Session, transfer: PayoutTransfer, now: dt.datetime, common
               ledger.Leg(ledger.account_id(session, "system:aid_paid_out"), transfer.amount_fen)],
         reference_type="payout_transfer", reference_id=transfer.out_bill_no,
     )
-    _move(session, claim, "paid", actor="system", now=now, closed_at=now,
-          note=f"互助金 {transfer.amount_fen} 分已转入申请人的微信零钱")
-    # The covered person received aid: the membership in this plan ends (domain.md, "aided").
-    session.execute(update(Membership).where(Membership.id == claim.membership_id,
-                                             Membership.state.in_(("protected", "suspended")))
-                    .values(state="aided", ended_at=now, state_changed_at=now)
-                    .execution_options(synchronize_session=False))
+    first_payment = claim.status != "paid"  # else: an amount a later run made up
+    if first_payment:
+        _move(session, claim, "paid", actor="system", now=now, closed_at=now,
+              note=f"互助金 {transfer.amount_fen} 分已转入申请人的微信零钱")
+        # The covered person received aid: the membership in this plan ends (domain.md, "aided"), owing
+        # the share of an open run that counted it (withheld now, as that run's chunk would debit it).
+        member = session.execute(select(Membership).where(Membership.id == claim.membership_id)
+                                 .with_for_update()).scalar_one()
+        balance = session.execute(select(Account.balance_fen).where(Account.membership_id == member.id)
+                                  .with_for_update()).scalar_one()
+        apportionment.withhold_share(session, run, member, balance, now)
+        session.execute(update(Membership).where(Membership.id == claim.membership_id,
+                                                 Membership.state.in_(("protected", "suspended")))
+                        .values(state="aided", ended_at=now, state_changed_at=now)
+                        .execution_options(synchronize_session=False))
     events.record(session, "aid.paid", now=now, claim_id=claim.id, user_id=claim.user_id, plan_id=claim.plan_id,
                   membership_id=claim.membership_id,
                   payload={"amount_fen": transfer.amount_fen, "out_bill_no": transfer.out_bill_no})
     record_audit(session, operator_id=None, action="payout.succeeded", target_type="claim", target_id=claim.id,
-                 before={"status": "collected"},
+                 before={"status": "collected" if first_payment else "paid"},
                  after={"status": "paid", "transfer_id": transfer.id, "amount_fen": transfer.amount_fen}, now=now)
 
 

@@ -1,24 +1,24 @@
-"""Leaving a plan: the whole remaining balance goes back to the original WeChat payments.
+"""Leaving a plan: the remaining balance goes back to the original WeChat payments, less the share
+of an open apportionment run the membership was counted in (withheld for that run).
 
-Leaving is one database transaction (guards, balance → system:refund_pending, one refund row per
-order, newest payment first, within WeChat's one-year limit, state 'left'); the refunds are then
+Leaving is one database transaction (guards, the run's share withheld, the rest → system:refund_pending,
+one refund row per order, newest payment first, within WeChat's one-year limit, state 'left'); the refunds are then
 asked of WeChat outside it, each with its own out_refund_no, retried with the same number until
 WeChat says it succeeded (notification or query). Success moves refund_pending → refunds_out."""
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.models import ACTIVE_STATES, Account, Membership
 from app.models.payments import PaymentOrder, PaymentRefund
 
-from . import events, ledger, memberships
+from . import apportionment, events, ledger, memberships, refund_orders
 from .errors import Conflict, InvalidRequest, NotFound
 from .plans import fen_to_yuan_text
 from .unit_of_work import atomic
@@ -31,56 +31,8 @@ log = logging.getLogger(__name__)
 
 # An aided membership has ended, but what is left of its balance is still the member's.
 LEAVABLE_STATES = ACTIVE_STATES + ("lapsed", "aided")
-REFUND_WINDOW = dt.timedelta(days=365)  # WeChat refunds a payment up to one year after it
 REFUND_REASON = "退出互助，余额原路退回"
 FINAL_FAILURE_STATES = ("CLOSED", "ABNORMAL")
-
-
-def new_out_refund_no() -> str:
-    return "R" + secrets.token_hex(12).upper()
-
-
-def refundable_orders(session: Session, membership_id: int, now: dt.datetime) -> list[tuple[int, int]]:
-    """(order id, fen still refundable) of paid orders within the refund window, newest first."""
-    refunded = (
-        select(PaymentRefund.order_id, func.sum(PaymentRefund.amount_fen).label("fen"))
-        .where(PaymentRefund.status != "failed").group_by(PaymentRefund.order_id).subquery()
-    )
-    rows = session.execute(
-        select(PaymentOrder.id, PaymentOrder.amount_fen - func.coalesce(refunded.c.fen, 0))
-        .outerjoin(refunded, refunded.c.order_id == PaymentOrder.id)
-        .where(PaymentOrder.membership_id == membership_id, PaymentOrder.status == "paid",
-               PaymentOrder.paid_at > now - REFUND_WINDOW)
-        .order_by(PaymentOrder.paid_at.desc(), PaymentOrder.id.desc())
-    ).all()
-    return [(order_id, fen) for order_id, fen in rows if fen > 0]
-
-
-def allocate(balance_fen: int, orders: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Spread a balance over orders (already newest first): [(order id, fen)]."""
-    allocation, left = [], balance_fen
-    for order_id, refundable in orders:
-        if left <= 0:
-            break
-        take = min(left, refundable)
-        allocation.append((order_id, take))
-        left -= take
-    return allocation
-
-
-def _move_to_refund_pending(session: Session, *, membership_id: int, amount_fen: int, key: str,
-                            now: dt.datetime, user_id: int | None) -> None:
-    ledger.post_transaction(
-        session, idempotency_key=key, reason="leave",
-        legs=[ledger.Leg(memberships.member_account_id(session, membership_id), -amount_fen),
-              ledger.Leg(ledger.account_id(session, "system:refund_pending"), amount_fen)],
-        now=now, reference_type="membership", reference_id=str(membership_id), initiated_by_user_id=user_id,
-    )
-
-
-def _add_refund(session: Session, *, order_id: int, membership_id: int, amount_fen: int, now: dt.datetime) -> None:
-    session.add(PaymentRefund(out_refund_no=new_out_refund_no(), order_id=order_id, membership_id=membership_id,
-                              amount_fen=amount_fen, status="pending", attempts=0, created_at=now, updated_at=now))
 
 
 @dataclass(frozen=True)
@@ -88,53 +40,69 @@ class LeaveResult:
     membership_id: int
     refunded_fen: int  # moved to refund pending by this call (0 when the leave is a retry)
     refunds: list[PaymentRefund]
+    withheld_fen: int = 0  # the share of an open run this membership was counted in, kept for that run
+    withheld_run_id: int | None = None
+    message: str = ""  # what happened to the balance, in plain words
+
+
+def leave_message(balance_fen: int, withheld_fen: int, run_id: int | None, *, retry: bool) -> str:
+    if retry:
+        return "您已退出这份互助，退款正在原路退回"
+    if withheld_fen:
+        return (f"已退出。余额{fen_to_yuan_text(balance_fen)}中，{fen_to_yuan_text(withheld_fen)}是第{run_id}期分摊"
+                f"您应付的份额（准备分摊时您在付款人之列，份额已按公布的金额扣留，用于本期案例），"
+                f"其余{fen_to_yuan_text(balance_fen - withheld_fen)}原路退回")
+    return f"已退出，余额{fen_to_yuan_text(balance_fen)}原路退回"
 
 
 def leave(session: Session, pay: PayGateway, *, user_id: int, membership_id: int, now: dt.datetime) -> LeaveResult:
-    """End the membership and refund its balance. Retrying is safe: a membership that has already
-    left refunds nothing more; its unfinished refunds are asked of WeChat again (same numbers)."""
-    moved = 0
+    """End the membership and refund its balance, less the share of an open apportionment run it
+    was counted in (domain.md: that share is owed even if the membership ends before execution).
+    Retrying is safe: a membership that has already left refunds nothing more; its unfinished
+    refunds are asked of WeChat again (same numbers). The public entry point for every "end and
+    refund" (leaving, and the automatic refund of an aided membership)."""
+    moved, withheld, run_id, balance = 0, 0, None, 0
     with atomic(session):
-        membership = session.execute(
-            select(Membership).where(Membership.id == membership_id, Membership.user_id == user_id).with_for_update()
-        ).scalar_one_or_none()
-        if membership is None:
+        plan_id = session.execute(select(Membership.plan_id).where(
+            Membership.id == membership_id, Membership.user_id == user_id)).scalar_one_or_none()
+        if plan_id is None:
             raise NotFound("没有找到这份互助", code="membership_not_found")
-        if membership.state != "left":
+        run = apportionment.lock_open_run(session, plan_id)  # before the membership: a chunk's lock order
+        membership = session.execute(
+            select(Membership).where(Membership.id == membership_id).with_for_update()).scalar_one()
+        retry = membership.state == "left"
+        if not retry:
             if membership.state not in LEAVABLE_STATES:
                 raise Conflict("这份互助已经结束，无需退出", code="membership_ended", details={"state": membership.state})
             memberships.check_leave_guards(session, membership_id)
             # Locked so no credit or deduction slips between reading the balance and moving it.
             balance = session.execute(select(Account.balance_fen).where(Account.membership_id == membership_id)
                                       .with_for_update()).scalar_one()
-            allocation = allocate(balance, refundable_orders(session, membership_id, now))
-            unrefundable = balance - sum(fen for _, fen in allocation)
-            if unrefundable:
-                raise Conflict(
-                    f"余额中有{fen_to_yuan_text(unrefundable)}无法原路退回（付款已超过一年），请联系客服处理",
-                    code="refund_not_possible", details={"unrefundable_fen": unrefundable},
-                )
-            if balance:
-                _move_to_refund_pending(session, membership_id=membership_id, amount_fen=balance,
-                                        key=f"leave:{membership_id}", now=now, user_id=user_id)
-            for order_id, fen in allocation:
-                _add_refund(session, order_id=order_id, membership_id=membership_id, amount_fen=fen, now=now)
+            # Checked on the whole balance first: a refusal must not leave a share withheld.
+            refund_orders.refundable_allocation(session, membership_id, balance, now)
+            withheld = apportionment.withhold_share(session, run, membership, balance, now, user_id=user_id)
+            run_id = run.id if withheld else None
+            moved = balance - withheld
+            refund_orders.refund_to_payments(session, membership_id=membership_id, amount_fen=moved,
+                                             key=f"leave:{membership_id}", now=now, user_id=user_id)
             session.execute(update(Membership).where(Membership.id == membership_id)
                             .values(state="left", ended_at=now, state_changed_at=now)
                             .execution_options(synchronize_session=False))
             events.record(session, "membership.left", now=now, user_id=user_id, plan_id=membership.plan_id,
-                          membership_id=membership_id, payload={"refund_fen": balance})
-            moved = balance
+                          membership_id=membership_id,
+                          payload={"refund_fen": moved, "withheld_fen": withheld, "run_id": run_id})
     submit_refunds(session, pay, now, membership_id=membership_id)
-    return LeaveResult(membership_id, moved, list_refunds(session, membership_id))
+    return LeaveResult(membership_id, moved, list_refunds(session, membership_id), withheld, run_id,
+                       leave_message(balance, withheld, run_id, retry=retry))
 
 
 def refund_late_payment(session: Session, order: PaymentOrder, now: dt.datetime) -> None:
     """A payment credited after its membership left goes back to its payer (caller's transaction;
     the refund is asked of WeChat by the next reconcile)."""
-    _move_to_refund_pending(session, membership_id=order.membership_id, amount_fen=order.amount_fen,
-                            key=f"late-refund:{order.id}", now=now, user_id=order.payer_user_id)
-    _add_refund(session, order_id=order.id, membership_id=order.membership_id, amount_fen=order.amount_fen, now=now)
+    refund_orders.move_to_refund_pending(session, membership_id=order.membership_id, amount_fen=order.amount_fen,
+                                         key=f"late-refund:{order.id}", now=now, user_id=order.payer_user_id)
+    refund_orders.add_refund(session, order_id=order.id, membership_id=order.membership_id,
+                             amount_fen=order.amount_fen, now=now)
 
 
 def list_refunds(session: Session, membership_id: int) -> list[PaymentRefund]:

@@ -78,6 +78,37 @@ def test_leave_without_balance_and_another_users_membership(client, alice, bob, 
     assert client.post(f"/api/v1/memberships/{m['id']}/topups", json={"amount_fen": 300}, headers=alice).status_code == 409
 
 
+def test_leaving_while_a_run_counts_you_withholds_the_share(client, alice, clock, emulator):
+    """domain.md: a payer counted when a run is prepared owes its share; the answer and the ledger say so."""
+    from app.services import apportionment
+    from tests.apportionment_support import add_claim as add_case, add_members, make_user
+
+    m = join(client, alice, clock)
+    paid(client, emulator, alice, m["id"], 1_000)
+    now = clock.now()
+    add_members(db.session, make_user(db.session, now), "adult_789", [1_000] * 9, now)
+    claimant = add_members(db.session, make_user(db.session, now), "adult_789", [0], now, state="pending")[0]
+    add_case(db.session, claimant, 3_000, now)
+    run = apportionment.prepare(db.session, "adult_789", now)
+    assert (run.payer_count, run.share_fen) == (10, 300)
+
+    left = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice).get_json()
+    assert (left["withheld_fen"], left["withheld_run_id"], left["refunded_fen"]) == (300, run.id, 700)
+    assert sum(r["amount_fen"] for r in left["refunds"]) == 700
+    assert "3元" in left["message"] and "7元" in left["message"] and f"第{run.id}期" in left["message"]
+    moves = client.get(f"/api/v1/memberships/{m['id']}/ledger", headers=alice).get_json()["items"]
+    assert [(x["amount_fen"], x["reason"]) for x in moves] == [(-700, "leave"), (-300, "deduction"), (1_000, "topup")]
+    assert "扣留" in moves[1]["description"] and moves[2]["description"] == "充值"
+
+    apportionment.publish(db.session, run.id, now)
+    run = apportionment.execute(db.session, run.id, now)
+    body = client.get(f"/api/v1/plans/adult_789/runs/{run.id}").get_json()
+    assert (body["payer_count"], body["paid_count"], body["withheld_count"]) == (10, 10, 1)
+    assert body["cases"][0]["collected_aid_fen"] == 3_000 == body["cases"][0]["due_aid_fen"]
+    assert body["shortfall_fen"] == 0 and body["payer_set_settled"] is True
+    assert audit_ledger(db.session).ok
+
+
 def test_payments_older_than_a_year_cannot_be_refunded(client, alice, clock, emulator):
     m = join(client, alice, clock)
     paid(client, emulator, alice, m["id"], 300)

@@ -231,3 +231,63 @@ def test_a_top_up_holding_the_membership_lock_does_not_deadlock_a_chunk(pg_engin
         assert states(s, [low])[low] == "protected"
         assert _balances(s)[low] == 100 + 500 - share
         assert audit_ledger(s).ok
+
+
+def _lock_waiters(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND state = 'active'")).scalar_one()
+
+
+def test_a_leave_waits_for_the_chunk_in_flight_and_never_pays_twice(pg_engine, clock):
+    """Lock order run → membership → account, as a chunk: a leave that arrives while the member's
+    chunk is open waits for it, then sees the member already debited and withholds nothing more;
+    a leave for a member whose chunk is still ahead withholds the share."""
+    from app.models import Plan
+    from app.services import ledger, refunds
+    from tests.apportionment_support import RecordingPay, add_paid_orders
+    from tests.payments_support import wait_until
+
+    now = clock.now()
+    with Session(pg_engine) as s:
+        uid = make_user(s, now)
+        ids = add_members(s, uid, "left_behind_children", [1_000] * 10, now)
+        add_paid_orders(s, ids, now)
+        claimant = add_members(s, uid, "left_behind_children", [0], now, state="pending")[0]
+        add_claim(s, claimant, 3_000, now)
+        run = apportionment.prepare(s, "left_behind_children", now, chunk_size=5)
+        apportionment.publish(s, run.id, now)
+        apportionment.execute(s, run.id, now, max_chunks=0)  # 'executing', no chunk yet
+        run_id = run.id
+    first, later = ids[0], ids[-1]
+    outcome = {}
+
+    def leave(member):
+        with Session(pg_engine) as s:
+            outcome[member] = refunds.leave(s, RecordingPay(), user_id=uid, membership_id=member, now=now)
+
+    with Session(pg_engine) as chunk_session:
+        with chunk_session.begin():  # the first chunk, held open while the leave arrives
+            held = apportionment.get_run(chunk_session, run_id, for_update=True)
+            code = chunk_session.execute(sa.select(Plan.code).where(Plan.id == held.plan_id)).scalar_one()
+            pool = ledger.account_id(chunk_session, ledger.plan_account_code(code, "plan_pool"))
+            leaver = threading.Thread(target=leave, args=(first,))
+            leaver.start()
+            assert wait_until(lambda: _lock_waiters(pg_engine) >= 1)  # the leave waits on the run's lock
+            lo = held.next_membership_id
+            apportionment._chunk_postgresql(chunk_session, held, lo, lo + held.chunk_size, pool, 30)
+        leaver.join(timeout=30)
+    assert not leaver.is_alive()
+    assert (outcome[first].withheld_fen, outcome[first].refunded_fen) == (0, 700)
+    leave(later)
+    assert (outcome[later].withheld_fen, outcome[later].refunded_fen) == (300, 700)
+    with Session(pg_engine) as s:
+        run = apportionment.execute(s, run_id, now)
+        assert (run.debited_count, run.withheld_count, run.shortfall_fen) == (10, 1, 0)
+        counts = [n for (n,) in s.execute(sa.text(
+            "SELECT COUNT(*) FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id "
+            "JOIN accounts a ON a.id = p.account_id WHERE t.reference_id = :r AND t.reason = 'deduction' "
+            "AND a.kind = 'member' GROUP BY a.membership_id"), {"r": str(run_id)}).all()]
+        assert sorted(counts) == [1] * 10
+        assert audit_ledger(s).ok
