@@ -35,6 +35,7 @@ EXTRA_CODE_STATUSES = {
     "invalid_characters": {400}, "malformed_json": {400}, "json_too_deep": {400}, "json_number_too_long": {400},
     "uri_too_long": {414}, "body_too_large": {413}, "validation_error": {422}, "not_found": {404},
     "too_many_requests": {429}, "token_missing": {401}, "method_not_allowed": {405},
+    "not_ready": {503},  # app/api/health.py: the readiness probe names what is down
 }
 
 

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields
 from app.extensions import db
 
 from .errors import envelope
-from .schemas import ErrorEnvelope
+from .error_docs import errors
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,7 @@ def _check_redis() -> str:
 
 @blp.route("readyz", methods=["GET"])
 @blp.response(200, ReadyOut)
-@blp.alt_response(503, schema=ErrorEnvelope,
-                  description="`not_ready`; `details.checks` names what is down")
+@errors("not_ready")
 def readyz():
     """PostgreSQL and Redis reachable and migrations at head; otherwise 503 naming what is down."""
     database, migrations = _check_database()
