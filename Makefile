@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install migrate plans test-python test-miniprogram lint clean
+.PHONY: run test install system-packages migrate plans test-python test-miniprogram lint clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
+## Debian packages the tests need (libzbar0 for reading QR codes), installed only when missing.
+system-packages:
+	./scripts/system_packages.sh
+
 ## make run: set up (venv, dependencies, migrations, plans) and serve the API + WeChat emulator on SQLite.
 run: install
 	./scripts/run.sh
@@ -22,7 +26,7 @@ run: install
 ## make test: set up and run the whole suite (pytest, then the mini-program's jest suite).
 test: test-python test-miniprogram
 
-test-python: install
+test-python: install system-packages
 	$(PY) -m pytest -q
 
 # npm ci again only when the lock file changed since the last install.

@@ -51,3 +51,19 @@ def no_answers(yes: tuple[str, ...] = ()) -> dict[str, bool]:
     for key in yes:
         answers[key] = True
     return answers
+
+
+def decode_qr(png: bytes) -> list[str]:
+    """The texts of the QR codes in a PNG, read by zbar (libzbar0, installed by scripts/system_packages.sh)."""
+    import io
+
+    from PIL import Image
+
+    try:
+        from pyzbar.pyzbar import decode
+    except ImportError as exc:  # the Python package is there; the shared library is missing
+        from tests.conftest import _unreachable
+
+        _unreachable("zbar (libzbar0)", exc)
+    image = Image.open(io.BytesIO(png)).convert("L")
+    return [symbol.data.decode() for symbol in decode(image)]
