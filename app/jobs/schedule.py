@@ -38,11 +38,12 @@ def _reconcile_payments(app: Flask, now: dt.datetime):
 
 
 def _advance_claims(app: Flask, now: dt.datetime):
-    from app.services import payouts
+    from app.services import payouts, refunds
     from app.services.claims import promote_finished_publicity
 
+    pay = app.extensions["yiqi"].pay
     ready = promote_finished_publicity(db.session, now)
-    return ready, payouts.process_open(db.session, app.extensions["yiqi"].pay, now)
+    return ready, payouts.process_open(db.session, pay, now), refunds.refund_aided_balances(db.session, pay, now)
 
 
 def _advance_members(app: Flask, now: dt.datetime):

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Claim, Membership, Operator, PayoutTransfer, Plan, User
 
-from . import events, ledger
+from . import events, ledger, refunds
 from .claims import _move, _separate
 from .errors import Conflict, InvalidRequest, NotFound
 from .operators import record_audit, require_role
@@ -201,10 +201,13 @@ def _settle(session: Session, transfer: PayoutTransfer, now: dt.datetime, common
     _move(session, claim, "paid", actor="system", now=now, closed_at=now,
           note=f"互助金 {transfer.amount_fen} 分已转入申请人的微信零钱")
     # The covered person received aid: the membership in this plan ends (domain.md, "aided").
-    session.execute(update(Membership).where(Membership.id == claim.membership_id,
-                                             Membership.state.in_(("protected", "suspended")))
-                    .values(state="aided", ended_at=now, state_changed_at=now)
-                    .execution_options(synchronize_session=False))
+    aided = session.execute(update(Membership).where(Membership.id == claim.membership_id,
+                                                     Membership.state.in_(("protected", "suspended")))
+                            .values(state="aided", ended_at=now, state_changed_at=now)
+                            .execution_options(synchronize_session=False)).rowcount
+    if aided:
+        # What is left of the balance goes back now, in this transaction (WeChat is asked after it).
+        refunds.refund_aided_balance(session, claim.membership_id, now)
     events.record(session, "aid.paid", now=now, claim_id=claim.id, user_id=claim.user_id, plan_id=claim.plan_id,
                   membership_id=claim.membership_id,
                   payload={"amount_fen": transfer.amount_fen, "out_bill_no": transfer.out_bill_no})

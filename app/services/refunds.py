@@ -52,7 +52,7 @@ def refundable_orders(session: Session, membership_id: int, now: dt.datetime) ->
                PaymentOrder.paid_at > now - REFUND_WINDOW)
         .order_by(PaymentOrder.paid_at.desc(), PaymentOrder.id.desc())
     ).all()
-    return [(order_id, fen) for order_id, fen in rows if fen > 0]
+    return [(order_id, int(fen)) for order_id, fen in rows if fen > 0]  # PostgreSQL sums are Decimal
 
 
 def allocate(balance_fen: int, orders: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -68,9 +68,9 @@ def allocate(balance_fen: int, orders: list[tuple[int, int]]) -> list[tuple[int,
 
 
 def _move_to_refund_pending(session: Session, *, membership_id: int, amount_fen: int, key: str,
-                            now: dt.datetime, user_id: int | None) -> None:
+                            now: dt.datetime, user_id: int | None, reason: str = "leave") -> None:
     ledger.post_transaction(
-        session, idempotency_key=key, reason="leave",
+        session, idempotency_key=key, reason=reason,
         legs=[ledger.Leg(memberships.member_account_id(session, membership_id), -amount_fen),
               ledger.Leg(ledger.account_id(session, "system:refund_pending"), amount_fen)],
         now=now, reference_type="membership", reference_id=str(membership_id), initiated_by_user_id=user_id,
@@ -103,21 +103,15 @@ def leave(session: Session, pay: PayGateway, *, user_id: int, membership_id: int
             if membership.state not in LEAVABLE_STATES:
                 raise Conflict("这份互助已经结束，无需退出", code="membership_ended", details={"state": membership.state})
             memberships.check_leave_guards(session, membership_id)
-            # Locked so no credit or deduction slips between reading the balance and moving it.
-            balance = session.execute(select(Account.balance_fen).where(Account.membership_id == membership_id)
-                                      .with_for_update()).scalar_one()
-            allocation = allocate(balance, refundable_orders(session, membership_id, now))
+            balance, allocation = _balance_and_allocation(session, membership_id, now)
             unrefundable = balance - sum(fen for _, fen in allocation)
             if unrefundable:
                 raise Conflict(
                     f"余额中有{fen_to_yuan_text(unrefundable)}无法原路退回（付款已超过一年），请联系客服处理",
                     code="refund_not_possible", details={"unrefundable_fen": unrefundable},
                 )
-            if balance:
-                _move_to_refund_pending(session, membership_id=membership_id, amount_fen=balance,
-                                        key=f"leave:{membership_id}", now=now, user_id=user_id)
-            for order_id, fen in allocation:
-                _add_refund(session, order_id=order_id, membership_id=membership_id, amount_fen=fen, now=now)
+            _refund_allocation(session, membership_id, allocation, key=f"leave:{membership_id}", now=now,
+                               user_id=user_id)
             session.execute(update(Membership).where(Membership.id == membership_id)
                             .values(state="left", ended_at=now, state_changed_at=now)
                             .execution_options(synchronize_session=False))
@@ -126,6 +120,73 @@ def leave(session: Session, pay: PayGateway, *, user_id: int, membership_id: int
             moved = balance
     submit_refunds(session, pay, now, membership_id=membership_id)
     return LeaveResult(membership_id, moved, list_refunds(session, membership_id))
+
+
+def _balance_and_allocation(session: Session, membership_id: int,
+                            now: dt.datetime) -> tuple[int, list[tuple[int, int]]]:
+    """The balance, locked so no credit or deduction slips between reading it and moving it, and
+    how it spreads over the original payments (caller's transaction)."""
+    balance = session.execute(select(Account.balance_fen).where(Account.membership_id == membership_id)
+                              .with_for_update()).scalar_one()
+    return balance, allocate(balance, refundable_orders(session, membership_id, now))
+
+
+def _refund_allocation(session: Session, membership_id: int, allocation: list[tuple[int, int]], *, key: str,
+                       now: dt.datetime, user_id: int | None, reason: str = "leave") -> int:
+    """The allocated fen → system:refund_pending, one pending refund per order (caller's transaction)."""
+    total = sum(fen for _, fen in allocation)
+    if total:
+        _move_to_refund_pending(session, membership_id=membership_id, amount_fen=total, key=key, now=now,
+                                user_id=user_id, reason=reason)
+    for order_id, fen in allocation:
+        _add_refund(session, order_id=order_id, membership_id=membership_id, amount_fen=fen, now=now)
+    return total
+
+
+AIDED_REFUND_REASON = "aided_refund"
+
+
+def refund_aided_balance(session: Session, membership_id: int, now: dt.datetime) -> int | None:
+    """An aided membership's remaining balance goes back to its original payments, like a leave's
+    (caller's transaction; WeChat is asked by submit_refunds / the next reconcile). Returns the fen
+    moved, or None while a leave guard holds the balance (e.g. a run counting it as a payer is still
+    open: the sweep `refund_aided_balances` tries again later). Idempotent: once moved, the balance
+    is 0 and a second call moves nothing; money that cannot go back (payments over a year old) stays
+    for customer service, as a leave would refuse it."""
+    member = session.execute(select(Membership.state, Membership.user_id, Membership.plan_id)
+                             .where(Membership.id == membership_id).with_for_update()).one()
+    if member.state != "aided":
+        return 0
+    try:
+        memberships.check_leave_guards(session, membership_id)
+    except Conflict:
+        return None
+    balance, allocation = _balance_and_allocation(session, membership_id, now)
+    moved = _refund_allocation(session, membership_id, allocation, key=f"aided-refund:{membership_id}:{balance}",
+                               now=now, user_id=None, reason=AIDED_REFUND_REASON)
+    if moved:
+        events.record(session, "membership.aided_refund", now=now, user_id=member.user_id, plan_id=member.plan_id,
+                      membership_id=membership_id, payload={"refund_fen": moved, "kept_fen": balance - moved})
+    return moved
+
+
+def refund_aided_balances(session: Session, pay: PayGateway, now: dt.datetime) -> int:
+    """The sweep (claims advance, right after the payouts): every aided membership still holding a
+    balance (a refund deferred by an open run) is refunded, and its refunds WeChat has not accepted
+    yet are asked of it (same out_refund_no). Returns the fen moved."""
+    unsent = select(PaymentRefund.id).where(PaymentRefund.membership_id == Membership.id,
+                                            PaymentRefund.status == "pending", PaymentRefund.refund_id.is_(None))
+    with atomic(session):
+        candidates = list(session.execute(
+            select(Membership.id).join(Account, Account.membership_id == Membership.id)
+            .where(Membership.state == "aided", (Account.balance_fen > 0) | unsent.exists())
+            .order_by(Membership.id)).scalars())
+    moved = 0
+    for membership_id in candidates:
+        with atomic(session):
+            moved += refund_aided_balance(session, membership_id, now) or 0
+        submit_refunds(session, pay, now, membership_id=membership_id)
+    return moved
 
 
 def refund_late_payment(session: Session, order: PaymentOrder, now: dt.datetime) -> None:
