@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install system-packages migrate plans test-python test-miniprogram lint clean
+.PHONY: run demo test install system-packages migrate plans test-python test-miniprogram lint clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,9 +19,14 @@ install: $(STAMP)
 system-packages:
 	./scripts/system_packages.sh
 
-## make run: set up (venv, dependencies, migrations, plans) and serve the API + WeChat emulator on SQLite.
+## make run: set up (venv, dependencies, migrations, plans) and serve the platform (API, emulator, clock) on SQLite.
 run: install
 	./scripts/run.sh
+
+## make demo: make run after `flask demo seed` (DEMO_MEMBERS synthetic members; kept if already seeded).
+DEMO_MEMBERS ?= 2000
+demo: install
+	./scripts/run.sh --demo-members $(DEMO_MEMBERS)
 
 ## make test: set up and run the whole suite (pytest, then the mini-program's jest suite).
 test: test-python test-miniprogram

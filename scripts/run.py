@@ -9,6 +9,7 @@ stops every one of them, each with its children; if one dies, the others are sto
 Environment: PORT (8000), EMULATOR_PORT (8001), DATABASE_URL, REDIS_URL, INSTANCE_DIR, WECHAT_KEYS_DIR."""
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -141,7 +142,11 @@ def banner(config: DevelopmentConfig, env: dict[str, str], run_env: Path) -> str
 """
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/run.sh", description="the development platform (make run)")
+    parser.add_argument("--demo-members", type=int, default=0, metavar="N",
+                        help="seed the demo platform with N members first (make demo); kept if already seeded")
+    args = parser.parse_args(argv)
     env = dict(os.environ)
     env.setdefault("APP_ENV", "development")
     env["FLASK_APP"] = "wsgi"
@@ -158,7 +163,10 @@ def main() -> int:
     os.environ.update({k: env[k] for k in ("PORT", "EMULATOR_PORT")})
     config = DevelopmentConfig()
     flask = str(BIN / "flask")
-    for step in (["db", "upgrade"], ["plans", "load"]):
+    steps = [["db", "upgrade"], ["plans", "load"]]
+    if args.demo_members:
+        steps.append(["demo", "seed", "--members", str(args.demo_members), "--keep-existing"])
+    for step in steps:
         subprocess.run([flask, *step], cwd=ROOT, env=env, check=True)
 
     supervisor = Supervisor(env)
