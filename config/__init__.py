@@ -134,8 +134,8 @@ DEVELOPMENT_SCHEDULE_SECONDS = {
 class DevelopmentConfig(BaseConfig):
     """`make run`: SQLite file, the local WeChat emulator, jobs inline unless REDIS_URL is set.
 
-    A setting comes from the environment, else from instance/run.env (written by `make run`), else
-    the default."""
+    A setting comes from the environment (a variable set empty counts), else from instance/run.env
+    (written by `make run`), else the default."""
 
     ENV_NAME = "development"
     SECRET_KEY = "dev-only-secret-key-not-for-production"
@@ -148,7 +148,9 @@ class DevelopmentConfig(BaseConfig):
         run_env = read_run_env(folder / RUN_ENV_FILE) if self.READS_RUN_ENV else {}
 
         def setting(name: str) -> str | None:
-            return os.environ.get(name) or run_env.get(name)
+            if name in os.environ:  # set, even empty (REDIS_URL= means "no Redis"): the file is not asked
+                return os.environ[name] or None
+            return run_env.get(name)
 
         super().__init__()
         self.REDIS_URL = setting("REDIS_URL") or self.REDIS_URL

@@ -78,7 +78,10 @@ def test_flask_commands_find_the_running_instance_through_run_env(monkeypatch, t
     assert config.SECRET_KEY == DevelopmentConfig.SECRET_KEY  # only the instance's settings are read
     assert config.SCHEDULE_SECONDS["notifications.dispatch"] == 5
     monkeypatch.setenv("PORT", "9200")  # the environment wins over the file
-    assert DevelopmentConfig().WECHAT_PAY_NOTIFY_URL == "http://127.0.0.1:9200/api/v1/payments/wechat/notify"
+    monkeypatch.setenv("REDIS_URL", "")  # even set empty: no Redis, whatever the file says
+    overridden = DevelopmentConfig()
+    assert overridden.WECHAT_PAY_NOTIFY_URL == "http://127.0.0.1:9200/api/v1/payments/wechat/notify"
+    assert overridden.REDIS_URL is None
     testing = TestingConfig()  # tests never pick up a developer's running instance
     assert testing.REDIS_URL is None and testing.WECHAT_API_BASE == "http://127.0.0.1:8001/"
     assert testing.SCHEDULE_SECONDS == {}
