@@ -7,8 +7,9 @@ two executed runs per plan, cases collected and paid, a case in publicity with a
 
 Everything that has a service goes through it at a past moment: joins, top-ups (the notification's
 credit path, payments.settle_transaction), claims from report to payout, apportionment runs
-(prepare, publish, execute), leaves and refunds, members advancing, notification delivery. WeChat of
-that past is demo.PastWeChat (everything it was asked succeeded). The bulk of the members is written
+(prepare, publish, execute), leaves and refunds, members advancing. WeChat of that past is
+demo.PastWeChat (everything it was asked succeeded); the history's notifications end as delivery
+would have ended them then, skipped for want of consent. The bulk of the members is written
 set-based (one INSERT per table and chunk) in the shape those services write: pending → observing on
 a paid order, one balanced ledger transaction per top-up keyed by its transaction id, balances equal
 to their postings; `flask ledger audit` passes afterwards. Synthetic names and checksum-valid ID
@@ -231,7 +232,7 @@ def seed_platform(session: Session, pii: PiiProtector, *, members: int, now: dt.
         bulk = _bulk_members(session, pii, versions, members, when, rng)
     staff = demo_staff(session, when.days_ago(400))
 
-    # The family: a payer and three people, across four plans (their ID indexes follow the bulk's).
+    # The family: the payer and four people across five plans (their ID indexes follow the bulk's).
     family = _user(session, FAMILY_OPENID, when.days_ago(320))
     base = members + 10
     mine = {
@@ -255,14 +256,15 @@ def seed_platform(session: Session, pii: PiiProtector, *, members: int, now: dt.
                at=when.days_ago(100))
 
     # Claimants of the cases the two runs collect: two per plan in the first run, one in the second.
-    claimants = {}
+    claimants = {("adult_789", 0): (family, mine["self"])}  # the family's own case is one of them
     for number, code in enumerate(codes):
         for case in range(3):
+            if (code, case) in claimants:
+                continue
             user_id = _user(session, f"demo-claimant-{code}-{case}", when.days_ago(330))
             claimants[(code, case)] = (user_id, _member(
                 session, pii, pay, user_id=user_id, code=code, name=_name(rng), index=base + 100 + number * 3 + case,
                 relation="self", joined=when.days_ago(320), topup_fen=1_000))
-    claimants[("adult_789", 0)] = (family, mine["self"])  # the family's own case is one of them
 
     publicity_claimant = _user(session, "demo-claimant-publicity", when.days_ago(330))
     publicity_membership = _member(session, pii, pay, user_id=publicity_claimant, code="adult_789", name="赵海燕",
@@ -295,9 +297,9 @@ def seed_platform(session: Session, pii: PiiProtector, *, members: int, now: dt.
 
     # Today: suspensions of the first run lapsed, the recent joiners protected; cases in flight.
     memberships.advance(session, when.days_ago(0.5))
-    report_case(session, staff, user_id=family, membership_id=mine["child"],
-                            rules=versions["children"].rules, incident=when.days_ago(6), documents_dir=documents_dir,
-                            approved_aid_fen=None, publicity_days=publicity_days, diagnosis="急性淋巴细胞白血病")
+    report_case(session, staff, user_id=family, membership_id=mine["child"], rules=versions["children"].rules,
+                incident=when.days_ago(6), documents_dir=documents_dir, approved_aid_fen=None,
+                publicity_days=publicity_days, diagnosis="急性淋巴细胞白血病")
     in_publicity = report_case(session, staff, user_id=publicity_claimant, membership_id=publicity_membership,
                                rules=versions["adult_789"].rules, incident=when.days_ago(8),
                                documents_dir=documents_dir,
