@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lock migrate plans test-python test-miniprogram lint clean
+.PHONY: run demo test install lock system-packages migrate plans test-python test-miniprogram lint clean
 
 # Installs only what the locks pin, each file checked against its hashes: a requirement missing from a
 # lock fails here (check_lock.py), and so does any package pip would fetch that the lock does not pin.
@@ -29,14 +29,23 @@ lock:
 	$(VENV)/bin/pip-compile $(LOCK_FLAGS) --output-file requirements-dev.lock requirements-dev.txt
 	$(PYTHON) scripts/check_lock.py
 
-## make run: set up (venv, dependencies, migrations, plans) and serve the API + WeChat emulator on SQLite.
+## Debian packages the tests need (libzbar0 for reading QR codes), installed only when missing.
+system-packages:
+	./scripts/system_packages.sh
+
+## make run: set up (venv, dependencies, migrations, plans) and serve the platform (API, emulator, clock) on SQLite.
 run: install
 	./scripts/run.sh
+
+## make demo: make run after `flask demo seed` (DEMO_MEMBERS synthetic members; kept if already seeded).
+DEMO_MEMBERS ?= 2000
+demo: install
+	./scripts/run.sh --demo-members $(DEMO_MEMBERS)
 
 ## make test: set up and run the whole suite (pytest, then the mini-program's jest suite).
 test: test-python test-miniprogram
 
-test-python: install
+test-python: install system-packages
 	$(PY) -m pytest -q
 
 # npm ci again only when the lock file changed since the last install.

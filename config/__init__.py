@@ -15,7 +15,10 @@ class ConfigError(RuntimeError):
 
 
 def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
+    return _int_setting(name, os.environ.get(name), default)
+
+
+def _int_setting(name: str, raw: str | None, default: int) -> int:
     if raw is None or raw == "":
         return default
     try:
@@ -103,6 +106,10 @@ class BaseConfig:
     CLAIM_PUBLICITY_DAYS = 5
     # Workers and the scheduler serve their Prometheus counters on this port (unset: not served).
     METRICS_PORT: int | None = None
+    # The clock process: per-task cadence overrides in seconds (empty: app/jobs/schedule.py's) and
+    # how often it looks for due tasks.
+    SCHEDULE_SECONDS: dict = {}
+    SCHEDULER_POLL_SECONDS = 20.0
     API_TITLE = "一起互助 API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -117,31 +124,74 @@ class BaseConfig:
         return {k: getattr(self, k) for k in dir(self) if k.isupper()}
 
 
-def _dev_keys_dir() -> str:
-    return os.environ.get("WECHAT_KEYS_DIR") or str(PROJECT_ROOT / "instance" / "wechat-keys")
+def instance_dir() -> Path:
+    """Where development keeps its SQLite file, emulator keys, claim documents and `run.env`
+    (INSTANCE_DIR moves it, e.g. for a test that starts `make run`'s processes)."""
+    return Path(os.environ.get("INSTANCE_DIR") or PROJECT_ROOT / "instance")
+
+
+RUN_ENV_FILE = "run.env"
+# What `make run` writes to instance/run.env at startup, so `flask` commands run beside it find the
+# running instance (ports, database, Redis, keys) without being given the same variables again.
+RUN_ENV_KEYS = ("PORT", "EMULATOR_PORT", "DATABASE_URL", "REDIS_URL", "WECHAT_KEYS_DIR")
+
+
+def read_run_env(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines (blank lines and # comments skipped); a missing file is empty."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line and not line.lstrip().startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs if key.strip() in RUN_ENV_KEYS}
+
+
+# Development runs the clock on short cadences so a newcomer sees pushes arrive and runs move
+# (production: the cadences in app/jobs/schedule.py). Seconds per task name.
+DEVELOPMENT_SCHEDULE_SECONDS = {
+    "notifications.dispatch": 5,
+    "payments.reconcile": 60,
+    "claims.advance": 60,
+    "members.advance": 60,
+    "apportionment.publish": 300,
+    "apportionment.execute": 60,
+}
 
 
 class DevelopmentConfig(BaseConfig):
-    """`make run`: SQLite file, the local WeChat emulator, jobs inline unless REDIS_URL is set."""
+    """`make run`: SQLite file, the local WeChat emulator, jobs inline unless REDIS_URL is set.
+
+    A setting comes from the environment (a variable set empty counts), else from instance/run.env
+    (written by `make run`), else the default."""
 
     ENV_NAME = "development"
     SECRET_KEY = "dev-only-secret-key-not-for-production"
     PII_ENCRYPTION_KEY = "ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="
     PII_HASH_KEY = "ZGV2LW9ubHktaGFzaC1rZXktMzItYnl0ZXMtbG9uZyE="
+    READS_RUN_ENV = True
 
     def __init__(self) -> None:
+        folder = instance_dir()
+        run_env = read_run_env(folder / RUN_ENV_FILE) if self.READS_RUN_ENV else {}
+
+        def setting(name: str) -> str | None:
+            if name in os.environ:  # set, even empty (REDIS_URL= means "no Redis"): the file is not asked
+                return os.environ[name] or None
+            return run_env.get(name)
+
         super().__init__()
-        db_path = PROJECT_ROOT / "instance" / "yiqi.sqlite3"
-        self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{db_path}"
-        port = _env_int("EMULATOR_PORT", 8001)
-        api_port = _env_int("PORT", 8000)
+        self.REDIS_URL = setting("REDIS_URL") or self.REDIS_URL
+        self.SQLALCHEMY_DATABASE_URI = setting("DATABASE_URL") or f"sqlite:///{folder / 'yiqi.sqlite3'}"
+        port = _int_setting("EMULATOR_PORT", setting("EMULATOR_PORT"), 8001)
+        api_port = _int_setting("PORT", setting("PORT"), 8000)
         self.WECHAT_API_BASE = os.environ.get("WECHAT_API_BASE") or f"http://127.0.0.1:{port}/"
         self.WECHAT_PAY_GATEWAY = os.environ.get("WECHAT_PAY_GATEWAY") or f"http://127.0.0.1:{port}"
         self.WECHAT_PAY_NOTIFY_URL = f"http://127.0.0.1:{api_port}/api/v1/payments/wechat/notify"
         self.WECHAT_PAY_REFUND_NOTIFY_URL = f"http://127.0.0.1:{api_port}/api/v1/payments/wechat/refund-notify"
-        self.WECHAT_KEYS_DIR = _dev_keys_dir()
-        self.CLAIM_DOCUMENTS_DIR = (os.environ.get("CLAIM_DOCUMENTS_DIR")
-                                    or str(PROJECT_ROOT / "instance" / "claim-documents"))
+        self.WECHAT_KEYS_DIR = setting("WECHAT_KEYS_DIR") or str(folder / "wechat-keys")
+        self.CLAIM_DOCUMENTS_DIR = os.environ.get("CLAIM_DOCUMENTS_DIR") or str(folder / "claim-documents")
+        self.SCHEDULE_SECONDS = dict(DEVELOPMENT_SCHEDULE_SECONDS)
+        self.SCHEDULER_POLL_SECONDS = 1.0
 
 
 class TestingConfig(DevelopmentConfig):
@@ -150,6 +200,7 @@ class TestingConfig(DevelopmentConfig):
     ENV_NAME = "testing"
     TESTING = True
     SECRET_KEY = "testing-secret-key"
+    READS_RUN_ENV = False  # a developer's running instance never leaks into the tests
 
     def __init__(self) -> None:
         super().__init__()
@@ -160,6 +211,8 @@ class TestingConfig(DevelopmentConfig):
         for setting in ("RATELIMIT_MEMBER_LOGIN", "RATELIMIT_OPERATOR_LOGIN", "RATELIMIT_TOPUP",
                         "RATELIMIT_OBJECTION", "RATELIMIT_SPONSOR_VIEW"):
             setattr(self, setting, "10000/minute")
+        self.SCHEDULE_SECONDS = {}
+        self.SCHEDULER_POLL_SECONDS = BaseConfig.SCHEDULER_POLL_SECONDS
 
 
 _REQUIRED_IN_PRODUCTION = (

@@ -6,22 +6,11 @@ import itertools
 
 import requests
 
-from app.services.idcard import check_character
+from app.services.idcard import SYNTHETIC_REGION_CODES, check_character
 
 _serial = itertools.count(100)
 
-# Administrative region codes in use for every birth year from 1930 to 2026 (python-stdnum's table):
-# the ID check refuses a region that did not exist when its holder was born.
-REGION_CODES = (
-    "110101", "110102", "110105", "110106", "110107", "110108", "110109", "120101", "120102", "120103",
-    "120104", "120105", "120106", "120110", "120111", "120112", "120113", "140121", "140122", "140123",
-    "150121", "150122", "150221", "150222", "210224", "210321", "210421", "210422", "210423", "210521",
-    "210522", "210624", "210726", "210727", "210921", "210922", "211021", "230722", "310101", "310104",
-    "310105", "310106", "310107", "310109", "310110", "330122", "330127", "340121", "340421", "340621",
-    "350121", "360121", "430121", "430321", "510121", "510321", "510421", "510422", "520201", "520203",
-    "530124", "540121", "540122", "540123", "540124", "540127", "610323", "610324", "610326", "610327",
-    "610328", "610329", "620121", "620122", "620123", "630121", "640121", "640122", "640221", "650121",
-)
+REGION_CODES = SYNTHETIC_REGION_CODES
 
 
 def region_code(n: int) -> str:
@@ -69,3 +58,19 @@ def no_answers(yes: tuple[str, ...] = ()) -> dict[str, bool]:
     for key in yes:
         answers[key] = True
     return answers
+
+
+def decode_qr(png: bytes) -> list[str]:
+    """The texts of the QR codes in a PNG, read by zbar (libzbar0, installed by scripts/system_packages.sh)."""
+    import io
+
+    from PIL import Image
+
+    try:
+        from pyzbar.pyzbar import decode
+    except ImportError as exc:  # the Python package is there; the shared library is missing
+        from tests.conftest import _unreachable
+
+        _unreachable("zbar (libzbar0)", exc)
+    image = Image.open(io.BytesIO(png)).convert("L")
+    return [symbol.data.decode() for symbol in decode(image)]

@@ -5,7 +5,7 @@ from flask import current_app, g, request, send_file
 from flask_smorest import Blueprint
 
 from app.extensions import db
-from app.services import claim_documents, claims as claim_service, payouts
+from app.services import claim_documents, claims as claim_service, payouts, refunds
 from app.services.errors import InvalidRequest
 
 from .error_docs import errors
@@ -149,5 +149,8 @@ def payout_confirmed(claim_id):
     claim = claim_service.get_for_user(db.session, g.user_id, claim_id)
     transfer = payouts.for_claim(db.session, claim.id)
     if transfer is not None:
-        payouts.sync(db.session, container.pay, transfer.id, container.clock.now())
+        now = container.clock.now()
+        if payouts.sync(db.session, container.pay, transfer.id, now).status == "succeeded":
+            # The membership is aided now and its balance on its way back: ask WeChat at once.
+            refunds.submit_refunds(db.session, container.pay, now, membership_id=claim.membership_id)
     return claim_out(claim_service.get_for_user(db.session, g.user_id, claim_id))

@@ -82,7 +82,13 @@ def run_scheduler(once, at):
         ran = scheduler.tick(_now(at))
         click.echo("ran: " + (", ".join(ran) or "nothing"))
         return
-    scheduler.run_forever()
+    from app.jobs.schedule import describe
+
+    click.echo("scheduler: " + describe(scheduler.tasks), err=True)
+    try:
+        scheduler.run_forever()
+    except KeyboardInterrupt:  # Ctrl-C on a scheduler started by hand
+        click.echo("scheduler stopped", err=True)
 
 
 # Feature modules each exporting `commands`, a list of click groups. One line each.

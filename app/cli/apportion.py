@@ -77,7 +77,17 @@ def publish_cmd(run_id, plan_code, at):
 def execute_cmd(run_id, plan_code, max_chunks, at):
     """Debit the payers chunk by chunk, suspend those below the share, settle. Resumable."""
     from app.services.apportionment import execute
+    from app.services.errors import NotFound
 
+    if run_id is None and plan_code:
+        try:
+            run_id = _run_id(None, plan_code)
+        except NotFound as exc:
+            if exc.code != "run_not_found":
+                raise click.ClickException(f"{exc.code}: {exc.message}") from None
+            # Nothing to execute is not a failure: the scheduler and scripts call this on every plan.
+            click.echo(f"plan {plan_code} has no open run: nothing to execute")
+            return
     run = _service_call(execute, db.session, _service_call(_run_id, run_id, plan_code), _now(at),
                         grace_days=current_app.config["SUSPENSION_GRACE_DAYS"], max_chunks=max_chunks)
     _echo(run)

@@ -43,15 +43,19 @@ def create_operator(roles, username, organisation, password, at):
 @claims_cli.command("advance")
 @at_option
 def advance(at):
-    """Publicity over without pending objection → ready; retry/sync open aid transfers. Safe to run twice."""
-    from app.services import payouts
+    """Publicity over without pending objection → ready; retry/sync open aid transfers; refund what
+    aided memberships still hold. Safe to run twice."""
+    from app.services import payouts, refunds
     from app.services.claims import promote_finished_publicity
 
     now = _now(at)
+    pay = current_app.extensions["yiqi"].pay
     ready = promote_finished_publicity(db.session, now)
-    outcome = payouts.process_open(db.session, current_app.extensions["yiqi"].pay, now)
+    outcome = payouts.process_open(db.session, pay, now)
+    refunded = refunds.refund_aided_balances(db.session, pay, now)
     click.echo(f"ready: {len(ready)}, transfers succeeded: {outcome['succeeded']}, "
-               f"still open: {outcome['still_open']}, failed: {outcome['failed']}")
+               f"still open: {outcome['still_open']}, failed: {outcome['failed']}; aided balances refunded: "
+               f"{refunded} fen")
 
 
 commands = [operators_cli, claims_cli]

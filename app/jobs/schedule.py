@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from typing import Callable, Mapping
 
 from flask import Flask
 
@@ -43,11 +43,12 @@ def _reconcile_payments(app: Flask, now: dt.datetime):
 
 
 def _advance_claims(app: Flask, now: dt.datetime):
-    from app.services import payouts
+    from app.services import payouts, refunds
     from app.services.claims import promote_finished_publicity
 
+    pay = app.extensions["yiqi"].pay
     ready = promote_finished_publicity(db.session, now)
-    return ready, payouts.process_open(db.session, app.extensions["yiqi"].pay, now)
+    return ready, payouts.process_open(db.session, pay, now), refunds.refund_aided_balances(db.session, pay, now)
 
 
 def _advance_members(app: Flask, now: dt.datetime):
@@ -86,10 +87,33 @@ def slot_start(task: PeriodicTask, now: dt.datetime) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch - epoch % period, dt.timezone.utc)
 
 
+def configured_tasks(config: Mapping) -> list[PeriodicTask]:
+    """TASKS with the cadences the settings' SCHEDULE_SECONDS overrides (development runs them often)."""
+    overrides = config.get("SCHEDULE_SECONDS") or {}
+    unknown = sorted(set(overrides) - {task.name for task in TASKS})
+    if unknown:
+        raise ValueError(f"SCHEDULE_SECONDS names unknown tasks: {', '.join(unknown)}")
+    return [replace(task, every=dt.timedelta(seconds=overrides[task.name])) if task.name in overrides else task
+            for task in TASKS]
+
+
+def describe(tasks: list[PeriodicTask]) -> str:
+    """`notifications.dispatch every 5s, ...`: what the startup banner states."""
+    return ", ".join(f"{task.name} every {_duration(task.every)}" for task in tasks)
+
+
+def _duration(every: dt.timedelta) -> str:
+    seconds = int(every.total_seconds())
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
 class Scheduler:
     def __init__(self, app: Flask, tasks: list[PeriodicTask] | None = None):
         self.app = app
-        self.tasks = TASKS if tasks is None else tasks
+        self.tasks = configured_tasks(app.config) if tasks is None else tasks
         self._done: dict[str, dt.datetime] = {}
 
     def _claim(self, task: PeriodicTask, slot: dt.datetime) -> bool:
@@ -125,8 +149,9 @@ class Scheduler:
                     db.session.remove()
         return ran
 
-    def run_forever(self, poll_seconds: float = 20.0) -> None:
+    def run_forever(self, poll_seconds: float | None = None) -> None:
         clock = self.app.extensions["yiqi"].clock
+        poll = poll_seconds if poll_seconds is not None else self.app.config.get("SCHEDULER_POLL_SECONDS", 20.0)
         while True:
             self.tick(clock.now())
-            time.sleep(poll_seconds)
+            time.sleep(poll)

@@ -68,9 +68,9 @@ NOTES = {
     "deducted_note": "本期分摊已从余额扣除",
     "balance_note": "请及时充值以保持保障",
     "protected_note": "观察期已结束，保障已生效",
-    "topup_note": "有人为您的互助充值了",
     "aid_note": "互助金已打款，请查收",
 }
+TOPUP_NOTES = {"topup": "充值已到账，感谢参与互助", "sponsor_topup": "有人为您的互助充值了"}
 STATUS_NOTES = {"observing": "已加入，观察期开始", "resumed": "充值成功，保障已恢复",
                 "lapsed": "宽限期已过，请重新加入"}
 
@@ -118,6 +118,8 @@ def _value(source: str, row: Row) -> str:
         return CLAIM_PHRASES.get(payload.get("to"), "已更新")
     if source == "claim_note":
         return payload.get("reason") or "点击查看申请进度"
+    if source == "topup_note":
+        return TOPUP_NOTES.get(row.kind, TOPUP_NOTES["topup"])
     return NOTES.get(source, "点击查看详情")
 
 

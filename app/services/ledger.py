@@ -96,6 +96,11 @@ def _canonical_hash(reason: str, legs: list[Leg], reference_type: str | None, re
     return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
 
 
+def request_hash(reason: str, legs: list[Leg], reference_type: str | None, reference_id: str | None) -> str:
+    """What post_transaction stores as request_hash (for writers of many transactions at once)."""
+    return _canonical_hash(reason, legs, reference_type, reference_id)
+
+
 def validate_legs(legs: Iterable[Leg]) -> list[Leg]:
     legs = list(legs)
     if len(legs) < 2:

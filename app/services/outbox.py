@@ -148,11 +148,11 @@ def on_lapsed(session: Session, event: DomainEvent) -> None:
 
 @subscribe("topup.credited")
 def on_topup(session: Session, event: DomainEvent) -> None:
-    """A sponsor's top-up tells the payer (their own top-ups they just made themselves)."""
+    """Every credited top-up tells the member whose balance it is: their own (the payment confirmed,
+    the mini-program asks for this consent right after paying) or a sponsor's (someone paid for them)."""
     sponsor = event.payload.get("sponsor_user_id")
-    if sponsor is None or sponsor == event.user_id:
-        return
-    write_one(session, event, kind="sponsor_topup", template_key="topup_credited",
+    kind = "sponsor_topup" if sponsor is not None and sponsor != event.user_id else "topup"
+    write_one(session, event, kind=kind, template_key="topup_credited",
               dedupe_key=f"topup:{event.payload.get('order_id') or event.id}", user_id=event.user_id,
               plan_id=event.plan_id, membership_id=event.membership_id, amount_fen=event.payload.get("amount_fen"))
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Account, Claim, Membership, Operator, PayoutTransfer, Plan, User
 
-from . import apportionment, events, ledger
+from . import apportionment, events, ledger, refunds
 from .claims import _move, _separate
 from .errors import Conflict, InvalidRequest, NotFound
 from .operators import record_audit, require_role
@@ -224,6 +224,8 @@ def _settle(session: Session, transfer: PayoutTransfer, now: dt.datetime, common
                                                  Membership.state.in_(("protected", "suspended")))
                         .values(state="aided", ended_at=now, state_changed_at=now)
                         .execution_options(synchronize_session=False))
+        # What is left of the balance goes back now, in this transaction (WeChat is asked after it).
+        refunds.refund_aided_balance(session, claim.membership_id, now)
     events.record(session, "aid.paid", now=now, claim_id=claim.id, user_id=claim.user_id, plan_id=claim.plan_id,
                   membership_id=claim.membership_id,
                   payload={"amount_fen": transfer.amount_fen, "out_bill_no": transfer.out_bill_no})

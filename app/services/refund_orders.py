@@ -37,7 +37,7 @@ def refundable_orders(session: Session, membership_id: int, now: dt.datetime) ->
                PaymentOrder.paid_at > now - REFUND_WINDOW)
         .order_by(PaymentOrder.paid_at.desc(), PaymentOrder.id.desc())
     ).all()
-    return [(order_id, fen) for order_id, fen in rows if fen > 0]
+    return [(order_id, int(fen)) for order_id, fen in rows if fen > 0]  # PostgreSQL sums are Decimal
 
 
 def allocate(balance_fen: int, orders: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -66,9 +66,9 @@ def refundable_allocation(session: Session, membership_id: int, amount_fen: int,
 
 
 def move_to_refund_pending(session: Session, *, membership_id: int, amount_fen: int, key: str,
-                           now: dt.datetime, user_id: int | None) -> None:
+                           now: dt.datetime, user_id: int | None, reason: str = LEAVE_REASON) -> None:
     ledger.post_transaction(
-        session, idempotency_key=key, reason=LEAVE_REASON,
+        session, idempotency_key=key, reason=reason,
         legs=[ledger.Leg(memberships.member_account_id(session, membership_id), -amount_fen),
               ledger.Leg(ledger.account_id(session, "system:refund_pending"), amount_fen)],
         now=now, reference_type="membership", reference_id=str(membership_id), initiated_by_user_id=user_id,

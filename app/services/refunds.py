@@ -96,6 +96,60 @@ def leave(session: Session, pay: PayGateway, *, user_id: int, membership_id: int
                        leave_message(balance, withheld, run_id, retry=retry))
 
 
+AIDED_REFUND_REASON = "aided_refund"
+
+
+def refund_aided_balance(session: Session, membership_id: int, now: dt.datetime) -> int | None:
+    """An aided membership's remaining balance goes back to its original payments, like a leave's
+    (caller's transaction; WeChat is asked by submit_refunds / the next reconcile). Returns the fen
+    moved, or None while a leave guard holds the balance (e.g. a run counting it as a payer is still
+    open: the sweep `refund_aided_balances` tries again later). Idempotent: once moved, the balance
+    is 0 and a second call moves nothing; money that cannot go back (payments over a year old) stays
+    for customer service, as a leave would refuse it."""
+    member = session.execute(select(Membership.state, Membership.user_id, Membership.plan_id)
+                             .where(Membership.id == membership_id).with_for_update()).one()
+    if member.state != "aided":
+        return 0
+    try:
+        memberships.check_leave_guards(session, membership_id)
+    except Conflict:
+        return None
+    # Locked so no credit or deduction slips between reading the balance and moving it.
+    balance = session.execute(select(Account.balance_fen).where(Account.membership_id == membership_id)
+                              .with_for_update()).scalar_one()
+    allocation = refund_orders.allocate(balance, refund_orders.refundable_orders(session, membership_id, now))
+    moved = sum(fen for _, fen in allocation)
+    if moved:
+        refund_orders.move_to_refund_pending(session, membership_id=membership_id, amount_fen=moved,
+                                             key=f"aided-refund:{membership_id}:{balance}", now=now, user_id=None,
+                                             reason=AIDED_REFUND_REASON)
+    for order_id, fen in allocation:
+        refund_orders.add_refund(session, order_id=order_id, membership_id=membership_id, amount_fen=fen, now=now)
+    if moved:
+        events.record(session, "membership.aided_refund", now=now, user_id=member.user_id, plan_id=member.plan_id,
+                      membership_id=membership_id, payload={"refund_fen": moved, "kept_fen": balance - moved})
+    return moved
+
+
+def refund_aided_balances(session: Session, pay: PayGateway, now: dt.datetime) -> int:
+    """The sweep (claims advance, right after the payouts): every aided membership still holding a
+    balance (a refund deferred by an open run) is refunded, and its refunds WeChat has not accepted
+    yet are asked of it (same out_refund_no). Returns the fen moved."""
+    unsent = select(PaymentRefund.id).where(PaymentRefund.membership_id == Membership.id,
+                                            PaymentRefund.status == "pending", PaymentRefund.refund_id.is_(None))
+    with atomic(session):
+        candidates = list(session.execute(
+            select(Membership.id).join(Account, Account.membership_id == Membership.id)
+            .where(Membership.state == "aided", (Account.balance_fen > 0) | unsent.exists())
+            .order_by(Membership.id)).scalars())
+    moved = 0
+    for membership_id in candidates:
+        with atomic(session):
+            moved += refund_aided_balance(session, membership_id, now) or 0
+        submit_refunds(session, pay, now, membership_id=membership_id)
+    return moved
+
+
 def refund_late_payment(session: Session, order: PaymentOrder, now: dt.datetime) -> None:
     """A payment credited after its membership left goes back to its payer (caller's transaction;
     the refund is asked of WeChat by the next reconcile)."""

@@ -61,6 +61,10 @@ def test_cli_prepare_publish_execute_status(app, session, clock):
     assert '"status": "executed"' in out.output and '"paid_count": 2' in out.output, out.output
     status = runner.invoke(args=["apportion", "status", "--plan", "seniors"])
     assert '"suspended_count": 1' in status.output
+    again = runner.invoke(args=["apportion", "execute", "--plan", "seniors", *at])  # the run is over: nothing open
+    assert again.exit_code == 0 and "seniors has no open run" in again.output, again.output
+    unknown = runner.invoke(args=["apportion", "execute", "--plan", "no_such_plan", *at])
+    assert unknown.exit_code == 1 and "plan_not_found" in unknown.output, unknown.output
     assert runner.invoke(args=["ledger", "audit"]).exit_code == 0
     late = (now + dt.timedelta(days=31)).isoformat()
     assert "lapsed: 1" in runner.invoke(args=["members", "advance", "--at", late]).output

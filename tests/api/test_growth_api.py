@@ -1,12 +1,13 @@
 """Subscriptions, invites (attribution, QR code) and WeChat groups over the API."""
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 import sqlalchemy as sa
 
 from app.models import InviteQrCode, Membership, User
 from tests.notify_support import member
-from tests.support import login, mint_code
+from tests.support import decode_qr, login, mint_code
 
 
 def _openid():
@@ -91,6 +92,10 @@ def test_invite_qrcode_is_a_png_made_once(app, client, emulator, session):
     assert first.data.startswith(b"\x89PNG\r\n\x1a\n")
     row = session.execute(sa.select(InviteQrCode).where(InviteQrCode.user_id == user["id"])).scalar_one()
     assert row.scene == user["invite_code"]
+    # A scan finds the page the poster opens and the inviter's code as its scene.
+    [text] = decode_qr(first.data)
+    link = urlsplit(text)
+    assert link.path == "/pages/index/index" and parse_qs(link.query)["scene"] == [user["invite_code"]]
     # WeChat failing now does not matter: the cached image is served.
     requests.post(emulator.url + "_emulator/faults",
                   json={"path": "wxa/getwxacodeunlimit", "errcode": 40169, "times": 1}, timeout=5)

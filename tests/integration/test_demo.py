@@ -2,6 +2,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.services.audit import audit_ledger
+from app.services.demo_seed import FAMILY_OPENID
+from tests.support import login
 
 
 def test_demo_case_goes_the_real_claims_path_to_ready(app, client):
@@ -21,3 +23,57 @@ def test_demo_refused_in_production(app):
     app.config["ENV_NAME"] = "production"
     result = app.test_cli_runner().invoke(args=["demo", "case"])
     assert result.exit_code != 0 and "never" in result.output
+
+
+def test_demo_seed_fills_every_list_the_mini_program_shows(app, client, emulator):
+    runner = app.test_cli_runner()
+    seeded = runner.invoke(args=["demo", "seed", "--members", "60"])
+    assert seeded.exit_code == 0, seeded.output
+    assert "openid demo-family" in seeded.output
+    audit = runner.invoke(args=["ledger", "audit"])
+    assert audit.exit_code == 0 and "ledger audit passed" in audit.output, audit.output
+    again = runner.invoke(args=["demo", "seed", "--members", "60"])
+    assert again.exit_code != 0 and "demo_already_seeded" in again.output
+    kept = runner.invoke(args=["demo", "seed", "--members", "60", "--keep-existing"])  # what make demo runs
+    assert kept.exit_code == 0 and "already there" in kept.output
+
+    family = login(client, emulator.url, FAMILY_OPENID)
+
+    def items(path, headers=None):
+        response = client.get("/api/v1" + path, headers=headers)
+        assert response.status_code == 200, (path, response.get_json())
+        found = response.get_json()["items"]
+        assert found, f"{path} is empty"
+        return found
+
+    plans = items("/plans")
+    for plan in plans:  # two executed runs per plan, each with its cases
+        runs = items(f"/plans/{plan['code']}/runs")
+        assert len([r for r in runs if r["status"] == "executed"]) == 2, (plan["code"], runs)
+        detail = client.get(f"/api/v1/plans/{plan['code']}/runs/{runs[0]['id']}").get_json()
+        assert detail["cases"], detail
+    announcements = items("/announcements")
+    [in_publicity] = [a for a in announcements if a["status"] == "publicity"]
+    assert in_publicity["objections"] and {"collected", "paid"} <= {a["status"] for a in announcements}
+    mine = items("/memberships", family)
+    assert {m["state"] for m in mine} == {"pending", "observing", "protected", "suspended", "left", "aided"}
+    for membership in mine:
+        if membership["state"] != "pending":
+            items(f"/memberships/{membership['id']}/ledger", family)
+        if membership["state"] in ("protected", "suspended", "aided"):
+            items(f"/memberships/{membership['id']}/deductions", family)
+        if membership["state"] in ("left", "aided"):
+            assert {r["status"] for r in items(f"/memberships/{membership['id']}/refunds", family)} == {"succeeded"}
+    assert {c["status"] for c in items("/claims", family)} == {"under_review", "paid"}
+    assert any(t["remaining"] > 0 for t in items("/subscriptions", family))
+    counts = dict(db.session.execute(sa.text("SELECT state, COUNT(*) FROM memberships GROUP BY state")).all())
+    assert counts["protected"] > 30 and counts["lapsed"] and counts["suspended"] > 1
+    statuses = dict(db.session.execute(sa.text("SELECT status, COUNT(*) FROM claims GROUP BY status")).all())
+    assert statuses == {"collected": 12, "paid": 6, "publicity": 1, "under_review": 1}  # 3 cases a plan, 1 paid
+
+
+def test_demo_seed_refused_in_production(app):
+    app.config["ENV_NAME"] = "production"
+    result = app.test_cli_runner().invoke(args=["demo", "seed", "--members", "60"])
+    assert result.exit_code != 0 and "never" in result.output
+    assert db.session.execute(sa.text("SELECT COUNT(*) FROM memberships")).scalar_one() == 0

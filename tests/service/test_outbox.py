@@ -141,3 +141,5 @@ def test_claim_events_and_sponsor_topups(session, services, clock):
     assert [r.user_id for r in rows(session, kind="case_publicity")] == [other.id]  # not the claimant
     assert [r.amount_fen for r in rows(session, kind="aid_paid")] == [5_000_000]
     assert [r.dedupe_key for r in rows(session, kind="sponsor_topup")] == ["topup:T1"]
+    own = rows(session, kind="topup")  # the member's own top-up is confirmed too, with the same template
+    assert [(r.dedupe_key, r.template_key, r.user_id) for r in own] == [("topup:T2", "topup_credited", claimant.id)]

@@ -136,7 +136,11 @@ def test_aid_paid_out_during_an_open_run_withholds_the_claimants_share(session, 
             ledger.Leg(ledger.account_id(session, ledger.plan_account_code(PLAN, "aid_payable")), 500)])
     transfer_id = session.execute(sa.select(PayoutTransfer.id)).scalar_one()
     payouts.record_state(session, transfer_id, {"state": "SUCCESS", "out_bill_no": "AIDTEST0001"}, now)
-    assert states(session, [ids[5]]) == {ids[5]: "aided"} and balances(session, [ids[5]]) == {ids[5]: 700}
+    # The share withheld for the open run; what is left (700) goes back to the payments at once (aided refund).
+    assert states(session, [ids[5]]) == {ids[5]: "aided"} and balances(session, [ids[5]]) == {ids[5]: 0}
+    refunded = session.execute(sa.text("SELECT COALESCE(SUM(amount_fen), 0) FROM refunds "
+                                       "WHERE membership_id = :m"), {"m": ids[5]}).scalar_one()
+    assert refunded == 700
     apportionment.publish(session, run.id, now)
     run = apportionment.execute(session, run.id, now)
     assert (run.debited_count, run.withheld_count, run.shortfall_fen) == (10, 1, 0)

@@ -2,11 +2,13 @@
 
 import struct
 import zlib
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from wechatpy.crypto import WeChatWxaCrypto
 
+from tests.support import decode_qr
 from wechat.emulator import EmulatorServer
 from wechat.keys import KEYS_FILE, generate_dev_keys, load_keys
 
@@ -213,12 +215,16 @@ def get_code(api, token, scene, **extra):
     return api("POST", "wxa/getwxacodeunlimit", params={"access_token": token}, json=body)
 
 
-def test_unlimited_code_is_a_png_that_depends_on_the_scene(api, token):
+def test_unlimited_code_is_a_qr_code_of_the_page_and_scene(api, token, emulator):
     scene = "i=ABCD1234&p=adult_789" + "x" * 10  # 32 characters, the most WeChat accepts
     response = get_code(api, token, scene)
     assert response.headers["Content-Type"] == "image/png"
     width, height = png_size(response.content)
     assert width == height and 280 <= width <= 430
+    [text] = decode_qr(response.content)
+    link = urlsplit(text)
+    assert (link.scheme, link.netloc, link.path) == ("wxacode", emulator.config.appid, "/pages/plan/index")
+    assert parse_qs(link.query) == {"scene": [scene], "env_version": ["release"]}
     assert get_code(api, token, scene).content == response.content
     assert get_code(api, token, "i=OTHER").content != response.content
 

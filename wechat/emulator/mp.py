@@ -11,12 +11,13 @@ import hashlib
 import json
 import re
 import secrets
-import struct
-import zlib
+import io
+from urllib.parse import urlencode
 from functools import wraps
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+import segno
 from flask import Blueprint, Response, jsonify, request
 
 from wechat.emulator.state import (
@@ -304,34 +305,25 @@ def get_unlimited_code():
     if page.startswith("/") or "?" in page:
         return wechat_error(41030, "invalid page")
     width = min(max(int(body.get("width") or 430), 280), 1280)
-    seed = hashlib.sha256(f"{scene}|{page}|{body.get('env_version', 'release')}".encode()).digest()
-    return Response(pattern_png(seed, width), mimetype="image/png")
+    env_version = body.get("env_version") or "release"
+    return Response(wxacode_png(code_content(current_state().config.appid, page, scene, env_version), width),
+                    mimetype="image/png")
 
 
-def pattern_png(seed: bytes, width: int, modules: int = 16) -> bytes:
-    """A greyscale PNG of modules×modules black/white squares taken from the seed's bits."""
-    module_px = max(width // modules, 1)
-    bits = [(seed[i // 8] >> (i % 8)) & 1 for i in range(modules * modules)]
-    rows = []
-    for module_row in range(modules):
-        pixels = b"".join(
-            (b"\x00" if bits[module_row * modules + col] else b"\xff") * module_px
-            for col in range(modules)
-        )
-        rows.extend([b"\x00" + pixels] * module_px)  # filter byte 0 = none
-    side = modules * module_px
-    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)  # 8-bit greyscale
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 9))
-        + _png_chunk(b"IEND", b"")
-    )
+def code_content(appid: str, page: str, scene: str, env_version: str = "release") -> str:
+    """What the emulator's code encodes: the mini-program, the page it opens and the scene it passes
+    (a real 小程序码 is a WeChat-only pattern; a QR code lets any phone or test scan this one)."""
+    return "wxacode://" + appid + "/" + (page or "pages/index/index") + "?" + urlencode(
+        {"scene": scene, "env_version": env_version})
 
 
-def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+def wxacode_png(content: str, width: int) -> bytes:
+    """A QR code PNG about `width` pixels wide (WeChat's width parameter), quiet zone included."""
+    code = segno.make_qr(content, error="m")
+    modules = code.symbol_size(scale=1, border=4)[0]
+    buffer = io.BytesIO()
+    code.save(buffer, kind="png", scale=max(width // modules, 1), border=4)
+    return buffer.getvalue()
 
 
 # --- open data -------------------------------------------------------------------
