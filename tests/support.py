@@ -51,3 +51,32 @@ def no_answers(yes: tuple[str, ...] = ()) -> dict[str, bool]:
     for key in yes:
         answers[key] = True
     return answers
+
+
+# --- consents (docs/privacy.md): what the mini-program sends once the payer ticked the boxes ----
+from app.services import consents as _consents  # noqa: E402
+from config import PRIVACY_POLICY_FILE  # noqa: E402
+
+POLICY = _consents.load_policy(str(PRIVACY_POLICY_FILE))
+JOIN_CONSENT = {"policy_version": POLICY.version, "scopes": list(_consents.JOIN_SCOPES)}
+CLAIM_CONSENT = {"policy_version": POLICY.version, "scopes": list(_consents.CLAIM_SCOPES)}
+
+
+def join_consented(session, pii, *, user_id, request, now):
+    """memberships.join with the payer's consents given under the current policy."""
+    import dataclasses
+
+    from app.services import memberships
+
+    return memberships.join(session, pii, user_id=user_id, now=now, policy=POLICY,
+                            request=dataclasses.replace(request, consent=_consents.for_join(POLICY)))
+
+
+def report_consented(session, *, user_id, request, now):
+    """claims.report with the payer's consents given under the current policy."""
+    import dataclasses
+
+    from app.services import claims
+
+    return claims.report(session, user_id=user_id, now=now, policy=POLICY,
+                         request=dataclasses.replace(request, consent=_consents.for_claim(POLICY)))

@@ -9,6 +9,7 @@ from app.services import claim_documents, claims as claim_service, payouts
 from app.services.errors import InvalidRequest
 
 from .claims_schemas import ClaimIn, ClaimList, ClaimOut, DocumentOut
+from .privacy import consent_given
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
 
@@ -42,13 +43,16 @@ def claim_out(claim, *, for_claimant: bool = True) -> dict:
 @blp.arguments(ClaimIn)
 @blp.response(201, ClaimOut)
 @blp.alt_response(400, schema=ErrorEnvelope, description="a rule refused the claim; the message says which")
+@blp.alt_response(403, schema=ErrorEnvelope, description="a consent is missing or under an older policy version")
 @blp.alt_response(409, schema=ErrorEnvelope, description="the membership already has an open claim")
 @blp.doc(security=BEARER)
 def report(body):
     """Report a case for one of your protected memberships."""
     container = services()
-    claim = claim_service.report(db.session, user_id=g.user_id, request=claim_service.ReportRequest(**body),
-                                 now=container.clock.now())
+    consent = consent_given(body.pop("consent", None))
+    claim = claim_service.report(db.session, user_id=g.user_id,
+                                 request=claim_service.ReportRequest(**body, consent=consent),
+                                 now=container.clock.now(), policy=container.privacy_policy)
     return claim_out(claim)
 
 
@@ -85,7 +89,8 @@ def upload(claim_id):
     limit = current_app.config["CLAIM_DOCUMENT_MAX_BYTES"]
     data = upload_.stream.read(limit + 1)
     return claim_documents.add_document(db.session, current_app.config["CLAIM_DOCUMENTS_DIR"], user_id=g.user_id,
-                                        claim_id=claim_id, data=data, max_bytes=limit, now=services().clock.now())
+                                        claim_id=claim_id, data=data, max_bytes=limit, now=services().clock.now(),
+                                        policy=services().privacy_policy)
 
 
 @blp.route("/<int:claim_id>/documents/<int:document_id>", methods=["GET"])

@@ -25,6 +25,7 @@ def demo_case(plan_code, aid_fen, at):
     case = seed_ready_case(db.session, current_app.extensions["yiqi"].pii, plan_code=plan_code,
                            approved_aid_fen=aid_fen, now=_now(at),
                            documents_dir=current_app.config["CLAIM_DOCUMENTS_DIR"],
+                           policy=current_app.extensions["yiqi"].privacy_policy,
                            publicity_days=current_app.config["CLAIM_PUBLICITY_DAYS"])
     click.echo(f"claim {case.claim_id} (membership {case.membership_id}) ready with {case.approved_aid_fen} fen")
 

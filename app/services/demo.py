@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models import User
 
-from . import claim_documents, claims, memberships, operators
+from . import claim_documents, claims, consents, memberships, operators
 from .clock import china_date
 from .idcard import check_character
 from .memberships import JoinRequest
@@ -48,7 +48,8 @@ DEMO_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Typ
 
 
 def seed_ready_case(session: Session, pii: PiiProtector, *, plan_code: str, approved_aid_fen: int,
-                    now: dt.datetime, documents_dir: str, publicity_days: int = 5) -> DemoCase:
+                    now: dt.datetime, documents_dir: str, policy: consents.PrivacyPolicy,
+                    publicity_days: int = 5) -> DemoCase:
     """One synthetic claimant and one case ready for the next apportionment run of `plan_code`."""
     _, version = get_plan(session, plan_code)
     rules = version.rules
@@ -68,7 +69,7 @@ def seed_ready_case(session: Session, pii: PiiProtector, *, plan_code: str, appr
         body = id_number[:16] + str((int(id_number[16]) + 1) % 10)
         id_number = body + check_character(body)
     membership = memberships.join(session, pii, user_id=user.id, now=start, request=JoinRequest(
-        plan_code, "演示用户", id_number, "self", answers))
+        plan_code, "演示用户", id_number, "self", answers, consent=consents.for_join(policy)), policy=policy)
     with atomic(session):
         memberships.credit(session, membership_id=membership.id, amount_fen=rules["min_prepay_fen"],
                            idempotency_key=f"demo-topup:{membership.id}", now=start,
@@ -80,9 +81,11 @@ def seed_ready_case(session: Session, pii: PiiProtector, *, plan_code: str, appr
     claim = claims.report(session, user_id=user.id, now=incident + dt.timedelta(days=1), request=claims.ReportRequest(
         membership_id=membership.id, incident_type=rules["covered_incidents"][0],
         incident_date=china_date(incident), diagnosis_date=china_date(incident), diagnosis="演示病例",
-        hospital="演示医院", city="演示市", description="合成的演示数据"))
+        hospital="演示医院", city="演示市", description="合成的演示数据", consent=consents.for_claim(policy)),
+        policy=policy)
     claim_documents.add_document(session, documents_dir, user_id=user.id, claim_id=claim.id, data=DEMO_PDF,
-                                 max_bytes=len(DEMO_PDF), now=incident + dt.timedelta(days=1))
+                                 max_bytes=len(DEMO_PDF), now=incident + dt.timedelta(days=1),
+                                 policy=policy)
     reviewed = incident + dt.timedelta(days=2)
     claims.start_review(session, reviewer, claim.id, reviewed)
     claims.assign(session, reviewer, claim.id, investigator.organisation_id, reviewed)
