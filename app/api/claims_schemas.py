@@ -17,7 +17,7 @@ class ClaimIn(Schema):
     hospital = fields.String(required=True, validate=validate.Length(min=1, max=200))
     city = fields.String(required=True, validate=validate.Length(min=1, max=60))
     description = fields.String(load_default="", validate=validate.Length(max=5000))
-    consent = fields.Nested(GivenConsentIn, load_default=None, metadata={
+    consent = fields.Nested(GivenConsentIn, metadata={
         "description": "required: privacy_policy and medical_documents under the current policy version; "
                        "without them 403 privacy_policy_consent_required / medical_documents_consent_required"})
 

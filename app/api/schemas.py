@@ -123,7 +123,7 @@ class JoinRequestIn(Schema):
     person = fields.Nested(PersonIn, required=True)
     answers = fields.Dict(keys=fields.String(validate=validate.Length(max=60)), values=StrictBoolean(),
                           required=True, validate=validate.Length(max=20))
-    consent = fields.Nested(GivenConsentIn, load_default=None, metadata={
+    consent = fields.Nested(GivenConsentIn, metadata={
         "description": "required: privacy_policy and sensitive_personal_data under the current policy version; "
                        "without them 403 privacy_policy_consent_required / sensitive_data_consent_required"})
 
