@@ -140,12 +140,15 @@ def rotate(session: Session, pii: PiiProtector, *, now: dt.datetime, chunk_size:
 
 
 def register_current_keys(session: Session, pii: PiiProtector, now: dt.datetime) -> None:
-    """The keys new writes use are referenced from now on."""
+    """Every configured key may be referenced (an older one until a rotation retires it); the
+    newest, which new writes use, is referenced from now on even if it was retired before."""
     with atomic(session):
-        for kind, key_id in (("encryption", pii.key_id), ("hash", pii.hash_key_id)):
-            session.execute(insert_for(session, PiiKey.__table__).values(
-                kind=kind, key_id=key_id, registered_at=now).on_conflict_do_nothing())
-            session.execute(update(PiiKey).where(PiiKey.kind == kind, PiiKey.key_id == key_id)
+        for kind, key_ids, newest in (("encryption", pii.encryption_key_ids, pii.key_id),
+                                      ("hash", pii.hash_key_ids, pii.hash_key_id)):
+            for key_id in key_ids:
+                session.execute(insert_for(session, PiiKey.__table__).values(
+                    kind=kind, key_id=key_id, registered_at=now).on_conflict_do_nothing())
+            session.execute(update(PiiKey).where(PiiKey.kind == kind, PiiKey.key_id == newest)
                             .values(unreferenced_at=None))
 
 
