@@ -104,7 +104,7 @@ def request_correction(body):
 @blp.response(200, NameCorrectionList)
 @blp.doc(security=BEARER)
 def my_corrections():
-    return {"items": [c for c in personal_data.list_corrections(db.session) if c.user_id == g.user_id]}
+    return {"items": personal_data.list_corrections(db.session, user_id=g.user_id)}
 
 
 def _admin_correction_out(correction) -> dict:

@@ -127,10 +127,12 @@ def request_name_correction(session: Session, pii: PiiProtector, *, user_id: int
     return correction
 
 
-def list_corrections(session: Session, status: str | None = None) -> list[NameCorrection]:
+def list_corrections(session: Session, status: str | None = None, user_id: int | None = None) -> list[NameCorrection]:
     query = select(NameCorrection).order_by(NameCorrection.id)
     if status:
         query = query.where(NameCorrection.status == status)
+    if user_id is not None:
+        query = query.where(NameCorrection.user_id == user_id)
     return list(session.execute(query).scalars())
 
 

@@ -3,8 +3,8 @@
 A rotation re-encrypts every ciphertext under the newest encryption key and recomputes every look-up
 hash with the newest hash key, table by table, in chunks of ids: each chunk reads one id range
 (set-based), re-encrypts in Python (AES-GCM needs the key), writes back with one UPDATE … FROM
-VALUES and records its progress in the same transaction. Killed anywhere, it resumes after the last
-committed chunk; a value already under the newest key is never touched, so nothing is encrypted
+(unnest of arrays on PostgreSQL, VALUES on SQLite) and records its progress in the same transaction.
+Killed anywhere, it resumes after the last committed chunk; a value already under the newest key is never touched, so nothing is encrypted
 twice. While it runs, look-ups try both hash keys (PiiProtector.lookup_hashes)."""
 from __future__ import annotations
 
@@ -81,22 +81,28 @@ def _rewrite_chunk(session: Session, pii: PiiProtector, target: Target, low: int
         for column in target.columns:
             token = getattr(row, column)
             new[column] = pii.reencrypt(token) if token else token
-        if target.hashed and new["person_id_encrypted"]:
-            new["hash"] = pii.lookup_hash(pii.decrypt(new["person_id_encrypted"]))
+        if target.hashed:
+            number = row.person_id_encrypted and pii.decrypt(row.person_id_encrypted)
+            new["hash"] = pii.lookup_hash(number) if number else None
         values.append(new)
     names = ["id", *target.columns] + (["hash"] if target.hashed else [])
-    placeholders = ", ".join("(" + ", ".join(f":{n}_{i}" for n in names) + ")" for i in range(len(values)))
-    params = {f"{n}_{i}": v.get(n) for i, v in enumerate(values) for n in names}
     sets = [f"{c} = v.{c}" for c in target.columns]
     if target.hashed:
         # an erased row (no ID number) keeps its placeholder hash
         sets.append("person_id_hash = COALESCE(v.hash, person_id_hash)")
         sets.append(f"person_id_hash_key = CASE WHEN v.hash IS NULL THEN person_id_hash_key ELSE '{pii.hash_key_id}' END")
-    # One statement for the whole chunk (PostgreSQL and SQLite ≥ 3.33 both have UPDATE … FROM).
-    session.execute(text(
-        f"WITH v({', '.join(names)}) AS (VALUES {placeholders}) "
-        f"UPDATE {table.name} SET {', '.join(sets)} FROM v WHERE {table.name}.id = v.id"
-    ), params)
+    if session.get_bind().dialect.name == "postgresql":
+        # one array per column: a handful of parameters whatever the chunk size
+        arrays = ", ".join(f"CAST(:{n} AS {'bigint' if n == 'id' else 'text'}[])" for n in names)
+        source = f"unnest({arrays}) AS v({', '.join(names)})"
+        params = {n: [v.get(n) for v in values] for n in names}
+        session.execute(text(f"UPDATE {table.name} SET {', '.join(sets)} FROM {source} WHERE {table.name}.id = v.id"),
+                        params)
+    else:
+        placeholders = ", ".join("(" + ", ".join(f":{n}_{i}" for n in names) + ")" for i in range(len(values)))
+        params = {f"{n}_{i}": v.get(n) for i, v in enumerate(values) for n in names}
+        session.execute(text(f"WITH v({', '.join(names)}) AS (VALUES {placeholders}) "
+                             f"UPDATE {table.name} SET {', '.join(sets)} FROM v WHERE {table.name}.id = v.id"), params)
     return len(values)
 
 
