@@ -32,6 +32,8 @@ class Membership(Base):
             sqlite_where=text(_active_sql),
         ),
         Index("ix_memberships_plan_id_state", "plan_id", "state"),
+        # retention: "has this person any membership still running?" (all plans, all states)
+        Index("ix_memberships_person_id_hash", "person_id_hash"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

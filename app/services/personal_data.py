@@ -167,32 +167,48 @@ def review_name_correction(session: Session, pii: PiiProtector, operator: Operat
 
 
 # --- retention ----------------------------------------------------------------------------------
-def _person_still_needed(cutoff: dt.datetime):
-    """A membership of the same person that keeps everyone's data: active, ended too recently,
-    money left, a refund still open, or a claim not closed."""
-    other = Membership.__table__.alias("other")
-    return exists().where(
-        other.c.person_id_hash == Membership.person_id_hash,
-        (other.c.state.in_(ACTIVE_STATES)) | (other.c.ended_at.is_(None)) | (other.c.ended_at > cutoff)
-        | exists().where(Account.membership_id == other.c.id, Account.balance_fen != 0)
-        | exists().where(PaymentRefund.membership_id == other.c.id,
-                         PaymentRefund.status.not_in(FINAL_REFUND_STATUSES))
-        | exists().where(Claim.membership_id == other.c.id, Claim.status.not_in(CLAIM_CLOSED_STATUSES)),
-    )
+def _person_still_needed(cutoff: dt.datetime) -> tuple:
+    """What keeps a person's data, each an EXISTS over the person's memberships (same ID hash): one
+    active or ended too recently, money left, a refund still open, a claim not closed. Separate
+    conditions (each an index probe or an anti-join), not one OR the planner cannot split."""
+    def other_of_same_person():
+        other = Membership.__table__.alias("other")
+        return other, other.c.person_id_hash == Membership.person_id_hash
+
+    other, same = other_of_same_person()
+    running = exists().where(same, other.c.state.in_(ACTIVE_STATES) | other.c.ended_at.is_(None)
+                             | (other.c.ended_at > cutoff))
+    other, same = other_of_same_person()
+    money = exists().where(same, Account.membership_id == other.c.id, Account.balance_fen != 0)
+    other, same = other_of_same_person()
+    refund = exists().where(same, PaymentRefund.membership_id == other.c.id,
+                            PaymentRefund.status.not_in(FINAL_REFUND_STATUSES))
+    other, same = other_of_same_person()
+    claim = exists().where(same, Claim.membership_id == other.c.id, Claim.status.not_in(CLAIM_CLOSED_STATUSES))
+    return running, money, refund, claim
 
 
 def erase_expired(session: Session, *, now: dt.datetime, retention_days: int, batch: int = 1_000) -> int:
     """Erase the personal fields of every person whose memberships all ended (and are settled) more
-    than `retention_days` ago. Set-based, in batches of membership ids; each erasure audited (ids only)."""
+    than `retention_days` ago. One set-based pass finds the candidates; each batch of them is one
+    transaction that checks them again (a person may have rejoined meanwhile), erases them and
+    appends one audit entry listing the memberships erased (ids only)."""
     cutoff = now - dt.timedelta(days=retention_days)
+
+    def erasable(*conditions):
+        return select(Membership.id).where(
+            *conditions, Membership.erased_at.is_(None), Membership.state.not_in(ACTIVE_STATES),
+            Membership.ended_at <= cutoff, *[~needed for needed in _person_still_needed(cutoff)])
+
+    candidates = session.execute(erasable().order_by(Membership.id)).scalars().all()
+    session.rollback()
     erased = 0
-    while True:
+    for start in range(0, len(candidates), batch):
         with atomic(session):
-            ids = session.execute(select(Membership.id).where(
-                Membership.erased_at.is_(None), ~_person_still_needed(cutoff))
-                .order_by(Membership.id).limit(batch)).scalars().all()
+            ids = session.execute(erasable(Membership.id.in_(candidates[start:start + batch]))
+                                  .order_by(Membership.id)).scalars().all()
             if not ids:
-                return erased
+                continue
             session.execute(update(Membership).where(Membership.id.in_(ids)).values(
                 person_name_encrypted=ERASED, person_id_encrypted=ERASED,
                 # unique per row and linked to nobody (the active-person index stays satisfied)
@@ -202,11 +218,11 @@ def erase_expired(session: Session, *, now: dt.datetime, retention_days: int, ba
                             .execution_options(synchronize_session=False))
             session.execute(update(NameCorrection).where(NameCorrection.membership_id.in_(ids))
                             .values(new_name_encrypted=None).execution_options(synchronize_session=False))
-            for membership_id in ids:
-                record_audit(session, operator_id=None, action="pii.erased", target_type="membership",
-                             target_id=membership_id, now=now, after={"reason": "retention",
-                                                                       "retention_days": retention_days})
+            record_audit(session, operator_id=None, action="pii.erased", target_type="membership", target_id=None,
+                         now=now, after={"reason": "retention", "retention_days": retention_days,
+                                         "membership_ids": list(ids)})
             erased += len(ids)
+    return erased
 
 
 def delete_expired_documents(session: Session, storage_dir: str | Path, *, now: dt.datetime,

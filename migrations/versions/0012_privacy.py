@@ -119,6 +119,7 @@ def upgrade():
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.add_column(sa.Column('person_id_hash_key', sa.String(length=8), server_default='v1', nullable=False))
         batch_op.add_column(sa.Column('erased_at', utc, nullable=True))
+        batch_op.create_index('ix_memberships_person_id_hash', ['person_id_hash'], unique=False)
     with op.batch_alter_table('claim_documents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('deleted_at', utc, nullable=True))
 
@@ -172,6 +173,7 @@ def downgrade():
     with op.batch_alter_table('claim_documents', schema=None) as batch_op:
         batch_op.drop_column('deleted_at')
     with op.batch_alter_table('memberships', schema=None) as batch_op:
+        batch_op.drop_index('ix_memberships_person_id_hash')
         batch_op.drop_column('erased_at')
         batch_op.drop_column('person_id_hash_key')
     for table in ('audit_published_heads', 'audit_chain_heads', 'pii_rotations', 'pii_keys', 'name_corrections',

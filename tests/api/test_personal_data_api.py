@@ -130,7 +130,7 @@ def test_erasure_after_retention_keeps_the_books_and_leaves_nothing_decryptable(
     assert audit_ledger(db.session).ok
     assert runner.invoke(args=["ledger", "audit"]).exit_code == 0
     erasures = db.session.execute(sa.select(OperatorAuditEntry).where(OperatorAuditEntry.action == "pii.erased")).scalars().all()
-    assert [(e.target_type, e.target_id) for e in erasures] == [("membership", gone["id"])]
+    assert [(e.target_type, e.after["membership_ids"]) for e in erasures] == [("membership", [gone["id"]])]
     assert "王" not in json.dumps(erasures[0].after, ensure_ascii=False)
     assert verify(db.session).ok
     exported = client.get("/api/v1/me/data", headers=alice).get_json()
