@@ -1,4 +1,5 @@
-"""`flask pii rotate` over N memberships on PostgreSQL: time and peak RSS of the rotation.
+"""`flask pii rotate` (or, with --retention, `flask privacy retention`) over N memberships on
+PostgreSQL: time and peak RSS.
 
 Data is generated set-based: a pool of distinct people is encrypted under the old key in Python
 (AES-GCM cannot run in SQL), then INSERT … SELECT generate_series assigns them to N memberships by
@@ -6,6 +7,7 @@ id modulo the pool, so every row holds a real ciphertext and a real keyed hash t
 to decrypt, re-encrypt and recompute. The rotation runs in its own process (its peak RSS is its own).
 
     .venv/bin/python bench/pii_rotate.py --members 1000000 [--chunk-size 5000] [--url postgresql://…/bench]
+    .venv/bin/python bench/pii_rotate.py --members 1000000 --retention   # every membership ended 2000 days ago
 """
 from __future__ import annotations
 
@@ -105,15 +107,22 @@ def _reset(url: str) -> None:
         db.engine.dispose()
 
 
-def _child(url: str, chunk_size: int) -> None:
+def _child(url: str, chunk_size: int, retention: bool) -> None:
+    from app.services.personal_data import erase_expired
     from app.services.pii_rotation import rotate
 
     engine = sa.create_engine(url)
     started = time.perf_counter()
     with Session(engine) as session:
-        result = rotate(session, new_keys(), now=dt.datetime.now(dt.timezone.utc), chunk_size=chunk_size)
+        now = dt.datetime.now(dt.timezone.utc)
+        if retention:
+            erased = erase_expired(session, now=now, retention_days=1095)
+            rows, chunks = {"memberships": erased}, -(-erased // 1000)
+        else:
+            result = rotate(session, new_keys(), now=now, chunk_size=chunk_size)
+            rows, chunks = result.rows_rewritten, result.chunks
     seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "rows": result.rows_rewritten, "chunks": result.chunks,
+    print(json.dumps({"seconds": seconds, "rows": rows, "chunks": chunks,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
@@ -123,23 +132,37 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=5_000)
     parser.add_argument("--url", default=os.environ.get("BENCH_DATABASE_URL",
                                                         "postgresql://postgres@127.0.0.1:5432/bench"))
+    parser.add_argument("--retention", action="store_true",
+                        help="measure the erasure of N ended, settled memberships instead of the rotation")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _child(args.url, args.chunk_size)
+        _child(args.url, args.chunk_size, args.retention)
         return
     _reset(args.url)
     engine = sa.create_engine(args.url)
     started = time.perf_counter()
     with Session(engine) as session, session.begin():
-        generate_encrypted_members(session, old_keys(), "adult_789", args.members, dt.datetime.now(dt.timezone.utc))
+        joined = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2000 if args.retention else 0)
+        # retention: one row per person (the realistic case), each with its (settled, zero) account
+        generate_encrypted_members(session, old_keys(), "adult_789", args.members, joined,
+                                   distinct=args.members if args.retention else 1000)
+        if args.retention:
+            session.execute(sa.text(
+                "INSERT INTO accounts (code, kind, plan_id, membership_id, balance_fen, allow_negative, created_at) "
+                "SELECT 'member:' || id, 'member', plan_id, id, 0, false, joined_at FROM memberships"))
     generated = time.perf_counter() - started
     with engine.connect() as conn:
         conn.execute(sa.text("ANALYZE memberships"))
     engine.dispose()
-    out = subprocess.run([sys.executable, __file__, "--child", "--url", args.url, "--chunk-size", str(args.chunk_size)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, __file__, "--child", "--url", args.url, "--chunk-size", str(args.chunk_size)]
+                         + (["--retention"] if args.retention else []), capture_output=True, text=True, check=True)
     figures = json.loads(out.stdout.strip().splitlines()[-1])
+    if args.retention:
+        print(f"members {args.members:,}: generated in {generated:.1f} s; retention erased "
+              f"{figures['rows']['memberships']:,} in {figures['seconds']:.1f} s "
+              f"({figures['rows']['memberships'] / figures['seconds']:,.0f} rows/s), peak RSS {figures['peak_rss_mb']:.1f} MB")
+        return
     engine = sa.create_engine(args.url)
     with engine.connect() as conn:
         left = conn.execute(sa.text("SELECT COUNT(*) FROM memberships WHERE person_name_encrypted NOT LIKE 'v2:%' "
