@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from array import array
 from pathlib import Path
 
 from sqlalchemy import String, cast, exists, func, literal, select, update
@@ -194,18 +195,24 @@ def erase_expired(session: Session, *, now: dt.datetime, retention_days: int, ba
     transaction that checks them again (a person may have rejoined meanwhile), erases them and
     appends one audit entry listing the memberships erased (ids only)."""
     cutoff = now - dt.timedelta(days=retention_days)
+    # Built once: a statement rebuilt per batch (fresh aliases) costs memory per batch at a million rows.
+    still_needed = [~needed for needed in _person_still_needed(cutoff)]
 
     def erasable(*conditions):
         return select(Membership.id).where(
             *conditions, Membership.erased_at.is_(None), Membership.state.not_in(ACTIVE_STATES),
-            Membership.ended_at <= cutoff, *[~needed for needed in _person_still_needed(cutoff)])
+            Membership.ended_at <= cutoff, *still_needed)
 
-    candidates = session.execute(erasable().order_by(Membership.id)).scalars().all()
+    # Streamed into a compact array (8 bytes an id), not a list of result rows.
+    candidates = array("q")
+    for chunk in session.execute(erasable().order_by(Membership.id),
+                                 execution_options={"yield_per": 10_000}).scalars().partitions():
+        candidates.extend(chunk)
     session.rollback()
     erased = 0
     for start in range(0, len(candidates), batch):
         with atomic(session):
-            ids = session.execute(erasable(Membership.id.in_(candidates[start:start + batch]))
+            ids = session.execute(erasable(Membership.id.in_(candidates[start:start + batch].tolist()))
                                   .order_by(Membership.id)).scalars().all()
             if not ids:
                 continue
