@@ -84,7 +84,25 @@ def create_app(config: BaseConfig | dict[str, Any] | None = None) -> Flask:
     from .cli import register_cli
 
     register_cli(app)
+    if app.config.get("PII_KEY_CHECK_ON_START"):
+        _check_pii_keys(app)
     return app
+
+
+def _check_pii_keys(app: Flask) -> None:
+    """Production: refuse to start when stored data references a PII key that is not configured."""
+    from config import ConfigError
+
+    from .services.pii_rotation import MissingKey, check_configured_keys
+
+    services = app.extensions["yiqi"]
+    with app.app_context():
+        try:
+            check_configured_keys(db.session, services.pii, services.clock.now())
+        except MissingKey as exc:
+            raise ConfigError(str(exc)) from None
+        finally:
+            db.session.remove()
 
 
 def container(app: Flask) -> Container:

@@ -9,6 +9,7 @@ from typing import Any
 from app.services.clock import SystemClock
 from app.services.pii import PiiProtector
 from app.services.tokens import TokenIssuer
+from config import pii_keyrings
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Container:
 
     def __post_init__(self) -> None:
         cfg = self.config
-        self.pii = PiiProtector(cfg["PII_ENCRYPTION_KEY"], cfg["PII_HASH_KEY"])
+        self.pii = PiiProtector(*pii_keyrings(cfg))
         self.member_tokens = TokenIssuer(cfg["SECRET_KEY"], "member", cfg["AUTH_TOKEN_MAX_AGE_SECONDS"])
         self.operator_tokens = TokenIssuer(cfg["SECRET_KEY"], "operator", cfg["OPERATOR_TOKEN_MAX_AGE_SECONDS"])
 
@@ -70,6 +71,13 @@ class Container:
                                      token_storage=storage)
 
         return self._once("mini_program", make)
+
+    @property
+    def privacy_policy(self):
+        """The current privacy policy and consent texts (config/privacy/policy.toml)."""
+        from app.services.consents import load_policy
+
+        return load_policy(self.config["PRIVACY_POLICY_FILE"])
 
     @property
     def subscribe_templates(self):

@@ -8,6 +8,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PLANS_FILE = PROJECT_ROOT / "config" / "plans.toml"
 SUBSCRIBE_TEMPLATES_FILE = PROJECT_ROOT / "config" / "subscribe_templates.toml"
+PRIVACY_POLICY_FILE = PROJECT_ROOT / "config" / "privacy" / "policy.toml"
 
 
 class ConfigError(RuntimeError):
@@ -52,6 +53,19 @@ class BaseConfig:
     # 32 bytes, urlsafe base64: encrypts names and ID numbers at rest; a separate key for the look-up hash.
     PII_ENCRYPTION_KEY: str | None = None
     PII_HASH_KEY: str | None = None
+    # Key rotation: "v1:BASE64,v2:BASE64" (newest last) replaces the single keys above, which are `v1`.
+    PII_ENCRYPTION_KEYS: str | None = None
+    PII_HASH_KEYS: str | None = None
+    # Production checks at start that every key still referenced by stored data is configured.
+    PII_KEY_CHECK_ON_START = False
+    PII_ROTATE_CHUNK_SIZE = 5_000  # rows re-encrypted per transaction by `flask pii rotate`
+    # Consents and rights (docs/privacy.md): the policy texts, and how long personal data is kept.
+    PRIVACY_POLICY_FILE = str(PRIVACY_POLICY_FILE)
+    # After every membership of a person has ended and its money is settled (no balance, no open
+    # refund or claim), names and ID numbers are kept this long (disputes, accounting), then erased.
+    PII_RETENTION_DAYS = 3 * 365
+    # Claim documents (medical records) are deleted this long after their claim closed.
+    CLAIM_DOCUMENT_RETENTION_DAYS = 365
 
     WECHAT_APPID: str | None = None
     WECHAT_SECRET: str | None = None
@@ -219,8 +233,6 @@ _REQUIRED_IN_PRODUCTION = (
     "DATABASE_URL",
     "REDIS_URL",
     "SECRET_KEY",
-    "PII_ENCRYPTION_KEY",
-    "PII_HASH_KEY",
     "WECHAT_APPID",
     "WECHAT_SECRET",
     "WECHAT_PAY_MCHID",
@@ -242,6 +254,9 @@ class ProductionConfig(BaseConfig):
     def __init__(self) -> None:
         super().__init__()
         missing = [name for name in _REQUIRED_IN_PRODUCTION if not os.environ.get(name)]
+        for single, ring in (("PII_ENCRYPTION_KEY", "PII_ENCRYPTION_KEYS"), ("PII_HASH_KEY", "PII_HASH_KEYS")):
+            if not os.environ.get(single) and not os.environ.get(ring):
+                missing.append(f"{single} (or {ring})")
         if missing:
             raise ConfigError(
                 "Production configuration is missing required environment variables: " + ", ".join(missing)
@@ -252,8 +267,14 @@ class ProductionConfig(BaseConfig):
         self.SECRET_KEY = env["SECRET_KEY"]
         if len(self.SECRET_KEY) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters long")
-        self.PII_ENCRYPTION_KEY = env["PII_ENCRYPTION_KEY"]
-        self.PII_HASH_KEY = env["PII_HASH_KEY"]
+        self.PII_ENCRYPTION_KEY = env.get("PII_ENCRYPTION_KEY")
+        self.PII_HASH_KEY = env.get("PII_HASH_KEY")
+        self.PII_ENCRYPTION_KEYS = env.get("PII_ENCRYPTION_KEYS")
+        self.PII_HASH_KEYS = env.get("PII_HASH_KEYS")
+        self.PII_KEY_CHECK_ON_START = True
+        self.PII_RETENTION_DAYS = _env_int("PII_RETENTION_DAYS", BaseConfig.PII_RETENTION_DAYS)
+        self.CLAIM_DOCUMENT_RETENTION_DAYS = _env_int("CLAIM_DOCUMENT_RETENTION_DAYS",
+                                                      BaseConfig.CLAIM_DOCUMENT_RETENTION_DAYS)
         self.WECHAT_APPID = env["WECHAT_APPID"]
         self.WECHAT_SECRET = env["WECHAT_SECRET"]
         self.WECHAT_API_BASE = env.get("WECHAT_API_BASE") or BaseConfig.WECHAT_API_BASE
@@ -271,6 +292,23 @@ class ProductionConfig(BaseConfig):
         self.CLAIM_DOCUMENTS_DIR = env["CLAIM_DOCUMENTS_DIR"]
         self.TOPUP_MAX_FEN = _env_int("TOPUP_MAX_FEN", BaseConfig.TOPUP_MAX_FEN)
         self.PROXY_FIX_X_FOR = _env_int("PROXY_FIX_X_FOR", BaseConfig.PROXY_FIX_X_FOR)
+
+
+def pii_keyrings(cfg: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """The encryption and hash keyrings ({key id: base64}, newest last) from a settings dict."""
+    from app.services.pii import LEGACY_KEY_ID, parse_keyring
+
+    def ring(many: str, single: str) -> dict[str, str]:
+        if cfg.get(many):
+            try:
+                return parse_keyring(cfg[many], many)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from exc
+        if not cfg.get(single):
+            raise ConfigError(f"{single} or {many} must be set")
+        return {LEGACY_KEY_ID: cfg[single]}
+
+    return ring("PII_ENCRYPTION_KEYS", "PII_ENCRYPTION_KEY"), ring("PII_HASH_KEYS", "PII_HASH_KEY")
 
 
 def _read_file(path: str, name: str) -> str:

@@ -12,7 +12,7 @@ from app.models import Claim, Plan
 from app.services import ledger, memberships, operators
 from app.services.clock import china_date
 from app.services.unit_of_work import atomic
-from tests.support import region_code, login, make_id_number, no_answers, years_ago
+from tests.support import CLAIM_CONSENT, JOIN_CONSENT, login, make_id_number, no_answers, region_code, years_ago
 
 PASSWORD = "correct horse battery staple"
 _regions = itertools.count(11)  # a region per person: tests.support's serial repeats after a sex adjustment
@@ -22,7 +22,7 @@ def join_and_fund(client, headers, clock, *, plan="adult_789", age=30, name="张
                   amount_fen=300) -> tuple[int, str]:
     id_number = make_id_number(years_ago(china_date(clock.now()), age), sex, region=region_code(next(_regions)))
     body = {"plan_code": plan, "relation": relation, "person": {"name": name, "id_number": id_number},
-            "answers": no_answers()}
+            "answers": no_answers(), "consent": JOIN_CONSENT}
     response = client.post("/api/v1/memberships", json=body, headers=headers)
     assert response.status_code == 201, response.get_json()
     membership_id = response.get_json()["id"]
@@ -54,7 +54,7 @@ def claim_body(membership_id, clock, *, incident_days_ago=5, diagnosis_days_ago=
     diagnosis = today - dt.timedelta(days=incident_days_ago if diagnosis_days_ago is None else diagnosis_days_ago)
     return {"membership_id": membership_id, "incident_type": incident_type, "incident_date": incident.isoformat(),
             "diagnosis_date": diagnosis.isoformat(), "diagnosis": "急性白血病", "hospital": "北京协和医院",
-            "city": "北京", "description": "住院治疗中"}
+            "city": "北京", "description": "住院治疗中", "consent": CLAIM_CONSENT}
 
 
 def settle_collected(claim_id: int, shares: dict[int, int], run_id: int, now) -> int:

@@ -11,7 +11,7 @@ from app.services import events, memberships, subscriptions
 from app.services.memberships import JoinRequest
 from app.services.unit_of_work import atomic
 from app.services.users import new_invite_code
-from tests.support import region_code, make_id_number, no_answers, years_ago
+from tests.support import join_consented, make_id_number, no_answers, region_code, years_ago
 
 _money = itertools.count(1)
 _birthdays = itertools.count(1)
@@ -33,7 +33,7 @@ def member(session, services, clock, user_id: int, plan: str = "adult_789", prep
     n = next(_birthdays)
     birth = years_ago(clock.now().date(), age, days=n % 300)
     request = JoinRequest(plan, "王五", make_id_number(birth, region=region_code(n)), "self", no_answers())
-    m = memberships.join(session, services.pii, user_id=user_id, request=request, now=clock.now())
+    m = join_consented(session, services.pii, user_id=user_id, request=request, now=clock.now())
     if prepay_fen:
         with atomic(session):
             memberships.credit(session, membership_id=m.id, amount_fen=prepay_fen,

@@ -12,7 +12,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from tests.support import login, make_id_number, no_answers, years_ago
+from tests.support import JOIN_CONSENT, login, make_id_number, no_answers, years_ago
 from wechat.emulator.pay import encrypt_resource, sign_notification
 
 NOTIFY_PATH = "/api/v1/payments/wechat/notify"
@@ -55,6 +55,7 @@ def live_server(app):
 def join_body(clock, plan="adult_789", age=30, relation="self", name="张三", extra_answers=None) -> dict:
     today = (clock.now() + dt.timedelta(hours=8)).date()
     return {"plan_code": plan, "relation": relation, "answers": {**no_answers(), **(extra_answers or {})},
+            "consent": JOIN_CONSENT,
             "person": {"name": name, "id_number": make_id_number(years_ago(today, age))}}
 
 

@@ -74,3 +74,32 @@ def decode_qr(png: bytes) -> list[str]:
         _unreachable("zbar (libzbar0)", exc)
     image = Image.open(io.BytesIO(png)).convert("L")
     return [symbol.data.decode() for symbol in decode(image)]
+
+
+# --- consents (docs/privacy.md): what the mini-program sends once the payer ticked the boxes ----
+from app.services import consents as _consents  # noqa: E402
+from config import PRIVACY_POLICY_FILE  # noqa: E402
+
+POLICY = _consents.load_policy(str(PRIVACY_POLICY_FILE))
+JOIN_CONSENT = {"policy_version": POLICY.version, "scopes": list(_consents.JOIN_SCOPES)}
+CLAIM_CONSENT = {"policy_version": POLICY.version, "scopes": list(_consents.CLAIM_SCOPES)}
+
+
+def join_consented(session, pii, *, user_id, request, now):
+    """memberships.join with the payer's consents given under the current policy."""
+    import dataclasses
+
+    from app.services import memberships
+
+    return memberships.join(session, pii, user_id=user_id, now=now, policy=POLICY,
+                            request=dataclasses.replace(request, consent=_consents.for_join(POLICY)))
+
+
+def report_consented(session, *, user_id, request, now):
+    """claims.report with the payer's consents given under the current policy."""
+    import dataclasses
+
+    from app.services import claims
+
+    return claims.report(session, user_id=user_id, now=now, policy=POLICY,
+                         request=dataclasses.replace(request, consent=_consents.for_claim(POLICY)))

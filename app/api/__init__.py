@@ -26,6 +26,7 @@ BLUEPRINT_MODULES = [
     "app.api.groups",
     "app.api.apportionment",
     "app.api.health",
+    "app.api.privacy",
 ]
 
 

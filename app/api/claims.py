@@ -10,6 +10,7 @@ from app.services.errors import InvalidRequest
 
 from .error_docs import errors
 from .claims_schemas import ClaimIn, ClaimList, ClaimOut, DocumentOut
+from .privacy import consent_given
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
 
@@ -43,16 +44,19 @@ def claim_out(claim, *, for_claimant: bool = True) -> dict:
 @blp.arguments(ClaimIn)
 @blp.response(201, ClaimOut)
 @blp.alt_response(400, schema=ErrorEnvelope, description="a rule refused the claim; the message says which")
+@blp.alt_response(403, schema=ErrorEnvelope, description="a consent is missing or under an older policy version")
 @blp.alt_response(409, schema=ErrorEnvelope, description="the membership already has an open claim")
 @blp.doc(security=BEARER)
-@errors("date_in_future", "diagnosis_before_incident", "incident_before_observation_end", "incident_not_covered",
+@errors("privacy_policy_consent_required", "medical_documents_consent_required", "date_in_future", "diagnosis_before_incident", "incident_before_observation_end", "incident_not_covered",
         "incident_while_suspended", "membership_in_observation", "membership_not_found",
         "membership_not_protected", "open_claim_exists", "reported_too_late")
 def report(body):
     """Report a case for one of your protected memberships."""
     container = services()
-    claim = claim_service.report(db.session, user_id=g.user_id, request=claim_service.ReportRequest(**body),
-                                 now=container.clock.now())
+    consent = consent_given(body.pop("consent", None))
+    claim = claim_service.report(db.session, user_id=g.user_id,
+                                 request=claim_service.ReportRequest(**body, consent=consent),
+                                 now=container.clock.now(), policy=container.privacy_policy)
     return claim_out(claim)
 
 
@@ -82,7 +86,7 @@ def get_one(claim_id):
 @blp.alt_response(404, schema=ErrorEnvelope)
 @blp.doc(security=BEARER, requestBody={"content": {"multipart/form-data": {"schema": {
     "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}}}})
-@errors("claim_not_found", "document_missing", "document_empty", "document_too_large", "document_type_invalid",
+@errors("privacy_policy_consent_required", "medical_documents_consent_required", "claim_not_found", "document_missing", "document_empty", "document_too_large", "document_type_invalid",
         "documents_closed", "too_many_documents")
 def upload(claim_id):
     """Upload a document (JPEG, PNG or PDF; the type is read from the content, not the name)."""
@@ -92,7 +96,8 @@ def upload(claim_id):
     limit = current_app.config["CLAIM_DOCUMENT_MAX_BYTES"]
     data = upload_.stream.read(limit + 1)
     return claim_documents.add_document(db.session, current_app.config["CLAIM_DOCUMENTS_DIR"], user_id=g.user_id,
-                                        claim_id=claim_id, data=data, max_bytes=limit, now=services().clock.now())
+                                        claim_id=claim_id, data=data, max_bytes=limit, now=services().clock.now(),
+                                        policy=services().privacy_policy)
 
 
 @blp.route("/<int:claim_id>/documents/<int:document_id>", methods=["GET"])

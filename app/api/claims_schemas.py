@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from app.models import INCIDENT_TYPES
 
-from .schemas import MAX_ID
+from .schemas import MAX_ID, GivenConsentIn
 
 
 class ClaimIn(Schema):
@@ -17,6 +17,9 @@ class ClaimIn(Schema):
     hospital = fields.String(required=True, validate=validate.Length(min=1, max=200))
     city = fields.String(required=True, validate=validate.Length(min=1, max=60))
     description = fields.String(load_default="", validate=validate.Length(max=5000))
+    consent = fields.Nested(GivenConsentIn, metadata={
+        "description": "required: privacy_policy and medical_documents under the current policy version; "
+                       "without them 403 privacy_policy_consent_required / medical_documents_consent_required"})
 
 
 class TimelineOut(Schema):

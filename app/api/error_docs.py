@@ -36,6 +36,9 @@ EXTRA_CODE_STATUSES = {
     "uri_too_long": {414}, "body_too_large": {413}, "validation_error": {422}, "not_found": {404},
     "too_many_requests": {429}, "token_missing": {401}, "method_not_allowed": {405},
     "not_ready": {503},  # app/api/health.py: the readiness probe names what is down
+    # app/services/consents.py raises these by scope (consents.REQUIRED_CODES), not as literals.
+    "privacy_policy_consent_required": {403}, "sensitive_data_consent_required": {403},
+    "medical_documents_consent_required": {403},
 }
 
 

@@ -9,6 +9,7 @@ from app.services.clock import china_date
 from app.services.idcard import age_on
 
 from .error_docs import errors
+from .privacy import consent_given
 from .schemas import ErrorEnvelope, JoinRequestIn, MembershipList, MembershipOut
 from .security import BEARER, member_required, services
 
@@ -53,20 +54,23 @@ def membership_out(view: membership_service.MembershipView, now) -> dict:
 @blp.arguments(JoinRequestIn)
 @blp.response(201, MembershipOut)
 @blp.alt_response(400, schema=ErrorEnvelope, description="a rule refused joining; the message says which")
+@blp.alt_response(403, schema=ErrorEnvelope, description="a consent is missing or under an older policy version")
 @blp.alt_response(409, schema=ErrorEnvelope, description="this person is already a member of the plan")
 @blp.doc(security=BEARER)
 @errors("already_member", "not_eligible", "person_name_invalid", "relation_invalid", "plan_not_found",
         "declaration_incomplete", "health_declaration_refused", "unknown_declaration_question", "id_number_format",
-        "id_number_checksum", "id_number_birth_date", "id_number_region")
+        "id_number_checksum", "id_number_birth_date", "id_number_region", "privacy_policy_consent_required",
+        "sensitive_data_consent_required")
 def join(body):
     """Join a plan for yourself or a family member (pending until the first prepay)."""
     container = services()
     now = container.clock.now()
     request = membership_service.JoinRequest(
         plan_code=body["plan_code"], person_name=body["person"]["name"], id_number=body["person"]["id_number"],
-        relation=body["relation"], answers=body["answers"],
+        relation=body["relation"], answers=body["answers"], consent=consent_given(body.get("consent")),
     )
-    membership = membership_service.join(db.session, container.pii, user_id=g.user_id, request=request, now=now)
+    membership = membership_service.join(db.session, container.pii, user_id=g.user_id, request=request, now=now,
+                                         policy=container.privacy_policy)
     return membership_out(membership_service.get_for_user(db.session, g.user_id, membership.id), now)
 
 

@@ -109,12 +109,23 @@ class PersonIn(Schema):
     id_number = fields.String(required=True, validate=validate.Length(min=1, max=18))
 
 
+class GivenConsentIn(Schema):
+    policy_version = fields.String(required=True, validate=validate.Length(min=1, max=20),
+                                   metadata={"description": "version from GET /privacy/policy the payer read"})
+    scopes = fields.List(fields.String(validate=validate.Length(max=30)), required=True,
+                         validate=validate.Length(max=5),
+                         metadata={"description": "the boxes ticked: privacy_policy and the separate consent"})
+
+
 class JoinRequestIn(Schema):
     plan_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
     relation = fields.String(required=True, validate=validate.OneOf(["self", "child", "parent", "spouse"]))
     person = fields.Nested(PersonIn, required=True)
     answers = fields.Dict(keys=fields.String(validate=validate.Length(max=60)), values=StrictBoolean(),
                           required=True, validate=validate.Length(max=20))
+    consent = fields.Nested(GivenConsentIn, metadata={
+        "description": "required: privacy_policy and sensitive_personal_data under the current policy version; "
+                       "without them 403 privacy_policy_consent_required / sensitive_data_consent_required"})
 
 
 class MembershipOut(Schema):

@@ -24,6 +24,7 @@ def demo_case(plan_code, aid_fen, at):
     case = seed_ready_case(db.session, current_app.extensions["yiqi"].pii, plan_code=plan_code,
                            approved_aid_fen=aid_fen, now=_now(at),
                            documents_dir=current_app.config["CLAIM_DOCUMENTS_DIR"],
+                           policy=current_app.extensions["yiqi"].privacy_policy,
                            publicity_days=current_app.config["CLAIM_PUBLICITY_DAYS"])
     click.echo(f"claim {case.claim_id} (membership {case.membership_id}) ready with {case.approved_aid_fen} fen")
 
@@ -50,7 +51,7 @@ def demo_seed(members, keep_existing, at):
     cfg, services = current_app.config, current_app.extensions["yiqi"]
     started = time.perf_counter()
     try:
-        report = seed_platform(db.session, services.pii, members=members, now=_now(at), appid=cfg["WECHAT_APPID"],
+        report = seed_platform(db.session, services.pii, services.privacy_policy, members=members, now=_now(at), appid=cfg["WECHAT_APPID"],
                                mchid=cfg["WECHAT_PAY_MCHID"], documents_dir=cfg["CLAIM_DOCUMENTS_DIR"],
                                templates=services.subscribe_templates, publicity_days=cfg["CLAIM_PUBLICITY_DAYS"],
                                grace_days=cfg["SUSPENSION_GRACE_DAYS"], chunk_size=cfg["APPORTIONMENT_CHUNK_SIZE"])

@@ -71,6 +71,18 @@ def _execute_runs(app: Flask, now: dt.datetime):
                        grace_days=app.config["SUSPENSION_GRACE_DAYS"])
 
 
+def _privacy_retention(app: Flask, now: dt.datetime):
+    from app.jobs.privacy import run_retention
+
+    return run_retention(app, now)
+
+
+def _publish_audit_heads(app: Flask, now: dt.datetime):
+    from app.jobs.privacy import publish_audit_heads
+
+    return publish_audit_heads(app, now)
+
+
 TASKS: list[PeriodicTask] = [
     PeriodicTask("notifications.dispatch", dt.timedelta(minutes=1), _dispatch_notifications),
     PeriodicTask("payments.reconcile", dt.timedelta(minutes=5), _reconcile_payments),
@@ -78,6 +90,8 @@ TASKS: list[PeriodicTask] = [
     PeriodicTask("members.advance", dt.timedelta(hours=1), _advance_members),
     PeriodicTask("apportionment.publish", dt.timedelta(hours=1), _publish_runs),
     PeriodicTask("apportionment.execute", dt.timedelta(minutes=10), _execute_runs),
+    PeriodicTask("privacy.retention", dt.timedelta(days=1), _privacy_retention),
+    PeriodicTask("audit.publish_heads", dt.timedelta(days=1), _publish_audit_heads),
 ]
 
 

@@ -11,6 +11,8 @@ from .payments import OPEN_ORDER_STATUSES, ORDER_STATUSES, REFUND_STATUSES, Paym
 from .notifications import (FINAL_STATUSES, NOTIFICATION_STATUSES, GroupPresence, InviteQrCode, Notification,
                             SubscribeQuota)
 from .plans import Plan, PlanVersion
+from .privacy import (CONSENT_SCOPES, CORRECTION_STATUSES, AuditChainHead, AuditPublishedHead, Consent,
+                      NameCorrection, PiiKey, PiiRotation)
 from .users import User
 
 __all__ = [
@@ -23,4 +25,6 @@ __all__ = [
     "REFUND_STATUSES", "Plan", "PlanVersion", "Posting", "RELATIONS", "UTCDateTime", "User",
     "FINAL_STATUSES", "NOTIFICATION_STATUSES", "GroupPresence",
     "InviteQrCode", "Notification", "SubscribeQuota",
+    "CONSENT_SCOPES", "CORRECTION_STATUSES", "AuditChainHead", "AuditPublishedHead", "Consent", "NameCorrection",
+    "PiiKey", "PiiRotation",
 ]

@@ -67,6 +67,8 @@ class ClaimDocument(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_by_user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Retention over: the file is gone; the row (type, size, hash) stays for the case's record.
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class ClaimTimelineEntry(Base):
@@ -103,9 +105,13 @@ class ClaimObjection(Base):
 
 class OperatorAuditEntry(Base):
     """Append-only (a PostgreSQL trigger refuses UPDATE/DELETE). Ids, statuses, amounts and masked
-    values only: never a name, an ID number or free text a person typed."""
+    values only: never a name, an ID number or free text a person typed.
+
+    Hash-chained per stream (app/services/audit_chain.py): entry_hash = SHA-256 over prev_hash and
+    the entry's content, so a changed or removed row breaks every later link."""
 
     __tablename__ = "operator_audit_log"
+    __table_args__ = (UniqueConstraint("stream", "seq", name="uq_operator_audit_log_stream_seq"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     operator_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("operators.id"), index=True)
@@ -115,6 +121,10 @@ class OperatorAuditEntry(Base):
     before: Mapped[dict] = mapped_column(JSON, default=dict)
     after: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    stream: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
 
 
 _live_transfer_sql = "status IN ('pending', 'wait_user_confirm')"

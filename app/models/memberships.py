@@ -32,6 +32,8 @@ class Membership(Base):
             sqlite_where=text(_active_sql),
         ),
         Index("ix_memberships_plan_id_state", "plan_id", "state"),
+        # retention: "has this person any membership still running?" (all plans, all states)
+        Index("ix_memberships_person_id_hash", "person_id_hash"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -44,6 +46,8 @@ class Membership(Base):
     person_name_masked: Mapped[str] = mapped_column(String(40))
     person_id_encrypted: Mapped[str] = mapped_column(Text)
     person_id_hash: Mapped[str] = mapped_column(String(64))
+    # Which hash key made person_id_hash (look-ups try every configured key during a rotation).
+    person_id_hash_key: Mapped[str] = mapped_column(String(8), server_default="v1")
     person_id_masked: Mapped[str] = mapped_column(String(18))
     birth_date: Mapped[dt.date] = mapped_column(Date)
     sex: Mapped[str] = mapped_column(String(1))
@@ -66,3 +70,5 @@ class Membership(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # A shareable token letting anyone top up this membership (a sponsor: 有钱的出钱).
     sponsor_token: Mapped[str] = mapped_column(String(32), unique=True)
+    # Retention over (docs/privacy.md): name and ID number erased; the ledger keeps the id.
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Claim, ClaimDocument, Operator
 
+from . import consents
 from .claims import MEMBER_EDITABLE, get_for_operator, get_for_user
 from .errors import Conflict, InvalidRequest, NotFound
 from .unit_of_work import atomic
@@ -36,7 +37,7 @@ def sniff(data: bytes) -> tuple[str, str] | None:
 
 
 def add_document(session: Session, storage_dir: str | Path, *, user_id: int, claim_id: int, data: bytes,
-                 max_bytes: int, now: dt.datetime) -> ClaimDocument:
+                 max_bytes: int, now: dt.datetime, policy: consents.PrivacyPolicy) -> ClaimDocument:
     if not data:
         raise InvalidRequest("文件是空的", code="document_empty")
     if len(data) > max_bytes:
@@ -47,6 +48,7 @@ def add_document(session: Session, storage_dir: str | Path, *, user_id: int, cla
         raise InvalidRequest("只能上传 JPEG、PNG 图片或 PDF 文件", code="document_type_invalid")
     content_type, extension = sniffed
     claim = get_for_user(session, user_id, claim_id)
+    consents.require_for_claim(session, policy, user_id=user_id, claim_id=claim.id)
     if claim.status not in MEMBER_EDITABLE:
         raise Conflict("案件已进入公示或已结束，不能再上传材料", code="documents_closed")
     count = session.execute(select(ClaimDocument.id).where(ClaimDocument.claim_id == claim.id)).all()

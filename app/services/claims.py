@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.models import (Claim, ClaimDocument, ClaimObjection, ClaimTimelineEntry, InvestigationOrganisation,
                         Membership, Operator, PayoutTransfer, Plan, PlanVersion)
 
-from . import events
+from . import consents, events
 from .clock import china_date
 from .errors import Conflict, Forbidden, InvalidRequest, NotFound
 from .idcard import age_on
@@ -53,14 +53,20 @@ class ReportRequest:
     hospital: str
     city: str
     description: str = ""
+    # The payer's consents, as ticked (consents.for_claim(policy) when collected elsewhere).
+    consent: consents.ConsentGiven | None = None
 
 
 def _rules_of(session: Session, claim_or_membership_version_id: int) -> dict:
     return session.execute(select(PlanVersion.rules).where(PlanVersion.id == claim_or_membership_version_id)).scalar_one()
 
 
-def report(session: Session, *, user_id: int, request: ReportRequest, now: dt.datetime) -> Claim:
-    """A payer reports a case for one of their protected memberships, with every rule of domain.md."""
+def report(session: Session, *, user_id: int, request: ReportRequest, now: dt.datetime,
+           policy: consents.PrivacyPolicy) -> Claim:
+    """A payer reports a case for one of their protected memberships, with every rule of domain.md.
+
+    Refused (403) without consent to `policy` and, separately, to processing medical documents."""
+    consents.require(policy, request.consent, consents.CLAIM_SCOPES)
     today = china_date(now)
     with atomic(session):
         membership = session.execute(
@@ -115,6 +121,8 @@ def report(session: Session, *, user_id: int, request: ReportRequest, now: dt.da
         except IntegrityError:  # a concurrent report for the same membership won (unique open-claim index)
             raise Conflict("这份互助已经有一个进行中的申请", code="open_claim_exists") from None
         _timeline(session, claim.id, None, "submitted", "member", "提交互助申请", now)
+        consents.record(session, user_id=user_id, scopes=consents.CLAIM_SCOPES, policy_version=policy.version,
+                        membership_id=membership.id, claim_id=claim.id, now=now)
         events.record(session, "claim.status_changed", now=now, claim_id=claim.id, user_id=user_id,
                       plan_id=claim.plan_id, membership_id=claim.membership_id,
                       payload={"from": None, "to": "submitted"})

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.models import User
 
-from . import claim_documents, claims, memberships, operators
+from . import claim_documents, claims, consents, memberships, operators
 from .clock import china_date
 from .idcard import check_character
 from .memberships import JoinRequest
@@ -109,17 +109,18 @@ def claimant_id_number(birth: dt.date, sex: str) -> str:
 
 
 def report_case(session: Session, staff: DemoStaff, *, user_id: int, membership_id: int, rules: dict,
-                incident: dt.datetime, documents_dir: str, approved_aid_fen: int | None, publicity_days: int,
-                diagnosis: str = "演示病例") -> int:
+                incident: dt.datetime, documents_dir: str, policy: consents.PrivacyPolicy,
+                approved_aid_fen: int | None, publicity_days: int, diagnosis: str = "演示病例") -> int:
     """A case through the real claims path from its report: reported and documented the day after the
     incident, reviewed the next day; with an approved amount, investigated and published on day 5.
     Returns the claim id (status under_review, or publicity)."""
     claim = claims.report(session, user_id=user_id, now=incident + dt.timedelta(days=1), request=claims.ReportRequest(
         membership_id=membership_id, incident_type=rules["covered_incidents"][0],
         incident_date=china_date(incident), diagnosis_date=china_date(incident), diagnosis=diagnosis,
-        hospital="演示医院", city="演示市", description="合成的演示数据"))
+        hospital="演示医院", city="演示市", description="合成的演示数据", consent=consents.for_claim(policy)),
+        policy=policy)
     claim_documents.add_document(session, documents_dir, user_id=user_id, claim_id=claim.id, data=DEMO_PDF,
-                                 max_bytes=len(DEMO_PDF), now=incident + dt.timedelta(days=1))
+                                 max_bytes=len(DEMO_PDF), now=incident + dt.timedelta(days=1), policy=policy)
     reviewed = incident + dt.timedelta(days=2)
     claims.start_review(session, staff.reviewer, claim.id, reviewed)
     if approved_aid_fen is None:
@@ -132,7 +133,8 @@ def report_case(session: Session, staff: DemoStaff, *, user_id: int, membership_
 
 
 def seed_ready_case(session: Session, pii: PiiProtector, *, plan_code: str, approved_aid_fen: int,
-                    now: dt.datetime, documents_dir: str, publicity_days: int = 5) -> DemoCase:
+                    now: dt.datetime, documents_dir: str, policy: consents.PrivacyPolicy,
+                    publicity_days: int = 5) -> DemoCase:
     """One synthetic claimant and one case ready for the next apportionment run of `plan_code`."""
     _, version = get_plan(session, plan_code)
     rules = version.rules
@@ -147,7 +149,8 @@ def seed_ready_case(session: Session, pii: PiiProtector, *, plan_code: str, appr
     answers = {q["key"]: False for q in rules["health_questions"]}
     answers.update({k: True for k in group.get("required_answers", [])})
     membership = memberships.join(session, pii, user_id=user.id, now=start, request=JoinRequest(
-        plan_code, "演示用户", claimant_id_number(birth, group.get("sex", "M")), "self", answers))
+        plan_code, "演示用户", claimant_id_number(birth, group.get("sex", "M")), "self", answers,
+        consent=consents.for_join(policy)), policy=policy)
     with atomic(session):
         memberships.credit(session, membership_id=membership.id, amount_fen=rules["min_prepay_fen"],
                            idempotency_key=f"demo-topup:{membership.id}", now=start,
@@ -155,7 +158,7 @@ def seed_ready_case(session: Session, pii: PiiProtector, *, plan_code: str, appr
     memberships.advance(session, start + dt.timedelta(days=rules["observation_days"]))
     incident = now - dt.timedelta(days=30)
     claim_id = report_case(session, demo_staff(session, incident), user_id=user.id, membership_id=membership.id,
-                           rules=rules, incident=incident, documents_dir=documents_dir,
+                           rules=rules, incident=incident, documents_dir=documents_dir, policy=policy,
                            approved_aid_fen=approved_aid_fen, publicity_days=publicity_days)
     claims.promote_finished_publicity(session, incident + dt.timedelta(days=5 + publicity_days))
     return DemoCase(claim_id, membership.id, approved_aid_fen)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from app.models import Account, LedgerTransaction, Membership, Plan, PlanVersion, Posting, User
 from app.models.payments import PaymentOrder
 
-from . import apportionment, claims, ledger, memberships, payouts, refunds, subscriptions
+from . import apportionment, claims, consents, ledger, memberships, payouts, refunds, subscriptions
 from .clock import china_date
 from .demo import PastWeChat, demo_staff, paid_topup, report_case
 from .errors import Conflict
@@ -197,8 +197,9 @@ def _bulk_topups(session: Session, paid: list[tuple[int, int, int, dt.datetime, 
                     .execution_options(synchronize_session=False))
 
 
-def _member(session: Session, pii: PiiProtector, pay: PastWeChat, *, user_id: int, code: str, name: str,
-            index: int, relation: str, joined: dt.datetime, topup_fen: int | None, group_index: int = 0) -> int:
+def _member(session: Session, pii: PiiProtector, pay: PastWeChat, policy: consents.PrivacyPolicy, *, user_id: int,
+            code: str, name: str, index: int, relation: str, joined: dt.datetime, topup_fen: int | None,
+            group_index: int = 0) -> int:
     """One membership through the real join and the notification's credit path."""
     _, version = get_plan(session, code)
     rules = version.rules
@@ -206,7 +207,8 @@ def _member(session: Session, pii: PiiProtector, pay: PastWeChat, *, user_id: in
     sex = group.get("sex") or ("M" if index % 2 else "F")
     birth = _birth(random.Random(index), group, china_date(joined))
     membership = memberships.join(session, pii, user_id=user_id, now=joined, request=JoinRequest(
-        code, name, _id_number(index, birth, sex), relation, _answers(rules, group)))
+        code, name, _id_number(index, birth, sex), relation, _answers(rules, group),
+        consent=consents.for_join(policy)), policy=policy)
     if topup_fen:
         paid_topup(session, pay, membership_id=membership.id, payer_user_id=user_id, amount_fen=topup_fen,
                    at=joined + dt.timedelta(minutes=5))
@@ -220,7 +222,8 @@ def _user(session: Session, openid: str, at: dt.datetime) -> int:
     return user.id
 
 
-def seed_platform(session: Session, pii: PiiProtector, *, members: int, now: dt.datetime, appid: str, mchid: str,
+def seed_platform(session: Session, pii: PiiProtector, policy: consents.PrivacyPolicy, *, members: int,
+                  now: dt.datetime, appid: str, mchid: str,
                   documents_dir: str, templates: dict, publicity_days: int = 5, grace_days: int = 30,
                   chunk_size: int = apportionment.DEFAULT_CHUNK_SIZE, seed: int = 16) -> SeedReport:
     if session.execute(select(User.id).where(User.openid == FAMILY_OPENID)).first():
@@ -238,19 +241,19 @@ def seed_platform(session: Session, pii: PiiProtector, *, members: int, now: dt.
     family = _user(session, FAMILY_OPENID, when.days_ago(320))
     base = members + 10
     mine = {
-        "self": _member(session, pii, pay, user_id=family, code="adult_789", name="王建国", index=base + 1,
+        "self": _member(session, pii, pay, policy, user_id=family, code="adult_789", name="王建国", index=base + 1,
                         relation="self", joined=when.days_ago(300), topup_fen=1_500),
-        "spouse": _member(session, pii, pay, user_id=family, code="adult_789", name="李秀英", index=base + 2,
+        "spouse": _member(session, pii, pay, policy, user_id=family, code="adult_789", name="李秀英", index=base + 2,
                           relation="spouse", joined=when.days_ago(300), topup_fen=3_000),
-        "child": _member(session, pii, pay, user_id=family, code="children", name="王子涵", index=base + 3,
+        "child": _member(session, pii, pay, policy, user_id=family, code="children", name="王子涵", index=base + 3,
                          relation="child", joined=when.days_ago(290), topup_fen=2_000),
-        "parent": _member(session, pii, pay, user_id=family, code="seniors", name="王桂兰", index=base + 4,
+        "parent": _member(session, pii, pay, policy, user_id=family, code="seniors", name="王桂兰", index=base + 4,
                           relation="parent", joined=when.days_ago(280), topup_fen=700),
-        "second_child": _member(session, pii, pay, user_id=family, code="left_behind_children", name="王一诺",
+        "second_child": _member(session, pii, pay, policy, user_id=family, code="left_behind_children", name="王一诺",
                                 index=base + 5, relation="child", joined=when.days_ago(20), topup_fen=500),
-        "transit": _member(session, pii, pay, user_id=family, code="transit_accident", name="李秀英",
+        "transit": _member(session, pii, pay, policy, user_id=family, code="transit_accident", name="李秀英",
                            index=base + 2, relation="spouse", joined=when.days_ago(200), topup_fen=800),
-        "new": _member(session, pii, pay, user_id=family, code="transit_accident", name="王建国", index=base + 1,
+        "new": _member(session, pii, pay, policy, user_id=family, code="transit_accident", name="王建国", index=base + 1,
                        relation="self", joined=when.days_ago(1), topup_fen=None),
     }
     sponsor = _user(session, "demo-sponsor", when.days_ago(200))
@@ -265,11 +268,11 @@ def seed_platform(session: Session, pii: PiiProtector, *, members: int, now: dt.
                 continue
             user_id = _user(session, f"demo-claimant-{code}-{case}", when.days_ago(330))
             claimants[(code, case)] = (user_id, _member(
-                session, pii, pay, user_id=user_id, code=code, name=_name(rng), index=base + 100 + number * 3 + case,
+                session, pii, pay, policy, user_id=user_id, code=code, name=_name(rng), index=base + 100 + number * 3 + case,
                 relation="self", joined=when.days_ago(320), topup_fen=1_000))
 
     publicity_claimant = _user(session, "demo-claimant-publicity", when.days_ago(330))
-    publicity_membership = _member(session, pii, pay, user_id=publicity_claimant, code="adult_789", name="赵海燕",
+    publicity_membership = _member(session, pii, pay, policy, user_id=publicity_claimant, code="adult_789", name="赵海燕",
                                    index=base + 90, relation="self", joined=when.days_ago(320), topup_fen=2_000)
 
     for cut_off, cases in ((when.first_cut_off, (0, 1)), (when.second_cut_off, (2,))):
@@ -279,7 +282,7 @@ def seed_platform(session: Session, pii: PiiProtector, *, members: int, now: dt.
             for case in cases:
                 user_id, membership_id = claimants[(code, case)]
                 report_case(session, staff, user_id=user_id, membership_id=membership_id, rules=versions[code].rules,
-                            incident=incident, documents_dir=documents_dir,
+                            incident=incident, documents_dir=documents_dir, policy=policy,
                             approved_aid_fen=_approved_aid(versions[code].rules),
                             publicity_days=publicity_days)
         claims.promote_finished_publicity(session, cut_off - dt.timedelta(days=1))
@@ -300,11 +303,11 @@ def seed_platform(session: Session, pii: PiiProtector, *, members: int, now: dt.
     # Today: suspensions of the first run lapsed, the recent joiners protected; cases in flight.
     memberships.advance(session, when.days_ago(0.5))
     report_case(session, staff, user_id=family, membership_id=mine["child"], rules=versions["children"].rules,
-                incident=when.days_ago(6), documents_dir=documents_dir, approved_aid_fen=None,
+                incident=when.days_ago(6), documents_dir=documents_dir, policy=policy, approved_aid_fen=None,
                 publicity_days=publicity_days, diagnosis="急性淋巴细胞白血病")
     in_publicity = report_case(session, staff, user_id=publicity_claimant, membership_id=publicity_membership,
                                rules=versions["adult_789"].rules, incident=when.days_ago(8),
-                               documents_dir=documents_dir,
+                               documents_dir=documents_dir, policy=policy,
                                approved_aid_fen=_approved_aid(versions["adult_789"].rules), publicity_days=publicity_days)
     claims.object_to(session, user_id=family, claim_id=in_publicity, now=when.days_ago(1),
                      reason="诊断日期与住院记录似乎对不上，请核实")

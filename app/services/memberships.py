@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.models import ACTIVE_STATES, OPEN_CLAIM_STATUSES, RELATIONS, Account, Claim, Membership, Plan, PlanVersion
 
-from . import events, ledger
+from . import consents, events, ledger
 from .clock import china_date
 from .errors import Conflict, InvalidRequest, NotFound
 from .idcard import age_on, parse_id_number
@@ -32,6 +32,8 @@ class JoinRequest:
     id_number: str
     relation: str
     answers: dict[str, bool]
+    # The payer's consents, as ticked (consents.for_join(policy) when collected elsewhere).
+    consent: consents.ConsentGiven | None = None
 
 
 def _eligible_group(rules: dict, age_years: int, age_days: int, sex: str, answers: dict[str, bool]) -> dict | None:
@@ -67,13 +69,23 @@ def _check_answers(rules: dict, answers: dict[str, bool]) -> None:
             )
 
 
-def join(session: Session, pii: PiiProtector, *, user_id: int, request: JoinRequest, now: dt.datetime) -> Membership:
-    """Create a pending membership (it becomes observing when the minimum prepay is credited)."""
-    if request.relation not in RELATIONS:
-        raise InvalidRequest("与本人关系只能是本人、子女、父母或配偶", code="relation_invalid")
-    name = (request.person_name or "").strip()
+def valid_person_name(name: str | None) -> str:
+    name = (name or "").strip()
     if not _NAME.match(name):
         raise InvalidRequest("请填写被保障人的真实姓名（2至30个汉字或字母）", code="person_name_invalid")
+    return name
+
+
+def join(session: Session, pii: PiiProtector, *, user_id: int, request: JoinRequest, now: dt.datetime,
+         policy: consents.PrivacyPolicy) -> Membership:
+    """Create a pending membership (it becomes observing when the minimum prepay is credited).
+
+    Refused (403) without the payer's consent to `policy` and, separately, to processing the covered
+    person's ID number and health answers; both are recorded with the membership."""
+    consents.require(policy, request.consent, consents.JOIN_SCOPES)
+    if request.relation not in RELATIONS:
+        raise InvalidRequest("与本人关系只能是本人、子女、父母或配偶", code="relation_invalid")
+    name = valid_person_name(request.person_name)
     facts = parse_id_number(request.id_number)
     with atomic(session):
         plan, version = get_plan(session, request.plan_code)
@@ -93,7 +105,8 @@ def join(session: Session, pii: PiiProtector, *, user_id: int, request: JoinRequ
         id_hash = pii.lookup_hash(facts.id_number)
         duplicate = session.execute(
             select(Membership.id).where(
-                Membership.plan_id == plan.id, Membership.person_id_hash == id_hash,
+                # every configured hash key: during a hash-key rotation rows carry either
+                Membership.plan_id == plan.id, Membership.person_id_hash.in_(pii.lookup_hashes(facts.id_number)),
                 Membership.state.in_(ACTIVE_STATES),
             )
         ).first()
@@ -103,6 +116,7 @@ def join(session: Session, pii: PiiProtector, *, user_id: int, request: JoinRequ
             user_id=user_id, plan_id=plan.id, plan_version_id=version.id, relation=request.relation,
             person_name_encrypted=pii.encrypt(name), person_name_masked=mask_name(name),
             person_id_encrypted=pii.encrypt(facts.id_number), person_id_hash=id_hash,
+            person_id_hash_key=pii.hash_key_id,
             person_id_masked=mask_id_number(facts.id_number), birth_date=facts.birth_date, sex=facts.sex,
             eligibility_group=group["label"], declaration=dict(request.answers), state="pending",
             joined_at=now, state_changed_at=now, sponsor_token=secrets.token_urlsafe(16),
@@ -115,6 +129,8 @@ def join(session: Session, pii: PiiProtector, *, user_id: int, request: JoinRequ
             raise Conflict("此人已经加入了这个互助计划，同一人在同一计划中只能有一份", code="already_member") from None
         ledger.ensure_account(session, code=ledger.member_account_code(membership.id), kind="member",
                               now=now, plan_id=plan.id, membership_id=membership.id)
+        consents.record(session, user_id=user_id, scopes=consents.JOIN_SCOPES, policy_version=policy.version,
+                        membership_id=membership.id, now=now)
     return membership
 
 

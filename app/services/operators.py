@@ -9,12 +9,13 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.models import OPERATOR_ROLES, InvestigationOrganisation, Operator, OperatorAuditEntry
 
+from . import audit_chain
 from .errors import Conflict, Forbidden, InvalidRequest, NotFound, TooManyRequests, Unauthorized
 from .unit_of_work import atomic
 
@@ -153,9 +154,8 @@ def record_audit(session: Session, *, operator_id: int | None, action: str, targ
                  target_id: int | None, now: dt.datetime, before: dict | None = None, after: dict | None = None) -> None:
     """Append one entry inside the caller's transaction. Callers pass ids, statuses, amounts and
     masked values only (never names, ID numbers or typed text)."""
-    session.execute(insert(OperatorAuditEntry).values(
-        operator_id=operator_id, action=action, target_type=target_type, target_id=target_id,
-        before=before or {}, after=after or {}, created_at=now))
+    audit_chain.append(session, operator_id=operator_id, action=action, target_type=target_type,
+                       target_id=target_id, before=before, after=after, now=now)
 
 
 def audit_entries(session: Session, *, claim_id: int | None = None, limit: int = 200) -> list[OperatorAuditEntry]:

@@ -91,6 +91,7 @@ const EXAMPLES = [
   ['getRun', fixtures.run(1)],
   ['listRuns', { items: [fixtures.run(1, { status: 'published', executed_at: null })] }],
   ['getPlan', fixtures.plan('adult_789', { estimated_annual_fen: null })],
+  ['getPrivacyPolicy', fixtures.policy()],
 ]
 
 test.each(EXAMPLES.filter(([name]) => !(name in gaps.endpoints)))('the page tests\' %s answers use only fields of the API', (name, example) => {

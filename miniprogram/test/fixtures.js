@@ -89,4 +89,18 @@ const run = (id, overrides = {}) => Object.assign({
   cases: [runCase(11), runCase(12, { person: '王*', diagnosis: '脑出血', approved_aid_fen: 20000000, limited_aid_fen: 20000000 })],
 }, overrides)
 
-module.exports = { plan, membership, payment, ledgerPage, ledgerEntry, templates, TEMPLATE_KEYS, invite, runCase, deductions, announcement, claim, run }
+// GET /privacy/policy (texts shortened)
+const policy = (overrides = {}) => Object.assign({
+  version: '2026-03-01',
+  documents: [{ key: 'privacy_policy', title: '隐私政策', text: '# 一起互助隐私政策' },
+    { key: 'service_agreement', title: '服务协议', text: '# 一起互助服务协议' }],
+  scopes: [
+    { key: 'privacy_policy', title: '同意《服务协议》和《隐私政策》', text: '我已阅读并同意《服务协议》和《隐私政策》。' },
+    { key: 'sensitive_personal_data', title: '单独同意：处理被保障人的身份证号和健康告知', text: '我单独同意处理被保障人的身份证号码和健康告知答案。' },
+    { key: 'medical_documents', title: '单独同意：处理病历和诊断材料', text: '我单独同意处理我上传的医疗材料。' },
+  ],
+  join_scopes: ['privacy_policy', 'sensitive_personal_data'],
+  claim_scopes: ['privacy_policy', 'medical_documents'],
+}, overrides)
+
+module.exports = { policy, plan, membership, payment, ledgerPage, ledgerEntry, templates, TEMPLATE_KEYS, invite, runCase, deductions, announcement, claim, run }

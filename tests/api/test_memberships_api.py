@@ -5,7 +5,7 @@ import pytest
 from app.extensions import db
 from app.services import memberships
 from app.services.unit_of_work import atomic
-from tests.support import login, make_id_number, no_answers, years_ago
+from tests.support import JOIN_CONSENT, login, make_id_number, no_answers, years_ago
 
 
 def today(clock):
@@ -18,6 +18,7 @@ def join_body(clock, plan="adult_789", age=30, relation="self", answers=None, se
         "relation": relation,
         "person": {"name": name, "id_number": make_id_number(years_ago(today(clock), age), sex)},
         "answers": answers if answers is not None else no_answers(),
+        "consent": JOIN_CONSENT,
     }
 
 

@@ -8,7 +8,7 @@ from app.services.memberships import JoinRequest
 from app.services.unit_of_work import atomic
 from app.services.users import new_invite_code
 from app.models import User
-from tests.support import make_id_number, no_answers, years_ago
+from tests.support import join_consented, make_id_number, no_answers, years_ago
 
 
 def _member_with_prepay(services, clock):
@@ -17,7 +17,7 @@ def _member_with_prepay(services, clock):
         db.session.add(user)
     request = JoinRequest("transit_accident", "赵六", make_id_number(years_ago(clock.now().date(), 40)), "self",
                           no_answers())
-    m = memberships.join(db.session, services.pii, user_id=user.id, request=request, now=clock.now())
+    m = join_consented(db.session, services.pii, user_id=user.id, request=request, now=clock.now())
     with atomic(db.session):
         memberships.credit(db.session, membership_id=m.id, amount_fen=500, idempotency_key="cli-1", now=clock.now())
     return m

@@ -11,7 +11,7 @@ from app.services.memberships import JoinRequest
 from app.services.unit_of_work import atomic
 from app.services.users import new_invite_code
 from app.models import User
-from tests.support import make_id_number, no_answers, years_ago
+from tests.support import join_consented, make_id_number, no_answers, years_ago
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_parallel_credits_and_replays(pg_engine, services, clock):
         s.flush()
         user_id = user.id
     with Session(pg_engine) as s:
-        m = memberships.join(s, services.pii, user_id=user_id, now=clock.now(), request=JoinRequest(
+        m = join_consented(s, services.pii, user_id=user_id, now=clock.now(), request=JoinRequest(
             "adult_789", "钱七", make_id_number(years_ago(clock.now().date(), 33)), "self", no_answers()))
         membership_id = m.id
     errors = []

@@ -10,7 +10,7 @@ from app.services.memberships import JoinRequest
 from app.services.unit_of_work import atomic
 from app.services.users import new_invite_code
 from app.models import User
-from tests.support import make_id_number, no_answers, years_ago
+from tests.support import join_consented, make_id_number, no_answers, years_ago
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def user_id(session, clock):
 def _join(session, services, user_id, clock, plan, birth, sex="M", relation="self", answers=None, name="张三"):
     request = JoinRequest(plan_code=plan, person_name=name, id_number=make_id_number(birth, sex),
                           relation=relation, answers=answers if answers is not None else no_answers())
-    return memberships.join(session, services.pii, user_id=user_id, request=request, now=clock.now())
+    return join_consented(session, services.pii, user_id=user_id, request=request, now=clock.now())
 
 
 def today(clock):
@@ -80,18 +80,18 @@ def test_declaration_yes_refuses_and_names_the_question(session, services, user_
 def test_one_active_membership_per_person_per_plan(session, services, user_id, clock):
     id_number = make_id_number(years_ago(today(clock), 30))
     request = JoinRequest("adult_789", "李四", id_number, "self", no_answers())
-    first = memberships.join(session, services.pii, user_id=user_id, request=request, now=clock.now())
+    first = join_consented(session, services.pii, user_id=user_id, request=request, now=clock.now())
     with pytest.raises(Conflict):
-        memberships.join(session, services.pii, user_id=user_id, request=request, now=clock.now())
+        join_consented(session, services.pii, user_id=user_id, request=request, now=clock.now())
     # Once the first has ended, the person may join again.
     with atomic(session):
         session.execute(sa.update(Membership).where(Membership.id == first.id).values(state="left"))
-    memberships.join(session, services.pii, user_id=user_id, request=request, now=clock.now())
+    join_consented(session, services.pii, user_id=user_id, request=request, now=clock.now())
 
 
 def test_personal_data_is_encrypted_at_rest(session, services, user_id, clock):
     id_number = make_id_number(years_ago(today(clock), 30))
-    memberships.join(session, services.pii, user_id=user_id,
+    join_consented(session, services.pii, user_id=user_id,
                      request=JoinRequest("adult_789", "王小明", id_number, "self", no_answers()), now=clock.now())
     dump = " ".join(str(v) for row in session.execute(sa.text("SELECT * FROM memberships")).all() for v in row)
     assert id_number not in dump and "王小明" not in dump

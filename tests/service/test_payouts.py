@@ -13,6 +13,7 @@ from app.services import audit, claims, payouts
 from app.services.claim_documents import add_document
 from app.services.operators import get_operator
 from tests.claims_support import claim_body, join_and_fund, make_operator, make_protected, member, settle_collected
+from tests.support import POLICY
 from wechat.pay import PayTimeout
 
 
@@ -29,7 +30,7 @@ def collected_case(client, app, clock, emulator, tmp_path):
     make_protected(clock)
     claim_id = client.post("/api/v1/claims", json=claim_body(alice_m, clock), headers=alice).get_json()["id"]
     add_document(db.session, tmp_path, user_id=_user_of(claim_id), claim_id=claim_id, data=b"%PDF-1.4 x",
-                 max_bytes=1000, now=clock.now())
+                 max_bytes=1000, now=clock.now(), policy=POLICY)
     claims.start_review(db.session, rev, claim_id, clock.now())
     claims.assign(db.session, rev, claim_id, inv.organisation_id, clock.now())
     claims.submit_report(db.session, inv, claim_id, claims.InvestigationReport("属实", "属实", "major_illness", 900_000),

@@ -13,6 +13,7 @@ from app.services.clock import china_date
 from app.services.errors import InvalidRequest
 from app.services.unit_of_work import atomic
 from tests.claims_support import join_and_fund, make_protected, member
+from tests.support import report_consented
 
 
 def _suspend(membership_id, now, grace_days=30):
@@ -33,7 +34,7 @@ def _report(user_id, membership_id, clock, incident: dt.date):
     request = claims.ReportRequest(membership_id=membership_id, incident_type="illness", incident_date=incident,
                                    diagnosis_date=china_date(clock.now()), diagnosis="急性白血病",
                                    hospital="北京协和医院", city="北京")
-    return claims.report(db.session, user_id=user_id, request=request, now=clock.now())
+    return report_consented(db.session, user_id=user_id, request=request, now=clock.now())
 
 
 def _user_id(membership_id):

@@ -25,6 +25,8 @@ const ANNOUNCEMENT_FIELDS = [
 const RUN_CASE_FIELDS = ['case_id', 'person', 'age_years', 'diagnosis', 'approved_aid_fen']
 const TEMPLATE_FIELDS = ['items[].key', 'items[].template_id', 'items[].remaining']
 const each = (list, fields) => fields.map(f => `${list}[].${f}`)
+// the payer's consents sent with a join or a claim (GET /privacy/policy gives the version)
+const CONSENT_FIELDS = ['consent.policy_version', 'consent.scopes']
 
 module.exports = {
   // --- auth, groups, invites, subscriptions
@@ -54,7 +56,8 @@ module.exports = {
 
   // --- memberships, money
   join: { method: 'POST', path: '/memberships',
-    body: ['plan_code', 'relation', 'person.name', 'person.id_number', 'answers'], response: MEMBERSHIP_FIELDS },
+    body: ['plan_code', 'relation', 'person.name', 'person.id_number', 'answers', ...CONSENT_FIELDS],
+    response: MEMBERSHIP_FIELDS },
   listMemberships: { method: 'GET', path: '/memberships', response: each('items', MEMBERSHIP_FIELDS) },
   getMembership: { method: 'GET', path: '/memberships/{id}', response: MEMBERSHIP_FIELDS },
   ledger: { method: 'GET', path: '/memberships/{id}/ledger', query: ['page', 'per_page'],
@@ -70,10 +73,15 @@ module.exports = {
     response: ['plan_name', 'person_name', 'state', 'balance_fen', 'min_prepay_fen', 'is_own'] },
   sponsorTopup: { method: 'POST', path: '/sponsor/topups', body: ['token', 'amount_fen'], response: PAYMENT_FIELDS },
 
+  // --- privacy: the policy texts and the consents asked before joining and claiming
+  getPrivacyPolicy: { method: 'GET', path: '/privacy/policy',
+    response: ['version', 'documents[].key', 'documents[].title', 'documents[].text', 'scopes[].key', 'scopes[].title',
+      'scopes[].text', 'join_scopes', 'claim_scopes'] },
+
   // --- claims and announcements (公示)
   createClaim: { method: 'POST', path: '/claims',
     body: ['membership_id', 'incident_type', 'incident_date', 'diagnosis', 'diagnosis_date', 'hospital', 'city',
-      'description'], response: CLAIM_FIELDS },
+      'description', ...CONSENT_FIELDS], response: CLAIM_FIELDS },
   listClaims: { method: 'GET', path: '/claims', response: each('items', CLAIM_FIELDS) },
   getClaim: { method: 'GET', path: '/claims/{id}', response: CLAIM_FIELDS },
   uploadClaimDocument: { method: 'POST', path: '/claims/{id}/documents', multipart: true, body: ['file'],

@@ -45,6 +45,7 @@ beforeAll(async () => {
     topups: require(path.join(MP, 'api/topups')),
     invites: require(path.join(MP, 'api/invites')),
     claims: require(path.join(MP, 'api/claims')),
+    privacy: require(path.join(MP, 'api/privacy')),
     announcements: require(path.join(MP, 'api/announcements')),
     pay: require(path.join(MP, 'utils/pay')),
     config: require(path.join(MP, 'config')),
@@ -67,6 +68,12 @@ test('join a plan for myself; it is pending with a zero balance', async () => {
   const answers = {}
   plan.eligibility_questions.concat(plan.health_questions).forEach(q => { answers[q.key] = false })
   const body = { plan_code: 'adult_789', relation: 'self', person: { name: '测试甲', id_number: idNumber('19900101', 123) }, answers }
+  // without the separate consent to the ID number and health answers, the API refuses
+  const policy = await api.privacy.getPolicy()
+  await expect(api.memberships.join(Object.assign({}, body, { consent: api.privacy.consentFor(policy, ['privacy_policy']) }),
+    { silent: true })).rejects.toMatchObject({ status: 403, code: 'sensitive_data_consent_required' })
+  body.consent = api.privacy.consentFor(policy, policy.join_scopes)
+  state.policy = policy
   const membership = await api.memberships.join(body)
   expect(membership.state).toBe('pending')
   expect(membership.balance_fen).toBe(0)
@@ -149,6 +156,8 @@ test('invite: my code, the share path, and the poster\'s mini-program code (a PN
 test('claims: an observing member is told it cannot claim yet (the form\'s fields are the API\'s)', async () => {
   const body = { membership_id: state.membershipId, incident_type: 'illness', incident_date: '2026-01-02', diagnosis: '测试病',
     diagnosis_date: '2026-01-03', hospital: '测试医院', city: '杭州', description: '' }
+  await expect(api.claims.createClaim(body, { silent: true })).rejects.toMatchObject({ status: 403, code: 'privacy_policy_consent_required' })
+  body.consent = api.privacy.consentFor(state.policy, state.policy.claim_scopes)
   await expect(api.claims.createClaim(body, { silent: true })).rejects.toMatchObject({ status: 400, code: 'membership_in_observation' })
   expect((await api.claims.listClaims()).items).toEqual([])
   expect((await api.announcements.listAnnouncements()).items).toEqual([])

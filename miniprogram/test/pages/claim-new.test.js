@@ -1,10 +1,10 @@
 const { load, mount, fakeWx, ok, fail, PENDING, text, tap, input, toasts } = require('../harness')
-const { membership, templates, claim } = require('../fixtures')
+const { membership, templates, claim, policy } = require('../fixtures')
 
 const page = load('pages/claim-new/claim-new')
 
 async function open(routes) {
-  const wx = fakeWx(Object.assign({ 'GET /subscriptions': ok(templates()), 'GET /memberships': ok({ items: [membership(1, { state: 'protected' }), membership(2, { state: 'left', person_name: '退*' }), membership(3, { state: 'observing', person_name: '观*' })] }) }, routes))
+  const wx = fakeWx(Object.assign({ 'GET /subscriptions': ok(templates()), 'GET /privacy/policy': ok(policy()), 'GET /memberships': ok({ items: [membership(1, { state: 'protected' }), membership(2, { state: 'left', person_name: '退*' }), membership(3, { state: 'observing', person_name: '观*' })] }) }, routes))
   const comp = mount(page)
   await comp.instance.onLoad()
   return { wx, comp }
@@ -19,6 +19,8 @@ async function fill(comp) {
   pick('diagnosisDate', '2026-03-01')
   await input(comp, '.hospital-input', '市第一医院')
   await input(comp, '.city-input', '杭州')
+  await tap(comp, '.consent', 0)
+  await tap(comp, '.consent', 1)
 }
 
 test('only members who can claim are offered; the claim is sent and opened', async () => {
@@ -30,6 +32,7 @@ test('only members who can claim are offered; the claim is sent and opened', asy
   expect(wx.requests.find(r => r.key === 'POST /claims').options.data).toEqual({
     membership_id: 1, incident_type: 'accident', incident_date: '2026-02-27', diagnosis: '骨折', diagnosis_date: '2026-03-01',
     hospital: '市第一医院', city: '杭州', description: '',
+    consent: { policy_version: '2026-03-01', scopes: ['privacy_policy', 'medical_documents'] },
   })
   expect(wx.requestSubscribeMessage.mock.calls[0][0].tmplIds).toEqual(['yiqi-claim-status-dev', 'yiqi-aid-paid-dev'])
   expect(wx.redirectTo).toHaveBeenCalledWith({ url: '/pages/claim/claim?id=7' })
@@ -49,7 +52,7 @@ test('missing fields are named; an API refusal is shown', async () => {
 })
 
 test('loading, empty (nobody protected), error', async () => {
-  fakeWx({ 'GET /subscriptions': fail(503, 'unavailable', '暂不可用'), 'GET /memberships': [PENDING, ok({ items: [] }), fail(500, 'internal_error', '服务器出了点问题')] })
+  fakeWx({ 'GET /subscriptions': fail(503, 'unavailable', '暂不可用'), 'GET /privacy/policy': ok(policy()), 'GET /memberships': [PENDING, ok({ items: [] }), fail(500, 'internal_error', '服务器出了点问题')] })
   const comp = mount(page)
   comp.instance.onLoad()
   expect(text(comp)).toContain('加载中')
@@ -57,4 +60,14 @@ test('loading, empty (nobody protected), error', async () => {
   expect(text(comp)).toContain('家里还没有在保障中的成员')
   await comp.instance.onLoad()
   expect(text(comp)).toContain('服务器出了点问题')
+})
+
+test('the medical-documents consent is its own box, asked before sending', async () => {
+  const { wx, comp } = await open({ 'POST /claims': ok(claim(7, { status: 'submitted' }), 201) })
+  expect(text(comp)).toContain('我单独同意处理我上传的医疗材料')
+  await fill(comp)
+  await tap(comp, '.consent', 1)
+  await tap(comp, '.submit')
+  expect(text(comp)).toContain('请阅读并勾选「单独同意：处理病历和诊断材料」')
+  expect(wx.requests.filter(r => r.key === 'POST /claims')).toEqual([])
 })

@@ -1,11 +1,11 @@
 const { load, mount, fakeWx, ok, fail, PENDING, text, tap, input, toasts } = require('../harness')
-const { plan, membership } = require('../fixtures')
+const { plan, membership, policy } = require('../fixtures')
 
 const page = load('pages/join/join')
 const ID = '110101199001011237'
 
 async function open(routes = {}) {
-  const wx = fakeWx(Object.assign({ 'GET /plans/adult_789': ok(plan('adult_789')) }, routes))
+  const wx = fakeWx(Object.assign({ 'GET /plans/adult_789': ok(plan('adult_789')), 'GET /privacy/policy': ok(policy()) }, routes))
   const comp = mount(page)
   await comp.instance.onLoad({ code: 'adult_789' })
   return { wx, comp }
@@ -17,10 +17,12 @@ async function fill(comp) {
   await input(comp, '.id-input', ID.toLowerCase())
   await tap(comp, '.answer-no', 0)
   await tap(comp, '.answer-no', 1)
+  await tap(comp, '.consent', 0)
+  await tap(comp, '.consent', 1)
 }
 
 test('loading and load error', async () => {
-  fakeWx({ 'GET /plans/adult_789': PENDING })
+  fakeWx({ 'GET /plans/adult_789': PENDING, 'GET /privacy/policy': ok(policy()) })
   const comp = mount(page)
   comp.instance.onLoad({ code: 'adult_789' })
   expect(text(comp)).toContain('加载中')
@@ -36,6 +38,7 @@ test('shows the questions; submitting sends the declaration and goes to top up',
   expect(wx.requests.find(r => r.key === 'POST /memberships').options.data).toEqual({
     plan_code: 'adult_789', relation: 'child', person: { name: '张小宝', id_number: ID },
     answers: { lives_in_china: false, has_major_illness: false },
+    consent: { policy_version: '2026-03-01', scopes: ['privacy_policy', 'sensitive_personal_data'] },
   })
   expect(wx.redirectTo).toHaveBeenCalledWith({ url: '/pages/topup/topup?id=9' })
 })
@@ -58,5 +61,31 @@ test('a refusal from the API is toasted and shown in the form', async () => {
   await tap(comp, '.submit')
   expect(toasts(wx)).toEqual(['年龄不符合本计划的加入条件'])
   expect(text(comp)).toContain('年龄不符合本计划的加入条件')
+  expect(wx.redirectTo).not.toHaveBeenCalled()
+})
+
+test('the two consents are separate boxes; joining waits for both, and the agreement opens', async () => {
+  const { wx, comp } = await open({ 'POST /memberships': ok(membership(9, { state: 'pending' }), 201) })
+  expect(text(comp)).toContain('我单独同意处理被保障人的身份证号码和健康告知答案')
+  expect(text(comp)).not.toContain('我单独同意处理我上传的医疗材料') // the claim's consent is not asked here
+  await fill(comp)
+  await tap(comp, '.consent', 1) // untick the separate consent
+  await tap(comp, '.submit')
+  expect(text(comp)).toContain('请阅读并勾选「单独同意：处理被保障人的身份证号和健康告知」')
+  expect(wx.requests.filter(r => r.key === 'POST /memberships')).toEqual([])
+  await tap(comp, '.document-link', 1)
+  expect(wx.showModal.mock.calls[0][0]).toMatchObject({ title: '服务协议', content: '# 一起互助服务协议' })
+})
+
+test('a policy changed since the page loaded: the new version is shown unticked', async () => {
+  const { wx, comp } = await open({
+    'POST /memberships': fail(403, 'privacy_policy_consent_required', '隐私政策已更新，请重新阅读并勾选'),
+    'GET /privacy/policy': [ok(policy()), ok(policy({ version: '2026-09-01' }))],
+  })
+  await fill(comp)
+  await tap(comp, '.submit')
+  expect(text(comp)).toContain('隐私政策已更新')
+  expect(comp.instance.data.policy.version).toBe('2026-09-01')
+  expect(comp.instance.data.consents).toEqual({})
   expect(wx.redirectTo).not.toHaveBeenCalled()
 })

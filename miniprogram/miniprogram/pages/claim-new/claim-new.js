@@ -5,12 +5,13 @@ const { loadInto } = require('../../utils/load')
 const { INCIDENTS } = require('../../utils/labels')
 const { loadTemplates, askSubscriptions } = require('../../utils/pay')
 const { SUBSCRIBE_KEYS } = require('../../config')
+const consent = require('../../utils/consent')
 
 Component({
   data: {
     status: 'loading', errorMessage: '', memberships: [], incidents: INCIDENTS,
     membershipId: null, incidentType: 'illness', incidentDate: '', diagnosis: '', diagnosisDate: '', hospital: '', city: '',
-    description: '', submitting: false, submitError: '',
+    description: '', submitting: false, submitError: '', policy: null, consentScopes: [], consents: {},
   },
   methods: {
     onLoad() {
@@ -19,11 +20,13 @@ Component({
       return this.load()
     },
     load() {
-      return loadInto(this, options => listMemberships(options).then(data => ({
-        // only protected members may claim (the API refuses one in observation: membership_in_observation)
-        memberships: data.items.filter(m => m.state === 'protected'),
-      })), data => data.memberships.length === 0)
+      return loadInto(this, options => Promise.all([listMemberships(options), consent.getPolicy(options)])
+        .then(([data, policy]) => Object.assign({
+          // only protected members may claim (the API refuses one in observation: membership_in_observation)
+          memberships: data.items.filter(m => m.state === 'protected'),
+        }, consent.policyData(policy, 'claim_scopes'))), data => data.memberships.length === 0)
     },
+    ...consent.methods,
     choose(event) {
       const { field, value } = event.currentTarget.dataset
       this.setData({ [field]: field === 'membershipId' ? Number(value) : value })
@@ -38,7 +41,7 @@ Component({
       if (!/^\d{4}-\d{2}-\d{2}$/.test(this.data.diagnosisDate)) return '请选择确诊日期'
       if (!this.data.hospital.trim()) return '请填写确诊医院'
       if (!this.data.city.trim()) return '请填写医院所在城市'
-      return ''
+      return this.consentProblem()
     },
     async submit() {
       const problem = this.problem()
@@ -54,12 +57,13 @@ Component({
         const claim = await createClaim({
           membership_id: d.membershipId, incident_type: d.incidentType, incident_date: d.incidentDate,
           diagnosis: d.diagnosis.trim(), diagnosis_date: d.diagnosisDate, hospital: d.hospital.trim(), city: d.city.trim(),
-          description: d.description.trim(),
+          description: d.description.trim(), consent: this.consentBody(),
         })
         await asked
         wx.redirectTo({ url: `/pages/claim/claim?id=${claim.id}` })
       } catch (error) {
         this.setData({ submitError: error.message })
+        await this.refreshPolicyAfter(error, 'claim_scopes')
       } finally {
         this.setData({ submitting: false })
       }

@@ -3,6 +3,7 @@ const { getPlan } = require('../../api/plans')
 const { join } = require('../../api/memberships')
 const { loadInto } = require('../../utils/load')
 const { RELATIONS } = require('../../utils/labels')
+const consent = require('../../utils/consent')
 
 const RELATION_CHOICES = Object.keys(RELATIONS).map(key => ({ key, label: RELATIONS[key] }))
 
@@ -10,6 +11,7 @@ Component({
   data: {
     status: 'loading', errorMessage: '', code: '', plan: null, questions: [], relations: RELATION_CHOICES,
     relation: 'self', name: '', idNumber: '', answers: {}, submitting: false, submitError: '',
+    policy: null, consentScopes: [], consents: {},
   },
   methods: {
     onLoad(query) {
@@ -17,10 +19,12 @@ Component({
       return this.load()
     },
     load() {
-      return loadInto(this, options => getPlan(this.data.code, options).then(plan => ({
-        plan, questions: plan.eligibility_questions.concat(plan.health_questions),
-      })))
+      return loadInto(this, options => Promise.all([getPlan(this.data.code, options), consent.getPolicy(options)])
+        .then(([plan, policy]) => Object.assign({
+          plan, questions: plan.eligibility_questions.concat(plan.health_questions),
+        }, consent.policyData(policy, 'join_scopes'))))
     },
+    ...consent.methods,
     chooseRelation(event) {
       this.setData({ relation: event.currentTarget.dataset.key })
     },
@@ -38,7 +42,7 @@ Component({
       if (!this.data.name) return '请填写姓名'
       if (!/^\d{17}[\dX]$/.test(this.data.idNumber)) return '请填写18位身份证号'
       const unanswered = this.data.questions.find(q => typeof this.data.answers[q.key] !== 'boolean')
-      return unanswered ? `请回答：${unanswered.text}` : ''
+      return unanswered ? `请回答：${unanswered.text}` : this.consentProblem()
     },
     async submit() {
       if (this.data.submitting) return
@@ -52,10 +56,12 @@ Component({
         const membership = await join({
           plan_code: this.data.code, relation: this.data.relation,
           person: { name: this.data.name, id_number: this.data.idNumber }, answers: this.data.answers,
+          consent: this.consentBody(),
         })
         wx.redirectTo({ url: `/pages/topup/topup?id=${membership.id}` })
       } catch (error) {
         this.setData({ submitError: error.message })
+        await this.refreshPolicyAfter(error, 'join_scopes')
       } finally {
         this.setData({ submitting: false })
       }
