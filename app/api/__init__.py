@@ -24,6 +24,7 @@ BLUEPRINT_MODULES = [
     "app.api.invites",
     "app.api.groups",
     "app.api.apportionment",
+    "app.api.transparency",
 ]
 
 

@@ -88,6 +88,7 @@ CLI_MODULES: list[str] = [
     "app.cli.notifications",
     "app.cli.demo",
     "app.cli.apportion",
+    "app.cli.transparency",
 ]
 
 

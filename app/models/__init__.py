@@ -11,6 +11,7 @@ from .payments import OPEN_ORDER_STATUSES, ORDER_STATUSES, REFUND_STATUSES, Paym
 from .notifications import (FINAL_STATUSES, NOTIFICATION_STATUSES, GroupPresence, InviteQrCode, Notification,
                             SubscribeQuota)
 from .plans import Plan, PlanVersion
+from .transparency import RECORD_KINDS, FinancialReport, MembershipSecret, TransparencyRecord
 from .users import User
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "REFUND_STATUSES", "Plan", "PlanVersion", "Posting", "RELATIONS", "UTCDateTime", "User",
     "FINAL_STATUSES", "NOTIFICATION_STATUSES", "GroupPresence",
     "InviteQrCode", "Notification", "SubscribeQuota",
+    "RECORD_KINDS", "FinancialReport", "MembershipSecret", "TransparencyRecord",
 ]
