@@ -23,6 +23,7 @@ run: install
 test: test-python test-miniprogram
 
 test-python: install
+	./scripts/ensure_poppler.sh
 	$(PY) -m pytest -q
 
 # npm ci again only when the lock file changed since the last install.

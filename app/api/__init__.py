@@ -25,6 +25,7 @@ BLUEPRINT_MODULES = [
     "app.api.groups",
     "app.api.apportionment",
     "app.api.transparency",
+    "app.api.reports",
 ]
 
 

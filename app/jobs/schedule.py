@@ -65,6 +65,12 @@ def _execute_runs(app: Flask, now: dt.datetime):
                        grace_days=app.config["SUSPENSION_GRACE_DAYS"])
 
 
+def _freeze_reports(app: Flask, now: dt.datetime):
+    from app.services.reports import freeze_closed_months
+
+    return freeze_closed_months(db.session, now)
+
+
 TASKS: list[PeriodicTask] = [
     PeriodicTask("notifications.dispatch", dt.timedelta(minutes=1), _dispatch_notifications),
     PeriodicTask("payments.reconcile", dt.timedelta(minutes=5), _reconcile_payments),
@@ -72,6 +78,7 @@ TASKS: list[PeriodicTask] = [
     PeriodicTask("members.advance", dt.timedelta(hours=1), _advance_members),
     PeriodicTask("apportionment.publish", dt.timedelta(hours=1), _publish_runs),
     PeriodicTask("apportionment.execute", dt.timedelta(minutes=10), _execute_runs),
+    PeriodicTask("reports.freeze", dt.timedelta(hours=1), _freeze_reports),
 ]
 
 
