@@ -26,6 +26,7 @@ BLUEPRINT_MODULES = [
     "app.api.apportionment",
     "app.api.transparency",
     "app.api.reports",
+    "app.api.reconciliation",
 ]
 
 

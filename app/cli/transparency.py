@@ -36,4 +36,28 @@ def commit_missing_cmd(at):
     click.echo(f"runs committed: {', '.join(map(str, done)) or 'none'}")
 
 
-commands = [transparency_cli]
+bills_cli = AppGroup("bills", help="Daily reconciliation with WeChat Pay's bills.")
+
+
+@bills_cli.command("reconcile")
+@click.option("--date", "bill_date", default=None, help="China-time day YYYY-MM-DD (default: yesterday)")
+@at_option
+def reconcile_bills_cmd(bill_date, at):
+    """Download the day's trade and fund-flow bills, match every line; re-runnable. Exit 1 unless done."""
+    import datetime as dt
+
+    from flask import current_app
+
+    from app.services.bills import reconcile_day
+    from app.services.clock import china_date
+
+    now = _now(at)
+    day = dt.date.fromisoformat(bill_date) if bill_date else china_date(now) - dt.timedelta(days=1)
+    rec = reconcile_day(db.session, current_app.extensions["yiqi"].pay, day, now)
+    click.echo(f"{rec.bill_date}: {rec.status}, lines {rec.lines}, matched {rec.matched}, "
+               f"mismatched {rec.mismatched}, settled {rec.settled}" + (f" ({rec.error})" if rec.error else ""))
+    if rec.status != "done":
+        raise SystemExit(1)
+
+
+commands = [transparency_cli, bills_cli]

@@ -71,6 +71,12 @@ def _freeze_reports(app: Flask, now: dt.datetime):
     return freeze_closed_months(db.session, now)
 
 
+def _reconcile_bills(app: Flask, now: dt.datetime):
+    from app.services.bills import reconcile_due
+
+    return reconcile_due(db.session, app.extensions["yiqi"].pay, now)
+
+
 TASKS: list[PeriodicTask] = [
     PeriodicTask("notifications.dispatch", dt.timedelta(minutes=1), _dispatch_notifications),
     PeriodicTask("payments.reconcile", dt.timedelta(minutes=5), _reconcile_payments),
@@ -79,6 +85,7 @@ TASKS: list[PeriodicTask] = [
     PeriodicTask("apportionment.publish", dt.timedelta(hours=1), _publish_runs),
     PeriodicTask("apportionment.execute", dt.timedelta(minutes=10), _execute_runs),
     PeriodicTask("reports.freeze", dt.timedelta(hours=1), _freeze_reports),
+    PeriodicTask("bills.reconcile", dt.timedelta(hours=1), _reconcile_bills),  # yesterday, after 10:00 China time
 ]
 
 

@@ -11,6 +11,7 @@ from .payments import OPEN_ORDER_STATUSES, ORDER_STATUSES, REFUND_STATUSES, Paym
 from .notifications import (FINAL_STATUSES, NOTIFICATION_STATUSES, GroupPresence, InviteQrCode, Notification,
                             SubscribeQuota)
 from .plans import Plan, PlanVersion
+from .reconciliation import MISMATCH_CATEGORIES, BillLine, BillMismatch, BillReconciliation
 from .transparency import RECORD_KINDS, FinancialReport, MembershipSecret, TransparencyRecord
 from .users import User
 
@@ -24,5 +25,6 @@ __all__ = [
     "REFUND_STATUSES", "Plan", "PlanVersion", "Posting", "RELATIONS", "UTCDateTime", "User",
     "FINAL_STATUSES", "NOTIFICATION_STATUSES", "GroupPresence",
     "InviteQrCode", "Notification", "SubscribeQuota",
+    "MISMATCH_CATEGORIES", "BillLine", "BillMismatch", "BillReconciliation",
     "RECORD_KINDS", "FinancialReport", "MembershipSecret", "TransparencyRecord",
 ]

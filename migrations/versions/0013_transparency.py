@@ -1,4 +1,4 @@
-"""transparency: membership secrets, the plans' hash chains of records, frozen financial reports
+"""transparency: membership secrets, the plans' hash chains of records, frozen financial reports, bill reconciliation
 
 Revision ID: 0013
 Revises: 0007
@@ -64,6 +64,52 @@ def upgrade():
     sa.UniqueConstraint('report_id', name=op.f('uq_transparency_records_report_id')),
     sa.UniqueConstraint('run_id', name=op.f('uq_transparency_records_run_id'))
     )
+    op.create_table('bill_reconciliations',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('bill_date', sa.Date(), nullable=False),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('trade_sha1', sa.String(length=40), nullable=True),
+    sa.Column('fundflow_sha1', sa.String(length=40), nullable=True),
+    sa.Column('lines', sa.BigInteger(), nullable=False),
+    sa.Column('matched', sa.BigInteger(), nullable=False),
+    sa.Column('mismatched', sa.BigInteger(), nullable=False),
+    sa.Column('settled', sa.BigInteger(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('started_at', app.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', app.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('running','done','refused')", name=op.f('ck_bill_reconciliations_status_valid')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bill_reconciliations')),
+    sa.UniqueConstraint('bill_date', name=op.f('uq_bill_reconciliations_bill_date'))
+    )
+    op.create_table('bill_lines',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('reconciliation_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('reference', sa.String(length=64), nullable=False),
+    sa.Column('wechat_id', sa.String(length=64), nullable=False),
+    sa.Column('amount_fen', sa.BigInteger(), nullable=False),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.ForeignKeyConstraint(['reconciliation_id'], ['bill_reconciliations.id'], name=op.f('fk_bill_lines_reconciliation_id_bill_reconciliations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bill_lines'))
+    )
+    with op.batch_alter_table('bill_lines', schema=None) as batch_op:
+        batch_op.create_index('ix_bill_lines_reconciliation_kind_reference', ['reconciliation_id', 'kind', 'reference'], unique=False)
+
+    op.create_table('bill_mismatches',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('reconciliation_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('category', sa.String(length=16), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('reference', sa.String(length=64), nullable=False),
+    sa.Column('wechat_amount_fen', sa.BigInteger(), nullable=True),
+    sa.Column('our_amount_fen', sa.BigInteger(), nullable=True),
+    sa.Column('our_state', sa.String(length=20), nullable=True),
+    sa.CheckConstraint("category IN ('wechat_only','ours_only','amount_differs','state_differs','settled_missed')", name=op.f('ck_bill_mismatches_category_valid')),
+    sa.ForeignKeyConstraint(['reconciliation_id'], ['bill_reconciliations.id'], name=op.f('fk_bill_mismatches_reconciliation_id_bill_reconciliations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bill_mismatches'))
+    )
+    with op.batch_alter_table('bill_mismatches', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bill_mismatches_reconciliation_id'), ['reconciliation_id'], unique=False)
     with op.batch_alter_table('postings', schema=None) as batch_op:
         batch_op.create_index('ix_postings_transaction_id_id', ['transaction_id', 'id'], unique=False)
 
@@ -83,6 +129,9 @@ def downgrade():
     with op.batch_alter_table('postings', schema=None) as batch_op:
         batch_op.drop_index('ix_postings_transaction_id_id')
 
+    op.drop_table('bill_mismatches')
+    op.drop_table('bill_lines')
+    op.drop_table('bill_reconciliations')
     op.drop_table('transparency_records')
     op.drop_table('membership_secrets')
     op.drop_table('financial_reports')
