@@ -8,12 +8,10 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from app.models import FinancialReport, TransparencyRecord, User
+from app.models import FinancialReport, TransparencyRecord
 from app.services import apportionment, ledger, report_pdf, reports, transparency
 from app.services.audit import audit_ledger
 from app.services.errors import Conflict, InvalidRequest
-from app.services.unit_of_work import atomic
-from app.services.users import new_invite_code
 from tests.apportionment_support import add_claim, add_members, make_user
 from tests.reports_support import leave_and_refund, pay_aid, plan_id, top_up
 

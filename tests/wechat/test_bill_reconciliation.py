@@ -13,7 +13,7 @@ from app.models import PaymentOrder, PaymentRefund, PayoutTransfer, User
 from app.services import bills, payments
 from app.services.clock import CHINA_TZ
 from app.services.unit_of_work import atomic
-from tests.apportionment_support import add_claim, add_members, make_user
+from tests.apportionment_support import add_claim, add_members
 from tests.claims_support import make_operator
 from tests.payments_support import join, order_topup, phone_pays
 from tests.support import login
