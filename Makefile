@@ -29,7 +29,7 @@ lock:
 	$(VENV)/bin/pip-compile $(LOCK_FLAGS) --output-file requirements-dev.lock requirements-dev.txt
 	$(PYTHON) scripts/check_lock.py
 
-## Debian packages the tests need (libzbar0 for reading QR codes), installed only when missing.
+## Debian packages the tests need (libzbar0 for reading QR codes, poppler-utils for the PDF report), installed only when missing.
 system-packages:
 	./scripts/system_packages.sh
 

@@ -13,12 +13,15 @@ Nothing here imports Flask or the app: callers pass plain values.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
 import json
 import secrets
 import time
 from base64 import b64decode
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, BinaryIO, Callable, Mapping
 
 import requests
 from cryptography.exceptions import InvalidSignature
@@ -44,6 +47,14 @@ class PayError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+class BillHashMismatch(Exception):
+    """A downloaded bill does not hash to the SHA-1 WeChat announced: it must not be used."""
+
+    def __init__(self, kind: str, bill_date: str, announced, computed: str):
+        super().__init__(f"{kind} bill of {bill_date}: WeChat says SHA-1 {announced}, the file is {computed}")
+        self.kind, self.bill_date, self.announced, self.computed = kind, bill_date, announced, computed
 
 
 class PayTimeout(Exception):
@@ -201,6 +212,33 @@ class PayClient:
     def query_transfer(self, out_bill_no: str) -> dict:
         return self._call(self._wxpay.mch_transfer_bills_query, out_bill_no=out_bill_no)
 
+    # --- bills ----------------------------------------------------------------------------
+
+    def download_bill(self, kind: str, bill_date: str, destination: BinaryIO) -> str:
+        """Apply for a day's bill (kind "trade": the trade bill, ALL; "fundflow": the fund-flow bill,
+        BASIC), download the gzip and write it decompressed to `destination` while computing its
+        SHA-1, in 1 MiB pieces. Returns the SHA-1; BillHashMismatch when it is not WeChat's hash_value
+        (the caller must then discard what was written)."""
+        if kind == "trade":
+            answer = self._call(self._wxpay.trade_bill, bill_date=bill_date, bill_type="ALL", tar_type="GZIP")
+        elif kind == "fundflow":
+            answer = self._call(self._wxpay.fundflow_bill, bill_date=bill_date, account_type="BASIC", tar_type="GZIP")
+        else:
+            raise ValueError(f"unknown bill kind {kind!r}")
+        with observed_call("pay", "download_bill", _errcode_of):
+            status, content = self._call_raw(self._wxpay.download_bill, url=answer["download_url"])
+        if not 200 <= status < 300:
+            detail = _json_or_empty(content)
+            raise PayError(status, str(detail.get("code", "UNKNOWN")), str(detail.get("message", "")))
+        digest = hashlib.sha1()
+        with gzip.GzipFile(fileobj=io.BytesIO(content)) as unzipped:
+            for piece in iter(lambda: unzipped.read(1 << 20), b""):
+                digest.update(piece)
+                destination.write(piece)
+        if answer.get("hash_type", "SHA1").upper() != "SHA1" or digest.hexdigest() != str(answer.get("hash_value")).lower():
+            raise BillHashMismatch(kind, bill_date, answer.get("hash_value"), digest.hexdigest())
+        return digest.hexdigest()
+
     # --- notifications --------------------------------------------------------------------
 
     def parse_notification(
@@ -267,18 +305,21 @@ class PayClient:
         with observed_call("pay", sdk_method.__name__, _errcode_of):
             return self._call_sdk(sdk_method, **kwargs)
 
-    @staticmethod
-    def _call_sdk(sdk_method: Callable[..., tuple[int, Any]], **kwargs) -> dict:
-        try:
-            status, content = sdk_method(**kwargs)
-        except (requests.Timeout, requests.ConnectionError) as error:
-            raise PayTimeout(str(error)) from error
-        except Exception as error:  # noqa: BLE001 - the SDK raises bare Exception (e.g. bad response signature)
-            raise PayError(None, "SDK_ERROR", str(error)) from error
+    def _call_sdk(self, sdk_method: Callable[..., tuple[int, Any]], **kwargs) -> dict:
+        status, content = self._call_raw(sdk_method, **kwargs)
         answer = _json_or_empty(content)
         if 200 <= status < 300:
             return answer
         raise PayError(status, str(answer.get("code", "UNKNOWN")), str(answer.get("message", content)))
+
+    @staticmethod
+    def _call_raw(sdk_method: Callable[..., tuple[int, Any]], **kwargs) -> tuple[int, Any]:
+        try:
+            return sdk_method(**kwargs)
+        except (requests.Timeout, requests.ConnectionError) as error:
+            raise PayTimeout(str(error)) from error
+        except Exception as error:  # noqa: BLE001 - the SDK raises bare Exception (e.g. bad response signature)
+            raise PayError(None, "SDK_ERROR", str(error)) from error
 
 
 def verify_payment_sign(params: Mapping[str, str], merchant_public_key_pem: str, appid: str) -> bool:

@@ -27,6 +27,9 @@ BLUEPRINT_MODULES = [
     "app.api.apportionment",
     "app.api.health",
     "app.api.privacy",
+    "app.api.transparency",
+    "app.api.reports",
+    "app.api.reconciliation",
 ]
 
 

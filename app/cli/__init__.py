@@ -99,6 +99,7 @@ CLI_MODULES: list[str] = [
     "app.cli.demo",
     "app.cli.apportion",
     "app.cli.privacy",
+    "app.cli.transparency",
 ]
 
 

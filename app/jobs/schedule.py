@@ -81,6 +81,16 @@ def _publish_audit_heads(app: Flask, now: dt.datetime):
     from app.jobs.privacy import publish_audit_heads
 
     return publish_audit_heads(app, now)
+def _freeze_reports(app: Flask, now: dt.datetime):
+    from app.services.reports import freeze_closed_months
+
+    return freeze_closed_months(db.session, now)
+
+
+def _reconcile_bills(app: Flask, now: dt.datetime):
+    from app.services.bills import reconcile_due
+
+    return reconcile_due(db.session, app.extensions["yiqi"].pay, now)
 
 
 TASKS: list[PeriodicTask] = [
@@ -92,6 +102,8 @@ TASKS: list[PeriodicTask] = [
     PeriodicTask("apportionment.execute", dt.timedelta(minutes=10), _execute_runs),
     PeriodicTask("privacy.retention", dt.timedelta(days=1), _privacy_retention),
     PeriodicTask("audit.publish_heads", dt.timedelta(days=1), _publish_audit_heads),
+    PeriodicTask("reports.freeze", dt.timedelta(hours=1), _freeze_reports),
+    PeriodicTask("bills.reconcile", dt.timedelta(hours=1), _reconcile_bills),  # yesterday, after 10:00 China time
 ]
 
 

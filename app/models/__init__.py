@@ -13,6 +13,8 @@ from .notifications import (FINAL_STATUSES, NOTIFICATION_STATUSES, GroupPresence
 from .plans import Plan, PlanVersion
 from .privacy import (CONSENT_SCOPES, CORRECTION_STATUSES, AuditChainHead, AuditPublishedHead, Consent,
                       NameCorrection, PiiKey, PiiRotation)
+from .reconciliation import MISMATCH_CATEGORIES, BillLine, BillMismatch, BillReconciliation
+from .transparency import RECORD_KINDS, FinancialReport, MembershipSecret, TransparencyRecord
 from .users import User
 
 __all__ = [
@@ -27,4 +29,6 @@ __all__ = [
     "InviteQrCode", "Notification", "SubscribeQuota",
     "CONSENT_SCOPES", "CORRECTION_STATUSES", "AuditChainHead", "AuditPublishedHead", "Consent", "NameCorrection",
     "PiiKey", "PiiRotation",
+    "MISMATCH_CATEGORIES", "BillLine", "BillMismatch", "BillReconciliation",
+    "RECORD_KINDS", "FinancialReport", "MembershipSecret", "TransparencyRecord",
 ]

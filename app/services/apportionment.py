@@ -39,7 +39,7 @@ from app.models import (
 )
 from app.models.ledger import LedgerTransaction
 
-from . import events, ledger, refund_orders
+from . import events, ledger, refund_orders, transparency
 from .errors import Conflict, InvalidRequest, NotFound
 from .plans import fen_to_yuan_text, get_plan
 from .unit_of_work import atomic
@@ -615,6 +615,7 @@ def settle(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun:
         run.ended_unpaid_count = _ended_unpaid(session, run)
         session.flush()
         run.surplus_after_fen = ledger.balance_of(session, acct["plan_surplus"])
+        transparency.commit_run(session, run, now)  # the debits' Merkle root joins the plan's hash chain
         events.record(session, "run.executed", now=run.execute_at, plan_id=run.plan_id, run_id=run.id,
                       payload={"share_fen": run.share_fen, "payers": run.debited_count,
                                "suspended": run.suspended_count, "collected_fen": run.debited_fen})

@@ -40,6 +40,10 @@ def create_emulator_app(config: EmulatorConfig, state: EmulatorState | None = No
     if pay is not None:
         state.pay = pay.PayState(config, state)
         app.register_blueprint(pay.bp)
+        from wechat.emulator import bills  # built from the pay records
+
+        app.register_blueprint(bills.bp)
+        app.register_blueprint(bills.control_bp)
     app.before_request(_inject_fault)
     app.register_error_handler(HTTPException, _http_error_as_json)
     return app

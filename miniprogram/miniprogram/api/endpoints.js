@@ -67,6 +67,10 @@ module.exports = {
   deductions: { method: 'GET', path: '/memberships/{id}/deductions',
     response: each('items', ['run_id', 'status', 'paid_fen', 'share_fen', 'deducted_at',
       ...each('cases', [...RUN_CASE_FIELDS, 'part_fen'])]) },
+  // the member's own inclusion proof of one deduction (utils/merkle.js checks it on the phone)
+  deductionProof: { method: 'GET', path: '/memberships/{id}/deductions/{run}/proof',
+    response: ['run_id', 'member_secret', 'pseudonym', 'amount_fen', 'leaf', 'leaf_index', 'tree_size', 'audit_path',
+      'root'] },
   createTopup: { method: 'POST', path: '/memberships/{id}/topups', body: ['amount_fen'], response: PAYMENT_FIELDS },
   // The sponsor token is a bearer secret: it travels in the body, never in a URL (access logs).
   getSponsor: { method: 'POST', path: '/sponsor/lookup', body: ['token'],

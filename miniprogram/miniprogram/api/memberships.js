@@ -9,4 +9,5 @@ module.exports = {
     call('ledger', Object.assign({ params: { id }, query: { page, per_page: perPage } }, options)),
   leave: (id, options) => call('leave', Object.assign({ params: { id }, data: {} }, options)),
   deductions: (id, options) => call('deductions', Object.assign({ params: { id } }, options)),
+  deductionProof: (id, run, options) => call('deductionProof', Object.assign({ params: { id, run } }, options)),
 }

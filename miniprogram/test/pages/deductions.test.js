@@ -33,3 +33,21 @@ test('loading, empty, error', async () => {
   await comp.instance.onLoad({ id: '3' })
   expect(text(comp)).toContain('没有权限')
 })
+
+test('the member verifies a deduction on the phone, and a forged proof fails', async () => {
+  const vectors = require('../../../tests/vectors/merkle.json')
+  const proof = vectors.proofs.find(p => p.tree_size === 100001 && p.leaf_index === 50000)
+  const [run] = deductions.items
+  const executed = Object.assign({}, run, { run_id: proof.run_id, status: 'executed' })
+  const forged = Object.assign({}, proof, { amount_fen: proof.amount_fen - 1 })
+  fakeWx({
+    'GET /memberships/3/deductions': ok({ items: [executed] }),
+    [`GET /memberships/3/deductions/${proof.run_id}/proof`]: [ok(proof), ok(forged)],
+  })
+  const comp = mount(page)
+  await comp.instance.onLoad({ id: '3' })
+  await comp.instance.verify({ currentTarget: { dataset: { run: proof.run_id } } })
+  expect(text(comp)).toContain('已核验：你的扣款是公开记录第 50001/100001 条')
+  await comp.instance.verify({ currentTarget: { dataset: { run: proof.run_id } } })
+  expect(text(comp)).toContain('核验失败')
+})

@@ -1,0 +1,113 @@
+"""Verifiable runs on SQLite and PostgreSQL: each executed run's Merkle root in the plan's chain,
+members' inclusion proofs, public leaves, and verify naming the run an attacker edited."""
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from app.models import MembershipSecret, TransparencyRecord
+from app.services import merkle, transparency
+from app.services.errors import NotFound
+from tests.transparency_support import a_debit, executed_run, independent_root, tamper
+
+
+def _record(session, run_id):
+    return session.execute(sa.select(TransparencyRecord).where(TransparencyRecord.run_id == run_id)).scalar_one()
+
+
+def test_runs_are_committed_to_the_plans_chain(session, clock):
+    now = clock.now()
+    first, ids = executed_run(session, now, [800, 900, 1000, 850, 801, 20])
+    record = _record(session, first)
+    size, root = independent_root(session, first)
+    assert (record.sequence, record.previous_hash) == (1, transparency.GENESIS)
+    assert (record.tree_size, record.root_hash) == (size, root) and size == 5
+    assert record.total_fen == 5 * 200  # 1000 fen over 5 payers
+    assert len(session.execute(sa.select(MembershipSecret)).all()) == 5  # secrets of the payers only
+
+    second, _ = executed_run(session, now + dt.timedelta(days=15), [500, 600], aid_fen=300)
+    later = _record(session, second)
+    assert (later.sequence, later.previous_hash) == (2, record.record_hash)
+    assert later.record_hash == transparency.record_hash_of(transparency.record_body(later, "adult_789"))
+    chain = transparency.chain(session, "adult_789")
+    assert [r["run_id"] for r in chain] == [first, second]
+    assert chain[1]["previous"] == chain[0]["record_hash"]
+    report = transparency.verify(session)
+    assert report.ok, report.problems
+    assert (report.checked_runs, report.checked_records) == (2, 2)
+
+
+def test_each_payer_proves_their_own_debit(session, clock):
+    run_id, ids = executed_run(session, clock.now(), [800, 900, 1000, 850, 801, 20, 700], chunk_size=3)
+    record = _record(session, run_id)
+    seen = set()
+    for membership_id in ids:
+        if membership_id == ids[5]:  # 20 fen: suspended, no debit
+            with pytest.raises(NotFound) as missing:
+                transparency.debit_proof(session, membership_id, run_id)
+            assert missing.value.code == "debit_not_found"
+            continue
+        proof = transparency.debit_proof(session, membership_id, run_id)
+        secret = bytes.fromhex(proof["member_secret"])
+        nym = transparency.pseudonym(secret, run_id)
+        leaf = transparency.leaf_bytes(run_id, nym, proof["amount_fen"])
+        assert leaf.hex() == proof["leaf"] and proof["root"] == proof["computed_root"] == record.root_hash
+        assert merkle.verify_inclusion(leaf, proof["leaf_index"], proof["tree_size"],
+                                       [bytes.fromhex(h) for h in proof["audit_path"]], bytes.fromhex(record.root_hash))
+        seen.add(proof["leaf_index"])
+    assert seen == set(range(record.tree_size)) and record.tree_size == 6
+
+
+def test_leaves_pages_rebuild_the_root(session, clock):
+    run_id, _ = executed_run(session, clock.now(), [900] * 11, chunk_size=4)
+    record = _record(session, run_id)
+    leaves, offset = [], 0
+    while offset is not None:
+        page = transparency.leaves_page(session, "adult_789", run_id, offset=offset, limit=3)
+        assert [item["index"] for item in page["items"]] == list(range(offset, offset + len(page["items"])))
+        leaves += [bytes.fromhex(item["leaf"]) for item in page["items"]]
+        offset = page["next_offset"]
+    assert len(leaves) == 11 and merkle.root_of(leaves).hex() == record.root_hash
+    assert transparency.leaves_page(session, "adult_789", run_id, offset=11, limit=3)["items"] == []
+    with pytest.raises(NotFound):
+        transparency.leaves_page(session, "children", run_id, offset=0, limit=3)
+
+
+def test_verify_names_the_run_whose_debit_was_edited(session, clock):
+    now = clock.now()
+    first, _ = executed_run(session, now, [800, 900, 1000])
+    second, _ = executed_run(session, now + dt.timedelta(days=15), [800, 900, 1000, 700], aid_fen=400)
+    third, _ = executed_run(session, now + dt.timedelta(days=30), [500, 500], plan="children", aid_fen=200)
+    assert transparency.verify(session).ok
+    victim = a_debit(session, second, last=True)
+    tamper(session, "UPDATE postings SET amount_fen = amount_fen + 1 WHERE id = :p", {"p": victim})
+    report = transparency.verify(session)
+    assert not report.ok and report.problems[0].startswith(f"run {second} ")
+    assert "root" in report.problems[0]
+
+
+def test_verify_names_an_edited_record_and_a_deleted_debit(session, clock):
+    now = clock.now()
+    first, _ = executed_run(session, now, [800, 900, 1000])
+    second, _ = executed_run(session, now + dt.timedelta(days=15), [800, 900], aid_fen=400)
+    tamper(session, "UPDATE transparency_records SET total_fen = total_fen - 1 WHERE run_id = :r", {"r": first},
+           table="transparency_records")
+    assert transparency.verify(session).problems == [
+        f"run {first} (plan adult_789 record 1): record hash does not match its content"]
+    tamper(session, "UPDATE transparency_records SET total_fen = total_fen + 1 WHERE run_id = :r", {"r": first},
+           table="transparency_records")
+    assert transparency.verify(session).ok
+    victim = a_debit(session, first)
+    tamper(session, "DELETE FROM postings WHERE id = :p", {"p": victim})
+    problem = transparency.verify(session).problems[0]
+    assert problem.startswith(f"run {first} ") and "give 2 leaves" in problem
+
+
+def test_an_executed_run_missing_from_the_chain_is_reported_then_committed(session, clock):
+    run_id, _ = executed_run(session, clock.now(), [800, 900])
+    tamper(session, "DELETE FROM transparency_records WHERE run_id = :r", {"r": run_id}, table="transparency_records")
+    assert transparency.verify(session).problems == [
+        f"run {run_id} (plan adult_789): executed but not in the plan's chain"]
+    assert transparency.commit_missing(session, clock.now()) == [run_id]
+    assert transparency.verify(session).ok
+
