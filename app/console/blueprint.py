@@ -120,6 +120,17 @@ def console_context():
     return {"role_words": ROLE_WORDS, "current_operator": operator, "has_role": has_role}
 
 
+CHINA = dt.timezone(dt.timedelta(hours=8), "北京时间")
+
+
+@bp.app_template_filter("china_time")
+def china_time(moment: dt.datetime) -> str:
+    """Operators read Beijing time; the database keeps UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
 def _error_page(status: int, title: str, message: str):
     return render_template("console/error.html", status=status, title=title, message=message), status
 

@@ -21,7 +21,7 @@ from app.services import (apportionment, claim_documents, claims as claim_servic
 from app.services.claims import STATUS_WORDS
 from app.services.errors import NotFound, ServiceError
 
-from .blueprint import bp, lockout_policy, now, role_required, services, start_session
+from .blueprint import CHINA, bp, lockout_policy, now, role_required, services, start_session
 from .forms import (ActionForm, AssignForm, LoginForm, MemberLookupForm, PrepareRunForm, RejectForm, ReportForm,
                     ResolveForm, ReturnForm, RevealForm, TotpForm, yuan_to_fen)
 
@@ -368,8 +368,7 @@ def run(run_id):
     found = apportionment.get_run(db.session, run_id)
     plan = db.session.get(Plan, found.plan_id)
     details = apportionment.run_out(found, plan.code)
-    cases = apportionment.public_run(db.session, plan.code, run_id)["cases"] if found.status in (
-        "published", "executing", "executed") else []
+    cases = apportionment.run_cases(db.session, run_id)
     return render_template("console/run.html", run=found, plan=plan, details=details, cases=cases,
                            progress=_progress(found), action=ActionForm(), run_words=RUN_STATUS_WORDS)
 
@@ -484,7 +483,7 @@ def notifications():
 def _audit_filter() -> queries.AuditFilter:
     def day(name):
         try:
-            return dt.datetime.fromisoformat(request.args[name]).replace(tzinfo=dt.timezone.utc)
+            return dt.datetime.fromisoformat(request.args[name]).replace(tzinfo=CHINA)  # operators' days
         except (KeyError, ValueError):
             return None
 
