@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from functools import wraps
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
 from app.services import operator_totp, operators
 from app.services.errors import ServiceError
 
+log = logging.getLogger(__name__)
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
@@ -154,6 +157,19 @@ def csrf_failed(_error):
 def too_many(error):
     body, status = _error_page(429, "操作太频繁", "请求次数过多，请稍后再试。")
     return body, status, {name: value for name, value in error.get_headers() if name.lower() == "retry-after"}
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    if error.code is None or error.code < 400:  # a routing redirect, not an error
+        return error
+    return _error_page(error.code, "请求无法处理", error.description or "请求无法处理。")
+
+
+@bp.errorhandler(Exception)
+def unexpected(_error):  # a 500 is a bug: logged, nothing internal shown, a page not JSON
+    log.exception("unhandled error in the console")
+    return _error_page(500, "出错了", "服务器出了点问题，请稍后重试；问题已记录。")
 
 
 @bp.errorhandler(ServiceError)

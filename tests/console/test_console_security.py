@@ -240,3 +240,12 @@ def test_investigators_see_only_their_organisations_cases_and_documents(client, 
     assert client.get(doc_url).status_code == 200
     sign_in_fully(client, clock, "fin", {})
     assert client.get(doc_url).status_code == 403
+
+
+def test_console_errors_are_pages_and_the_api_keeps_its_envelope(client, clock, staff):
+    sign_in_fully(client, clock, "aud", {})
+    unknown_queue = client.get("/console/queues/nope")
+    assert unknown_queue.status_code == 404 and "<html" in unknown_queue.get_data(as_text=True)
+    missing = client.get("/console/claims/999999")
+    assert missing.status_code == 404 and "没有找到" in missing.get_data(as_text=True)
+    assert client.get("/api/v1/admin/claims/1").get_json()["error"]["code"] == "token_missing"
