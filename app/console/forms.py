@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 _YUAN = re.compile(r"^(\d{1,9})(?:\.(\d{1,2}))?$")
@@ -83,4 +83,3 @@ class MemberLookupForm(FlaskForm):
     id_number = StringField("完整身份证号", validators=[Optional(), Length(min=15, max=18)])
     masked_name = StringField("脱敏姓名（如 张*）", validators=[Optional(), Length(max=40)])
     id_last4 = StringField("身份证后四位", validators=[Optional(), Regexp(r"^[0-9Xx]{4}$", message="4位数字或X")])
-    plan = HiddenField()

@@ -122,7 +122,7 @@ def find_members(session: Session, pii: PiiProtector, *, membership_id: int | No
         return []
     if plan_id:
         conditions.append(Membership.plan_id == plan_id)
-    return views_where(session, *conditions)[:MAX_LOOKUP_RESULTS]
+    return views_where(session, *conditions, limit=MAX_LOOKUP_RESULTS)
 
 
 def member_ledger_page(session: Session, membership_id: int, *, page: int) -> Page:

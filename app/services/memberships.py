@@ -128,7 +128,7 @@ class MembershipView:
     balance_fen: int
 
 
-def views_where(session: Session, *conditions) -> list[MembershipView]:
+def views_where(session: Session, *conditions, limit: int | None = None) -> list[MembershipView]:
     rows = session.execute(
         select(Membership, Plan.code, Plan.name, PlanVersion.version, PlanVersion.rules, Account.balance_fen)
         .join(Plan, Plan.id == Membership.plan_id)
@@ -136,6 +136,7 @@ def views_where(session: Session, *conditions) -> list[MembershipView]:
         .join(Account, Account.membership_id == Membership.id)
         .where(*conditions)
         .order_by(Membership.id)
+        .limit(limit)
     ).all()
     return [MembershipView(*row) for row in rows]
 

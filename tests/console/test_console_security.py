@@ -249,3 +249,15 @@ def test_console_errors_are_pages_and_the_api_keeps_its_envelope(client, clock, 
     missing = client.get("/console/claims/999999")
     assert missing.status_code == 404 and "没有找到" in missing.get_data(as_text=True)
     assert client.get("/api/v1/admin/claims/1").get_json()["error"]["code"] == "token_missing"
+
+
+def test_member_lookup_needs_a_key_and_never_lists_members(client, clock, staff, case):
+    sign_in_fully(client, clock, "aud", {})
+    link = f'href="/console/members/{case["membership_id"]}"'
+    assert link not in client.get("/console/members").get_data(as_text=True)
+    assert link not in client.get("/console/members?plan=adult_789").get_data(as_text=True)
+    assert link not in client.get("/console/members?masked_name=欧*").get_data(as_text=True)  # half a key
+    found = client.get(f"/console/members?masked_name=欧*&id_last4={case['id_number'][-4:]}").get_data(as_text=True)
+    assert link in found and "欧*" in found
+    other_plan = client.get(f"/console/members?membership_id={case['membership_id']}&plan=children")
+    assert link not in other_plan.get_data(as_text=True)
