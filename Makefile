@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: run demo test install lock system-packages migrate plans test-python test-miniprogram lint clean
+.PHONY: run demo test install lock system-packages browser-packages migrate plans test-python test-miniprogram lint clean
 
 # Installs only what the locks pin, each file checked against its hashes: a requirement missing from a
 # lock fails here (check_lock.py), and so does any package pip would fetch that the lock does not pin.
@@ -45,8 +45,12 @@ demo: install
 ## make test: set up and run the whole suite (pytest, then the mini-program's jest suite).
 test: test-python test-miniprogram
 
-test-python: install system-packages
+test-python: install system-packages browser-packages
 	$(PY) -m pytest -q
+
+## make browser-packages: Debian's chromium and CJK fonts for the console's browser tests (only when missing).
+browser-packages:
+	./scripts/browser_packages.sh
 
 # npm ci again only when the lock file changed since the last install.
 MP_STAMP := miniprogram/node_modules/.installed

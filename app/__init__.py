@@ -74,6 +74,9 @@ def create_app(config: BaseConfig | dict[str, Any] | None = None) -> Flask:
 
     init_rate_limits(app)
     register_blueprints(app, api)
+    from .console import init_console
+
+    init_console(app)
     from . import metrics
 
     metrics.init_app(app)

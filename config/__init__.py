@@ -50,6 +50,14 @@ class BaseConfig:
 
     AUTH_TOKEN_MAX_AGE_SECONDS = 7 * 24 * 3600
     OPERATOR_TOKEN_MAX_AGE_SECONDS = 8 * 3600
+    # The operators' console (/console) signs operators in with a cookie session: never readable by
+    # scripts, never sent cross-site, HTTPS only (development over plain http turns Secure off below).
+    SESSION_COOKIE_NAME = "yiqi_console"
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Strict"
+    PERMANENT_SESSION_LIFETIME = 8 * 3600  # as long as an operator token
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
     # 32 bytes, urlsafe base64: encrypts names and ID numbers at rest; a separate key for the look-up hash.
     PII_ENCRYPTION_KEY: str | None = None
     PII_HASH_KEY: str | None = None
@@ -206,6 +214,8 @@ class DevelopmentConfig(BaseConfig):
         self.CLAIM_DOCUMENTS_DIR = os.environ.get("CLAIM_DOCUMENTS_DIR") or str(folder / "claim-documents")
         self.SCHEDULE_SECONDS = dict(DEVELOPMENT_SCHEDULE_SECONDS)
         self.SCHEDULER_POLL_SECONDS = 1.0
+        # `make run` serves plain http on localhost: a Secure cookie would never come back.
+        self.SESSION_COOKIE_SECURE = os.environ.get("CONSOLE_COOKIE_SECURE", "0") == "1"
 
 
 class TestingConfig(DevelopmentConfig):

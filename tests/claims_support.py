@@ -42,6 +42,17 @@ def make_operator(username, *roles, organisation=None, now):
                                      organisation=organisation, now=now)
 
 
+def make_staff(now) -> dict:
+    """Two reviewers, two investigators of different organisations, finance, an auditor."""
+    make_operator("rev", "reviewer", now=now)
+    make_operator("rev2", "reviewer", now=now)
+    inv = make_operator("inv", "investigator", organisation="平安公估", now=now)
+    make_operator("inv_other", "investigator", organisation="另一家公估", now=now)
+    make_operator("fin", "finance", now=now)
+    make_operator("aud", "auditor", now=now)
+    return {"org_id": inv.organisation_id}
+
+
 def operator_login(client, username) -> dict:
     response = client.post("/api/v1/admin/auth/login", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.get_json()

@@ -38,15 +38,13 @@ def reconcile(at, older_than_minutes):
 def retry_refund(refund_id, at):
     """Start a failed refund again: a new refund (new number) for the same order and amount, once."""
     from app.services.errors import ServiceError
-    from app.services.refunds import retry_failed_refund, submit_refunds
+    from app.services.refunds import retry_and_submit
 
     now = _now(at)
     try:
-        retry = retry_failed_refund(db.session, refund_id, now)
+        retry = retry_and_submit(db.session, current_app.extensions["yiqi"].pay, refund_id, now)
     except ServiceError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
-    submit_refunds(db.session, current_app.extensions["yiqi"].pay, now, membership_id=retry.membership_id)
-    db.session.refresh(retry)
     click.echo(f"refund {refund_id} retried as refund {retry.id} ({retry.out_refund_no}): "
                f"{retry.amount_fen} fen, {retry.status}")
 

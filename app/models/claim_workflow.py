@@ -48,6 +48,11 @@ class Operator(Base):
     # Wrong passwords in a row; reaching the lock-out threshold locks the account until locked_until.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The console's second factor (TOTP): the shared secret encrypted like personal data; NULL until enrolled.
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    totp_enrolled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The last time step accepted, so one code cannot be used twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     @property
     def role_set(self) -> frozenset[str]:

@@ -744,6 +744,11 @@ def _cases_out(session: Session, run_ids: list[int]) -> dict[int, list[dict]]:
     return out
 
 
+def run_cases(session: Session, run_id: int) -> list[dict]:
+    """A run's cases in order (masked names only), whatever its status: the operators' preview."""
+    return _cases_out(session, [run_id])[run_id]
+
+
 def run_out(run: ApportionmentRun, plan_code: str, cases: list[dict] | None = None) -> dict:
     body = {
         "id": run.id, "plan_code": plan_code, "status": run.status, "cut_off_at": run.cut_off_at,

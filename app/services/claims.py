@@ -232,12 +232,18 @@ def get_for_operator(session: Session, operator: Operator, claim_id: int) -> Cla
     return claim
 
 
-def list_for_operator(session: Session, operator: Operator, status: str | None = None, limit: int = 200) -> list[Claim]:
-    query = select(Claim).order_by(Claim.id).limit(limit)
-    if status:
-        query = query.where(Claim.status == status)
+def visible_to(operator: Operator):
+    """The cases `operator` may see, as a select (investigators: their organisation's only)."""
+    query = select(Claim).order_by(Claim.id)
     if operator.role_set == {"investigator"}:
         query = query.where(Claim.organisation_id == operator.organisation_id)
+    return query
+
+
+def list_for_operator(session: Session, operator: Operator, status: str | None = None, limit: int = 200) -> list[Claim]:
+    query = visible_to(operator).limit(limit)
+    if status:
+        query = query.where(Claim.status == status)
     return list(session.execute(query).scalars())
 
 
@@ -336,6 +342,12 @@ class InvestigationReport:
     approved_aid_fen: int
 
 
+def claim_rules(session: Session, claim: Claim) -> dict:
+    """The rules of the plan version the claimant's membership is on (its aid table and maximum)."""
+    return session.execute(select(PlanVersion.rules).join(Membership, Membership.plan_version_id == PlanVersion.id)
+                           .where(Membership.id == claim.membership_id)).scalar_one()
+
+
 def submit_report(session: Session, operator: Operator, claim_id: int, report_: InvestigationReport,
                   now: dt.datetime, publicity_days: int) -> Claim:
     """The organisation's report approves an amount by the plan's aid table; the case is published."""
@@ -348,8 +360,7 @@ def submit_report(session: Session, operator: Operator, claim_id: int, report_: 
         if claim.status != "investigating":
             raise Conflict(f"案件当前状态为「{STATUS_WORDS[claim.status]}」，不能提交调查报告",
                            code="claim_transition_invalid")
-        rules = session.execute(select(PlanVersion.rules).join(Membership, Membership.plan_version_id == PlanVersion.id)
-                                .where(Membership.id == claim.membership_id)).scalar_one()
+        rules = claim_rules(session, claim)
         item = next((i for i in rules["aid_table"] if i["code"] == report_.aid_item_code), None)
         if item is None:
             raise InvalidRequest("互助金表中没有这一项", code="aid_item_unknown",

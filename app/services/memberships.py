@@ -144,7 +144,7 @@ class MembershipView:
     balance_fen: int
 
 
-def _views(session: Session, *conditions) -> list[MembershipView]:
+def views_where(session: Session, *conditions, limit: int | None = None) -> list[MembershipView]:
     rows = session.execute(
         select(Membership, Plan.code, Plan.name, PlanVersion.version, PlanVersion.rules, Account.balance_fen)
         .join(Plan, Plan.id == Membership.plan_id)
@@ -152,17 +152,18 @@ def _views(session: Session, *conditions) -> list[MembershipView]:
         .join(Account, Account.membership_id == Membership.id)
         .where(*conditions)
         .order_by(Membership.id)
+        .limit(limit)
     ).all()
     return [MembershipView(*row) for row in rows]
 
 
 def list_for_user(session: Session, user_id: int) -> list[MembershipView]:
-    return _views(session, Membership.user_id == user_id)
+    return views_where(session, Membership.user_id == user_id)
 
 
 def get_for_user(session: Session, user_id: int, membership_id: int) -> MembershipView:
     """Another user's membership is indistinguishable from a missing one."""
-    found = _views(session, Membership.id == membership_id, Membership.user_id == user_id)
+    found = views_where(session, Membership.id == membership_id, Membership.user_id == user_id)
     if not found:
         raise NotFound("没有找到这份互助", code="membership_not_found")
     return found[0]

@@ -78,12 +78,16 @@ class LockoutPolicy:
     minutes: int = 15
 
 
-def authenticate(session: Session, *, username: str, password: str, now: dt.datetime,
-                 lockout: LockoutPolicy = LockoutPolicy()) -> Operator:
-    operator = session.execute(select(Operator).where(Operator.username == username)).scalar_one_or_none()
+def ensure_not_locked(operator: Operator | None, now: dt.datetime) -> None:
     if operator is not None and operator.locked_until is not None and now < operator.locked_until:
         # Locked: the password is not even checked, so guessing on learns nothing.
         raise _locked(operator.locked_until, now)
+
+
+def authenticate(session: Session, *, username: str, password: str, now: dt.datetime,
+                 lockout: LockoutPolicy = LockoutPolicy()) -> Operator:
+    operator = session.execute(select(Operator).where(Operator.username == username)).scalar_one_or_none()
+    ensure_not_locked(operator, now)
     try:
         _hasher.verify(operator.password_hash if operator else _DUMMY_HASH, password)
         ok = operator is not None and operator.active
@@ -91,7 +95,7 @@ def authenticate(session: Session, *, username: str, password: str, now: dt.date
         ok = False
     if not ok:
         if operator is not None:
-            _count_failure(session, operator.id, now, lockout)
+            count_failure(session, operator.id, now, lockout)
         raise Unauthorized("用户名或密码错误", code="operator_login_failed")
     with atomic(session):
         values = {"last_login_at": now, "failed_logins": 0, "locked_until": None}
@@ -110,8 +114,8 @@ def _locked(until: dt.datetime, now: dt.datetime) -> TooManyRequests:
                            retry_after_seconds=math.ceil((until - now).total_seconds()))
 
 
-def _count_failure(session: Session, operator_id: int, now: dt.datetime, lockout: LockoutPolicy) -> None:
-    """One more wrong password (atomic increment); the one that reaches the threshold locks the account."""
+def count_failure(session: Session, operator_id: int, now: dt.datetime, lockout: LockoutPolicy) -> None:
+    """One more wrong password or second-factor code (atomic increment); the one that reaches the threshold locks the account."""
     with atomic(session):
         failures = session.execute(
             update(Operator).where(Operator.id == operator_id).values(failed_logins=Operator.failed_logins + 1)

@@ -202,7 +202,8 @@ def retry_out_refund_no(failed_out_refund_no: str) -> str:
     return f"{failed_out_refund_no}-R"
 
 
-def retry_failed_refund(session: Session, refund_id: int, now: dt.datetime) -> PaymentRefund:
+def retry_failed_refund(session: Session, refund_id: int, now: dt.datetime, *,
+                        operator_id: int | None = None) -> PaymentRefund:
     """A new pending refund (new out_refund_no) for the same order and amount as a failed one, whose
     money is still in system:refund_pending. Once per failed refund: calling again returns the same
     retry. WeChat is asked by submit_refunds / the next reconcile (outside this transaction)."""
@@ -224,6 +225,21 @@ def retry_failed_refund(session: Session, refund_id: int, now: dt.datetime) -> P
                               updated_at=now)
         session.add(retry)
         session.flush()
+        if operator_id is not None:
+            from .operators import record_audit
+
+            record_audit(session, operator_id=operator_id, action="refund.retried", target_type="refund",
+                         target_id=failed.id, after={"retry_refund_id": retry.id, "amount_fen": retry.amount_fen},
+                         now=now)
+    return retry
+
+
+def retry_and_submit(session: Session, pay: PayGateway, refund_id: int, now: dt.datetime, *,
+                     operator_id: int | None = None) -> PaymentRefund:
+    """Retry a failed refund (once) and ask WeChat for it straight away (the CLI and the console)."""
+    retry = retry_failed_refund(session, refund_id, now, operator_id=operator_id)
+    submit_refunds(session, pay, now, membership_id=retry.membership_id)
+    session.refresh(retry)
     return retry
 
 

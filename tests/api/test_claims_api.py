@@ -10,8 +10,8 @@ from app.models import (Account, ApportionmentRunCase, Claim, DomainEvent, Ledge
                         OperatorAuditEntry)
 from app.services import apportionment
 from tests.apportionment_support import add_members, balances, make_user
-from tests.claims_support import (claim_body, join_and_fund, make_operator, make_protected, member, operator_login,
-                                  settle_collected)
+from tests.claims_support import (claim_body, join_and_fund, make_operator, make_protected, make_staff, member,
+                                  operator_login, settle_collected)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.4\n% synthetic\n"
@@ -25,14 +25,7 @@ def documents_dir(app, tmp_path):
 
 @pytest.fixture
 def staff(app, clock):
-    now = clock.now()
-    make_operator("rev", "reviewer", now=now)
-    make_operator("rev2", "reviewer", now=now)
-    inv = make_operator("inv", "investigator", organisation="平安公估", now=now)
-    make_operator("inv_other", "investigator", organisation="另一家公估", now=now)
-    make_operator("fin", "finance", now=now)
-    make_operator("aud", "auditor", now=now)
-    return {"org_id": inv.organisation_id}
+    return make_staff(clock.now())
 
 
 def upload(client, headers, claim_id, data, name="x.png"):
