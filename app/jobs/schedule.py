@@ -56,6 +56,12 @@ def _advance_members(app: Flask, now: dt.datetime):
     return advance(db.session, now)
 
 
+def _refresh_plan_stats(app: Flask, now: dt.datetime):
+    from app.services import plan_stats
+
+    return plan_stats.refresh(db.session, now, 12 * len(app.config["APPORTIONMENT_DAYS_OF_MONTH"]))
+
+
 def _publish_runs(app: Flask, now: dt.datetime):
     from app.jobs.apportionment import prepare_and_publish_due
 
@@ -77,6 +83,7 @@ TASKS: list[PeriodicTask] = [
     PeriodicTask("members.advance", dt.timedelta(hours=1), _advance_members),
     PeriodicTask("apportionment.publish", dt.timedelta(hours=1), _publish_runs),
     PeriodicTask("apportionment.execute", dt.timedelta(minutes=10), _execute_runs),
+    PeriodicTask("plans.refresh_stats", dt.timedelta(minutes=1), _refresh_plan_stats),
 ]
 
 

@@ -597,11 +597,14 @@ def run_out(run: ApportionmentRun, plan_code: str, cases: list[dict] | None = No
     return body
 
 
-def public_runs(session: Session, plan_code: str) -> list[dict]:
+def public_runs(session: Session, plan_code: str, *, limit: int | None = None,
+                before_id: int | None = None) -> list[dict]:
+    """Newest first; a page of `limit` runs with ids below `before_id` (keyset) when given."""
     plan, _ = get_plan(session, plan_code)
     runs = session.execute(select(ApportionmentRun).where(
-        ApportionmentRun.plan_id == plan.id, ApportionmentRun.status.in_(PUBLIC_STATUSES)
-    ).order_by(ApportionmentRun.id.desc())).scalars().all()
+        ApportionmentRun.plan_id == plan.id, ApportionmentRun.status.in_(PUBLIC_STATUSES),
+        *([ApportionmentRun.id < before_id] if before_id is not None else [])
+    ).order_by(ApportionmentRun.id.desc()).limit(limit)).scalars().all()
     return [run_out(r, plan.code) for r in runs]
 
 

@@ -48,7 +48,7 @@ def test_the_real_tasks_run(app):
     result = app.test_cli_runner().invoke(args=["scheduler", "run", "--once", "--at", T0.isoformat()])
     assert result.exit_code == 0
     assert ("notifications.dispatch, payments.reconcile, claims.advance, members.advance, apportionment.publish, "
-            "apportionment.execute") in result.output
+            "apportionment.execute, plans.refresh_stats") in result.output
 
 
 def test_published_runs_execute_after_the_notice_and_crashed_ones_resume(app, session, clock):
