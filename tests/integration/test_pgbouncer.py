@@ -13,13 +13,11 @@ import psycopg2
 import pytest
 from sqlalchemy.engine import make_url
 
-from app import create_app
 from app.extensions import db
 from app.services import memberships
-from app.services.plans import load_catalogue
 from app.services.unit_of_work import atomic
 from tests.api.test_memberships_api import join_body
-from tests.conftest import _config, clean_database
+from tests.conftest import running_app
 from tests.support import login
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,16 +51,8 @@ def bouncer_url(postgresql_url):
 
 @pytest.fixture
 def bounced_app(bouncer_url, keys_dir, emulator, clock):
-    url, _ = bouncer_url
-    application = create_app(_config(url, keys_dir, emulator.url))
-    application.extensions["yiqi"].clock = clock
-    with application.app_context():
-        clean_database(db.engine)
-        load_catalogue(db.session, application.config["PLANS_FILE"], clock.now())
-        db.session.remove()
+    with running_app(bouncer_url[0], keys_dir, emulator.url, clock) as application:
         yield application
-        db.session.remove()
-        db.engine.dispose()
 
 
 def _pools(port: int) -> list[dict]:
