@@ -76,6 +76,8 @@ class BaseConfig:
     # Rendered public answers (plans, plan detail) kept in Redis this long and sent with
     # Cache-Control: public, max-age=<this> (the mini-program and a CDN reuse them; ETag → 304).
     PUBLIC_CACHE_SECONDS = 15
+    # A member token's user is looked up once per worker and this period (app/api/security.KnownUsers).
+    KNOWN_USERS_TTL_SECONDS = 300
     PLANS_FILE = str(PLANS_FILE)
     # Subscribe messages: template ids and fields (data), the outbox's chunks, leases and retries.
     SUBSCRIBE_TEMPLATES_FILE = str(SUBSCRIBE_TEMPLATES_FILE)

@@ -32,7 +32,7 @@ def test_an_unknown_plan_is_404_and_not_cached(client):
 
 def test_answers_come_from_redis_while_fresh(app, client, session, clock, redis_url):
     cache = redis_lib.Redis.from_url(redis_url)
-    cache.delete("yiqi:public:plans", "yiqi:public:plan:adult_789")
+    cache.delete("yiqi:public:plans", "yiqi:public:plan:adult_789", "yiqi:public:announcements:100")
     app.config["PUBLIC_CACHE_SECONDS"] = 15
     app.extensions["yiqi"].overrides["redis"] = cache
     try:
@@ -45,9 +45,13 @@ def test_answers_come_from_redis_while_fresh(app, client, session, clock, redis_
         cache.delete("yiqi:public:plans")  # the cache entry expires
         fresh = client.get("/api/v1/plans").get_json()
         assert {p["code"]: p["counts"]["members"] for p in fresh["items"]}["adult_789"] == 1
+        client.get("/api/v1/announcements")  # the first page of all plans is cached too, per limit
+        assert cache.exists("yiqi:public:announcements:100")
+        client.get("/api/v1/announcements", query_string={"plan_code": "adult_789"})  # not this one
+        assert cache.keys("yiqi:public:announcements:*") == [b"yiqi:public:announcements:100"]
     finally:
         app.extensions["yiqi"].overrides.pop("redis")
-        cache.delete("yiqi:public:plans")
+        cache.delete("yiqi:public:plans", "yiqi:public:announcements:100")
 
 
 def test_a_redis_failure_costs_only_the_cache(app, client):
