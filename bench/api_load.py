@@ -131,13 +131,13 @@ def wrk(url: str, seconds: int, connections: int, *, headers: dict | None = None
         command += ["-s", str(script)]
     load = os.getloadavg()[0]
     out = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+(?:us|ms|s|m))\s*$", out, re.M))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)$", out, re.M)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            # no latency lines when no request completed within the timeout
-            "p50_ms": round(_ms(latency["50"]), 2) if latency else None,
-            "p99_ms": round(_ms(latency["99"]), 2) if latency else None,
+            # a percentile line is missing when no request completed within the timeout
+            "p50_ms": round(_ms(latency["50"]), 2) if "50" in latency else None,
+            "p99_ms": round(_ms(latency["99"]), 2) if "99" in latency else None,
             "non_2xx": int(non_2xx.group(1)) if non_2xx else 0, "socket_errors": errors.group(1) if errors else None,
             "load_1m": round(load, 2)}
 
