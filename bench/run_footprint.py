@@ -52,16 +52,17 @@ def main() -> None:
         apportionment.publish(s, run.id, now)
         run = apportionment.execute(s, run.id, now)
         elapsed = time.perf_counter() - t
+        payers, suspended = run.debited_count, run.suspended_count
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("CHECKPOINT"))  # sizes after the dirty pages reach the files
         after = s.execute(sa.text(SIZES)).one()._mapping
         wal = s.execute(sa.text("SELECT pg_wal_lsn_diff(:a, :b)"), {"a": after["lsn"], "b": before["lsn"]}).scalar_one()
+        wal = int(wal)  # numeric
         s.commit()
         audit_ok = audit_ledger(s).ok
-    payers = run.debited_count
     growth = {k: after[k] - before[k] for k in ("postings", "txns", "accounts", "memberships")}
     print(json.dumps({
-        "payers": payers, "suspended": run.suspended_count, "prepare_publish_execute_s": round(elapsed, 1),
+        "payers": payers, "suspended": suspended, "prepare_publish_execute_s": round(elapsed, 1),
         "payers_per_s": int(payers / elapsed), "wal_mb": round(wal / 2**20, 1),
         "wal_bytes_per_payer": round(wal / payers), "posting_rows_added": after["posting_rows"] - before["posting_rows"],
         "growth_mb": {k: round(v / 2**20, 1) for k, v in growth.items()},
