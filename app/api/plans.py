@@ -24,7 +24,20 @@ def runs_per_year() -> int:
 def _plan_figures() -> dict[int, dict]:
     """Per plan id, from plan_stats (at most a scheduler period old; see app/services/plan_stats.py)."""
     max_age = dt.timedelta(seconds=current_app.config["PLAN_STATS_MAX_AGE_SECONDS"])
-    return plan_stats.read(db.session, services().clock.now(), runs_per_year(), max_age=max_age)
+    return plan_stats.read(db.session, services().clock.now(), runs_per_year(), max_age=max_age,
+                           may_refresh=_claim_stale_refresh)
+
+
+def _claim_stale_refresh() -> bool:
+    """With Redis, one request per minute across all workers refreshes stale figures; the others answer
+    with the stale ones. Without Redis (one process, development), every stale read refreshes."""
+    redis = services().redis
+    if redis is None:
+        return True
+    try:
+        return bool(redis.set("yiqi:plan_stats:refreshing", "1", nx=True, ex=60))
+    except Exception:  # Redis down: refresh rather than serve figures of unknown age
+        return True
 
 
 def plan_out(plan, version, figures: dict) -> dict:

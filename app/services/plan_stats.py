@@ -13,6 +13,7 @@ Measured at 1,000,000 members: see docs/scaling.md."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Callable
 
 from sqlalchemy import BigInteger, case, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -68,12 +69,16 @@ def refresh(session: Session, now: dt.datetime, runs_per_year: int) -> int:
         return session.execute(upsert).rowcount
 
 
-def read(session: Session, now: dt.datetime, runs_per_year: int, *, max_age: dt.timedelta) -> dict[int, dict]:
-    """Per plan id: its figures. Refreshed first when a plan has none yet or they are older than max_age
-    (normally the scheduler keeps them fresh; this covers a first start and a stopped scheduler)."""
+def read(session: Session, now: dt.datetime, runs_per_year: int, *, max_age: dt.timedelta,
+         may_refresh: Callable[[], bool] = lambda: True) -> dict[int, dict]:
+    """Per plan id: its figures. Refreshed first when a plan has none yet, or when they are older than
+    max_age and `may_refresh()` allows it (normally the scheduler keeps them fresh; this covers a first
+    start and a stopped scheduler). `may_refresh` lets one request of many refresh stale figures while the
+    others answer with them (a refresh scans every member: 32 at once would stall them all)."""
     rows = session.execute(select(PlanStats)).scalars().all()
     plans = session.execute(select(func.count()).select_from(Plan)).scalar_one()
-    if len(rows) < plans or any(now - r.refreshed_at >= max_age for r in rows):
+    missing = len(rows) < plans
+    if missing or (any(now - r.refreshed_at >= max_age for r in rows) and may_refresh()):
         refresh(session, now, runs_per_year)
         rows = session.execute(select(PlanStats).execution_options(populate_existing=True)).scalars().all()
     return {r.plan_id: {f: getattr(r, f) for f in FIGURES} for r in rows}

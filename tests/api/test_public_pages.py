@@ -32,7 +32,8 @@ def test_an_unknown_plan_is_404_and_not_cached(client):
 
 def test_answers_come_from_redis_while_fresh(app, client, session, clock, redis_url):
     cache = redis_lib.Redis.from_url(redis_url)
-    cache.delete("yiqi:public:plans", "yiqi:public:plan:adult_789", "yiqi:public:announcements:100")
+    cache.delete("yiqi:public:plans", "yiqi:public:plan:adult_789", "yiqi:public:announcements:100",
+                 "yiqi:plan_stats:refreshing")
     app.config["PUBLIC_CACHE_SECONDS"] = 15
     app.extensions["yiqi"].overrides["redis"] = cache
     try:
@@ -42,7 +43,11 @@ def test_answers_come_from_redis_while_fresh(app, client, session, clock, redis_
         add_members(session, make_user(session, clock.now()), "adult_789", [700], clock.now())
         cached = client.get("/api/v1/plans")  # the cached answer: the new member is not in it yet
         assert cached.data == first.data and cached.headers["ETag"] == first.headers["ETag"]
-        cache.delete("yiqi:public:plans")  # the cache entry expires
+        cache.set("yiqi:plan_stats:refreshing", "1")  # another worker is refreshing the stale figures:
+        cache.delete("yiqi:public:plans")  # the cache entry expires, the stale figures are answered
+        stale = client.get("/api/v1/plans").get_json()
+        assert {p["code"]: p["counts"]["members"] for p in stale["items"]}["adult_789"] == 0
+        cache.delete("yiqi:public:plans", "yiqi:plan_stats:refreshing")  # that refresh's minute is over
         fresh = client.get("/api/v1/plans").get_json()
         assert {p["code"]: p["counts"]["members"] for p in fresh["items"]}["adult_789"] == 1
         client.get("/api/v1/announcements")  # the first page of all plans is cached too, per limit
@@ -51,7 +56,7 @@ def test_answers_come_from_redis_while_fresh(app, client, session, clock, redis_
         assert cache.keys("yiqi:public:announcements:*") == [b"yiqi:public:announcements:100"]
     finally:
         app.extensions["yiqi"].overrides.pop("redis")
-        cache.delete("yiqi:public:plans", "yiqi:public:announcements:100")
+        cache.delete("yiqi:public:plans", "yiqi:public:announcements:100", "yiqi:plan_stats:refreshing")
 
 
 def test_a_redis_failure_costs_only_the_cache(app, client):

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from app.models import Claim, Membership, Plan, PlanStats
 from app.services import apportionment, memberships, plan_stats
 from app.services import plans as plan_service
+from app.services.errors import Conflict
 from app.services.unit_of_work import atomic
 from tests.apportionment_support import add_claim, add_members, make_user
 
@@ -71,7 +72,11 @@ def _apply(session, clock, user_id, members: list[int], op, step: int) -> None:
         if payer is None:
             return
         add_claim(session, payer, 300, now)
-        run = apportionment.prepare(session, op[1], now)
+        try:
+            run = apportionment.prepare(session, op[1], now)
+        except Conflict as refused:
+            assert refused.code == "no_payers"  # nobody else holds a share: the case waits, a valid state
+            return
         apportionment.publish(session, run.id, now)
         apportionment.execute(session, run.id, now)
 
@@ -101,3 +106,17 @@ def test_read_refreshes_only_missing_or_stale_figures(session, clock):
     fresh = plan_stats.read(session, clock.now(), RUNS_PER_YEAR, max_age=dt.timedelta(minutes=3))[plan_id]
     assert fresh["members"] == 1 and fresh["balances_held_fen"] == 500
     assert session.get(PlanStats, plan_id).refreshed_at == clock.now()
+
+
+def test_stale_figures_are_served_when_another_request_is_refreshing(session, clock):
+    first = plan_stats.read(session, clock.now(), RUNS_PER_YEAR, max_age=dt.timedelta(minutes=3),
+                            may_refresh=lambda: False)  # missing: refreshed whatever may_refresh says
+    add_members(session, make_user(session, clock.now()), "adult_789", [500], clock.now())
+    clock.advance(minutes=5)
+    plan_id = plan_service.get_plan(session, "adult_789")[0].id
+    stale = plan_stats.read(session, clock.now(), RUNS_PER_YEAR, max_age=dt.timedelta(minutes=3),
+                            may_refresh=lambda: False)
+    assert stale[plan_id] == first[plan_id]
+    fresh = plan_stats.read(session, clock.now(), RUNS_PER_YEAR, max_age=dt.timedelta(minutes=3),
+                            may_refresh=lambda: True)
+    assert fresh[plan_id]["members"] == 1
