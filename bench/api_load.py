@@ -223,6 +223,7 @@ def main() -> None:
             results.append({"endpoint": name, **figures})
             print(json.dumps(results[-1], ensure_ascii=False), flush=True)
     finally:
+        Path("/tmp", f"yiqi-api-mix-{os.getpid()}.lua").unlink(missing_ok=True)
         for server in servers:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
