@@ -4,6 +4,7 @@ balance (`flask ledger audit` passes); a few have a balance below a typical shar
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -69,3 +70,31 @@ def add_case(session: Session, plan_code: str, approved_fen: int, now: dt.dateti
          WHERE p.code = :plan AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.membership_id = m.id)
          ORDER BY m.id LIMIT 1
         RETURNING id"""), {"plan": plan_code, "approved": approved_fen, "now": now}).scalar_one()
+
+
+def migrated_app(url: str, *, fresh: bool, now: dt.datetime):
+    """The app on the benchmark database `url`: its public schema dropped, re-created and migrated when
+    `fresh`, the plan catalogue loaded. Configured from the environment (APP_ENV, REDIS_URL, …)."""
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+    from app.services.plans import load_catalogue
+    from wechat.keys import generate_dev_keys
+
+    if fresh:
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        engine.dispose()
+    if os.environ.get("WECHAT_KEYS_DIR"):
+        generate_dev_keys(os.environ["WECHAT_KEYS_DIR"])
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        load_catalogue(db.session, app.config["PLANS_FILE"], now)
+        db.session.remove()
+        db.engine.dispose()
+    return app

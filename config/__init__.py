@@ -95,6 +95,14 @@ class BaseConfig:
     APPORTIONMENT_DAYS_OF_MONTH = (1, 16)  # twice a month
     APPORTIONMENT_NOTICE_HOURS = 24  # a published run is executed after members have seen their share this long
     APPORTIONMENT_CHUNK_SIZE = 100_000  # membership ids per chunk transaction (bench: per-chunk overhead)
+    # Public figures (home page, plan detail) come from plan_stats, refreshed by the scheduler every minute.
+    # A read refreshes them itself only when they are older than this (the scheduler is down) or missing.
+    PLAN_STATS_MAX_AGE_SECONDS = 180
+    # Rendered public answers (plans, plan detail) kept in Redis this long and sent with
+    # Cache-Control: public, max-age=<this> (the mini-program and a CDN reuse them; ETag → 304).
+    PUBLIC_CACHE_SECONDS = 15
+    # A member token's user is looked up once per worker and this period (app/api/security.KnownUsers).
+    KNOWN_USERS_TTL_SECONDS = 300
     PLANS_FILE = str(PLANS_FILE)
     # Subscribe messages: template ids and fields (data), the outbox's chunks, leases and retries.
     SUBSCRIBE_TEMPLATES_FILE = str(SUBSCRIBE_TEMPLATES_FILE)
@@ -230,6 +238,9 @@ class TestingConfig(DevelopmentConfig):
         super().__init__()
         self.SQLALCHEMY_DATABASE_URI = "sqlite://"
         self.REDIS_URL = None
+        # Tests read their own writes on the public pages: figures refreshed on every read, nothing cached.
+        self.PLAN_STATS_MAX_AGE_SECONDS = 0
+        self.PUBLIC_CACHE_SECONDS = 0
         # Tests log in many operators and members from one address: generous limits, so no test
         # trips one by accident; tests of the limits set the production values (BaseConfig) themselves.
         for setting in ("RATELIMIT_MEMBER_LOGIN", "RATELIMIT_OPERATOR_LOGIN", "RATELIMIT_TOPUP",

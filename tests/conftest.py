@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -148,11 +149,11 @@ def clock() -> FrozenClock:
     return FrozenClock(START)
 
 
-@pytest.fixture
-def app(db_url, keys_dir, emulator, clock, tmp_path):
-    """The app on a clean, migrated database with the plan catalogue loaded."""
-    application = create_app(_config(db_url, keys_dir, emulator.url))
-    application.config["CLAIM_DOCUMENTS_DIR"] = str(tmp_path / "claim-documents")
+@contextmanager
+def running_app(url: str, keys_dir, emulator_url: str, clock: FrozenClock, **settings):
+    """The app on a clean, migrated database at `url` with the plan catalogue loaded."""
+    application = create_app(_config(url, keys_dir, emulator_url))
+    application.config.update(settings)
     application.extensions["yiqi"].clock = clock
     with application.app_context():
         clean_database(db.engine)
@@ -163,6 +164,14 @@ def app(db_url, keys_dir, emulator, clock, tmp_path):
         yield application
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(db_url, keys_dir, emulator, clock, tmp_path):
+    """The app on a clean, migrated database with the plan catalogue loaded."""
+    with running_app(db_url, keys_dir, emulator.url, clock,
+                     CLAIM_DOCUMENTS_DIR=str(tmp_path / "claim-documents")) as application:
+        yield application
 
 
 @pytest.fixture

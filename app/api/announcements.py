@@ -9,6 +9,8 @@ from app.services import claims as claim_service
 
 from .error_docs import errors
 from .claims_schemas import AnnouncementList, AnnouncementOut, AnnouncementQuery, ObjectionIn, ObjectionOut
+from .pagination import cursor, from_timestamp_key, timestamp_key
+from .public_cache import cached_public_json
 from .rate_limits import by_member, rate_limited
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
@@ -34,7 +36,21 @@ def announcement_out(a: claim_service.Announcement) -> dict:
 @blp.arguments(AnnouncementQuery, location="query")
 @blp.response(200, AnnouncementList)
 def list_announcements(query):
-    return {"items": [announcement_out(a) for a in claim_service.list_announcements(db.session, query.get("plan_code"))]}
+    """Newest first, pages of `limit` (100 at most) by keyset: follow next_cursor until it is null.
+    The first page of all plans (what the mini-program opens) is cached like the home page."""
+    def build():
+        after = query.get("cursor")
+        page = claim_service.list_announcements(
+            db.session, query.get("plan_code"), limit=query["limit"] + 1,
+            after=(from_timestamp_key(after[0]), after[1]) if after else None)
+        more, page = len(page) > query["limit"], page[:query["limit"]]
+        last = page[-1].claim if page else None
+        return {"items": [announcement_out(a) for a in page],
+                "next_cursor": cursor(timestamp_key(last.publicity_started_at), last.id) if more else None}
+
+    if query.get("cursor") is None and query.get("plan_code") is None:  # a bounded set of keys: limit 1..100
+        return cached_public_json(f"announcements:{query['limit']}", AnnouncementList(), build)
+    return build()
 
 
 @blp.route("/<int:claim_id>", methods=["GET"])

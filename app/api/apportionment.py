@@ -9,7 +9,8 @@ from app.services import apportionment as service
 from app.services import memberships as membership_service
 
 from .error_docs import errors
-from .apportionment_schemas import DeductionList, DeductionQuery, RunList, RunOut
+from .apportionment_schemas import DeductionList, DeductionQuery, RunList, RunOut, RunQuery
+from .pagination import cursor
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required
 
@@ -18,12 +19,16 @@ blp = Blueprint("apportionment", __name__, url_prefix="/api/v1",
 
 
 @blp.route("/plans/<string:code>/runs", methods=["GET"])
+@blp.arguments(RunQuery, location="query")
 @blp.response(200, RunList)
 @blp.alt_response(404, schema=ErrorEnvelope)
 @errors("plan_not_found")
-def list_runs(code):
-    """A plan's published and executed runs: cases, payers, share, collected, fee, surplus."""
-    return {"items": service.public_runs(db.session, code)}
+def list_runs(query, code):
+    """A plan's published and executed runs, newest first, pages of `limit` by keyset (follow next_cursor)."""
+    after = query.get("cursor")
+    page = service.public_runs(db.session, code, limit=query["limit"] + 1, before_id=after[0] if after else None)
+    more, page = len(page) > query["limit"], page[:query["limit"]]
+    return {"items": page, "next_cursor": cursor(page[-1]["id"]) if more else None}
 
 
 @blp.route("/plans/<string:code>/runs/<int:run_id>", methods=["GET"])

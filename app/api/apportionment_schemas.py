@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from .pagination import KeysetCursor
+
 
 class RunCaseOut(Schema):
     case_id = fields.Integer(required=True)
@@ -71,6 +73,13 @@ class RunOut(Schema):
 
 class RunList(Schema):
     items = fields.List(fields.Nested(RunOut), required=True)
+    next_cursor = fields.String(allow_none=True, metadata={"description": "pass as cursor for the next page; "
+                                                                          "null on the last page"})
+
+
+class RunQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = KeysetCursor(1)
 
 
 class DeductionCaseOut(RunCaseOut):

@@ -5,6 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from app.models import INCIDENT_TYPES
 
+from .pagination import KeysetCursor
 from .schemas import MAX_ID, GivenConsentIn
 
 
@@ -108,10 +109,14 @@ class AnnouncementOut(Schema):
 
 class AnnouncementList(Schema):
     items = fields.List(fields.Nested(AnnouncementOut), required=True)
+    next_cursor = fields.String(allow_none=True, metadata={"description": "pass as cursor for the next page; "
+                                                                          "null on the last page"})
 
 
 class AnnouncementQuery(Schema):
     plan_code = fields.String(validate=validate.Length(max=40))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=100))
+    cursor = KeysetCursor(2)
 
 
 # --- admin ------------------------------------------------------------------------------------

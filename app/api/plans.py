@@ -1,26 +1,43 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import current_app
 from flask_smorest import Blueprint
 
 from app.extensions import db
+from app.services import plan_stats
 from app.services import plans as plan_service
 
 from .error_docs import errors
+from .public_cache import cached_public_json
 from .schemas import ErrorEnvelope, PlanList, PlanOut
+from .security import services
 
 blp = Blueprint("plans", __name__, url_prefix="/api/v1/plans", description="The plan catalogue")
 
 
-def _plan_figures() -> dict:
-    container = current_app.extensions["yiqi"]
-    runs_per_year = 12 * len(current_app.config["APPORTIONMENT_DAYS_OF_MONTH"])
-    return {
-        "counts": plan_service.member_counts(db.session),
-        "held": plan_service.balances_held(db.session),
-        "aid_paid": plan_service.aid_paid(db.session),
-        "annual": plan_service.annual_cost_estimates(db.session, container.clock.now(), runs_per_year),
-    }
+def runs_per_year() -> int:
+    return 12 * len(current_app.config["APPORTIONMENT_DAYS_OF_MONTH"])
+
+
+def _plan_figures() -> dict[int, dict]:
+    """Per plan id, from plan_stats (at most a scheduler period old; see app/services/plan_stats.py)."""
+    max_age = dt.timedelta(seconds=current_app.config["PLAN_STATS_MAX_AGE_SECONDS"])
+    return plan_stats.read(db.session, services().clock.now(), runs_per_year(), max_age=max_age,
+                           may_refresh=_claim_stale_refresh)
+
+
+def _claim_stale_refresh() -> bool:
+    """With Redis, one request per minute across all workers refreshes stale figures; the others answer
+    with the stale ones. Without Redis (one process, development), every stale read refreshes."""
+    redis = services().redis
+    if redis is None:
+        return True
+    try:
+        return bool(redis.set("yiqi:plan_stats:refreshing", "1", nx=True, ex=60))
+    except Exception:  # Redis down: refresh rather than serve figures of unknown age
+        return True
 
 
 def plan_out(plan, version, figures: dict) -> dict:
@@ -52,19 +69,23 @@ def plan_out(plan, version, figures: dict) -> dict:
         "health_questions": rules["health_questions"],
         "eligibility_questions": rules["eligibility_questions"],
         "rules_in_words": plan_service.rules_in_plain_words(rules),
-        "counts": figures["counts"].get(plan.id, {"members": 0, "observing": 0, "protected": 0}),
-        "balances_held_fen": figures["held"].get(plan.id, 0),
-        "aid_paid_fen": figures["aid_paid"].get(plan.id, 0),
-        "estimated_annual_fen": figures["annual"].get(plan.id),
+        "counts": {"members": figures["members"], "observing": figures["observing"], "protected": figures["protected"]},
+        "balances_held_fen": figures["balances_held_fen"],
+        "aid_paid_fen": figures["aid_paid_fen"],
+        "estimated_annual_fen": figures["estimated_annual_fen"],
     }
 
 
 @blp.route("", methods=["GET"])
 @blp.response(200, PlanList)
 def list_plans():
-    """The six plans, their rules in plain words and live member counts."""
-    figures = _plan_figures()
-    return {"items": [plan_out(p, v, figures) for p, v in plan_service.list_plans(db.session)]}
+    """The six plans, their rules in plain words and their figures (members, balances held, aid paid,
+    estimated annual cost), at most about a minute old. Cacheable: ETag, Cache-Control: public."""
+    def build():
+        figures = _plan_figures()
+        return {"items": [plan_out(p, v, figures[p.id]) for p, v in plan_service.list_plans(db.session)]}
+
+    return cached_public_json("plans", PlanList(), build)
 
 
 @blp.route("/<string:code>", methods=["GET"])
@@ -72,5 +93,9 @@ def list_plans():
 @blp.alt_response(404, schema=ErrorEnvelope)
 @errors("plan_not_found")
 def get_plan(code):
-    plan, version = plan_service.get_plan(db.session, code)
-    return plan_out(plan, version, _plan_figures())
+    """One plan, as on the home page plus its rules in full. Cacheable: ETag, Cache-Control: public."""
+    def build():
+        plan, version = plan_service.get_plan(db.session, code)  # an unknown code: 404, nothing cached
+        return plan_out(plan, version, _plan_figures()[plan.id])
+
+    return cached_public_json(f"plan:{code}", PlanOut(), build)

@@ -40,6 +40,16 @@ def load_plans(path, at):
                f"unchanged: {len(result.unchanged)}")
 
 
+@plans_cli.command("refresh-stats")
+@at_option
+def refresh_plan_stats(at):
+    """Recompute the plans' public figures now (the scheduler does it every minute)."""
+    from app.services.plan_stats import refresh
+
+    refreshed = refresh(db.session, _now(at), 12 * len(current_app.config["APPORTIONMENT_DAYS_OF_MONTH"]))
+    click.echo(f"plans refreshed: {refreshed}")
+
+
 @members_cli.command("advance")
 @at_option
 def advance_members(at):

@@ -57,6 +57,12 @@ def _advance_members(app: Flask, now: dt.datetime):
     return advance(db.session, now)
 
 
+def _refresh_plan_stats(app: Flask, now: dt.datetime):
+    from app.services import plan_stats
+
+    return plan_stats.refresh(db.session, now, 12 * len(app.config["APPORTIONMENT_DAYS_OF_MONTH"]))
+
+
 def _publish_runs(app: Flask, now: dt.datetime):
     from app.jobs.apportionment import prepare_and_publish_due
 
@@ -104,6 +110,7 @@ TASKS: list[PeriodicTask] = [
     PeriodicTask("audit.publish_heads", dt.timedelta(days=1), _publish_audit_heads),
     PeriodicTask("reports.freeze", dt.timedelta(hours=1), _freeze_reports),
     PeriodicTask("bills.reconcile", dt.timedelta(hours=1), _reconcile_bills),  # yesterday, after 10:00 China time
+    PeriodicTask("plans.refresh_stats", dt.timedelta(minutes=1), _refresh_plan_stats),
 ]
 
 

@@ -10,7 +10,7 @@ from .memberships import ACTIVE_STATES, MEMBERSHIP_STATES, RELATIONS, Membership
 from .payments import OPEN_ORDER_STATUSES, ORDER_STATUSES, REFUND_STATUSES, PaymentOrder, PaymentRefund
 from .notifications import (FINAL_STATUSES, NOTIFICATION_STATUSES, GroupPresence, InviteQrCode, Notification,
                             SubscribeQuota)
-from .plans import Plan, PlanVersion
+from .plans import Plan, PlanStats, PlanVersion
 from .privacy import (CONSENT_SCOPES, CORRECTION_STATUSES, AuditChainHead, AuditPublishedHead, Consent,
                       NameCorrection, PiiKey, PiiRotation)
 from .reconciliation import MISMATCH_CATEGORIES, BillLine, BillMismatch, BillReconciliation
@@ -24,7 +24,7 @@ __all__ = [
     "CLAIM_STATUSES", "Claim", "DomainEvent", "INCIDENT_TYPES", "OPEN_CLAIM_STATUSES",
     "ACCOUNT_KINDS", "ACTIVE_STATES", "Account", "Base", "BigId", "EXTERNAL_KINDS", "LedgerTransaction",
     "MEMBERSHIP_STATES", "Membership", "OPEN_ORDER_STATUSES", "ORDER_STATUSES", "PaymentOrder", "PaymentRefund",
-    "REFUND_STATUSES", "Plan", "PlanVersion", "Posting", "RELATIONS", "UTCDateTime", "User",
+    "REFUND_STATUSES", "Plan", "PlanStats", "PlanVersion", "Posting", "RELATIONS", "UTCDateTime", "User",
     "FINAL_STATUSES", "NOTIFICATION_STATUSES", "GroupPresence",
     "InviteQrCode", "Notification", "SubscribeQuota",
     "CONSENT_SCOPES", "CORRECTION_STATUSES", "AuditChainHead", "AuditPublishedHead", "Consent", "NameCorrection",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, BigId, UTCDateTime
@@ -35,3 +35,19 @@ class PlanVersion(Base):
     rules_sha256: Mapped[str] = mapped_column(String(64))
     summary: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PlanStats(Base):
+    """The public figures of a plan (home page, plan detail), refreshed set-based by the scheduler
+    (app/services/plan_stats.refresh): reading them costs one primary-key row, not a scan of members."""
+
+    __tablename__ = "plan_stats"
+
+    plan_id: Mapped[int] = mapped_column(BigId, ForeignKey("plans.id"), primary_key=True)
+    members: Mapped[int] = mapped_column(BigInteger)
+    observing: Mapped[int] = mapped_column(BigInteger)
+    protected: Mapped[int] = mapped_column(BigInteger)
+    balances_held_fen: Mapped[int] = mapped_column(BigInteger)
+    aid_paid_fen: Mapped[int] = mapped_column(BigInteger)
+    estimated_annual_fen: Mapped[int | None] = mapped_column(BigInteger)
+    refreshed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

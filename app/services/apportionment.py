@@ -798,11 +798,14 @@ def run_notes(run: ApportionmentRun) -> list[str]:
     return notes
 
 
-def public_runs(session: Session, plan_code: str) -> list[dict]:
+def public_runs(session: Session, plan_code: str, *, limit: int | None = None,
+                before_id: int | None = None) -> list[dict]:
+    """Newest first; a page of `limit` runs with ids below `before_id` (keyset) when given."""
     plan, _ = get_plan(session, plan_code)
     runs = session.execute(select(ApportionmentRun).where(
-        ApportionmentRun.plan_id == plan.id, ApportionmentRun.status.in_(PUBLIC_STATUSES)
-    ).order_by(ApportionmentRun.id.desc())).scalars().all()
+        ApportionmentRun.plan_id == plan.id, ApportionmentRun.status.in_(PUBLIC_STATUSES),
+        *([ApportionmentRun.id < before_id] if before_id is not None else [])
+    ).order_by(ApportionmentRun.id.desc()).limit(limit)).scalars().all()
     return [run_out(r, plan.code) for r in runs]
 
 
@@ -818,12 +821,16 @@ def deductions(session: Session, membership_id: int, *, limit: int = 50) -> list
     """The runs this membership paid, newest first, each with the share split across its cases
     in proportion to their limited aid (split_proportionally: parts sum exactly to the share)."""
     account = session.execute(select(Account.id).where(Account.membership_id == membership_id)).scalar_one()
+    # From the member's own postings (a few a month, by index), never from the deduction transactions:
+    # each of those has ~100,000 postings, and PostgreSQL, misjudging that, scanned them all (1 s per
+    # request at 1M members after 3 runs, growing with every run; bench/api_load.py).
+    own = (select(Posting.id, Posting.transaction_id, Posting.amount_fen).where(Posting.account_id == account)
+           .cte("own_postings").prefix_with("MATERIALIZED"))
     rows = session.execute(
-        select(LedgerTransaction.reference_id, Posting.amount_fen, LedgerTransaction.created_at)
-        .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
-        .where(Posting.account_id == account, LedgerTransaction.reason == DEDUCTION_REASON,
-               LedgerTransaction.reference_type == RUN_REFERENCE)
-        .order_by(Posting.id.desc()).limit(limit)
+        select(LedgerTransaction.reference_id, own.c.amount_fen, LedgerTransaction.created_at)
+        .select_from(own).join(LedgerTransaction, LedgerTransaction.id == own.c.transaction_id)
+        .where(LedgerTransaction.reason == DEDUCTION_REASON, LedgerTransaction.reference_type == RUN_REFERENCE)
+        .order_by(own.c.id.desc()).limit(limit)
     ).all()
     run_ids = [int(r.reference_id) for r in rows]
     if not run_ids:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -409,13 +409,26 @@ def _announcements(session: Session, *conditions, limit: int = 100) -> list[Anno
         .where(Claim.status.in_(PUBLISHED), Claim.publicity_started_at.is_not(None), *conditions)
         .order_by(Claim.publicity_started_at.desc(), Claim.id.desc()).limit(limit)
     ).all()
+    by_claim: dict[int, list[ClaimObjection]] = {r[0].id: [] for r in rows}
+    if by_claim:  # one query for the page's objections, not one per announcement
+        for objection in session.execute(select(ClaimObjection).where(ClaimObjection.claim_id.in_(by_claim))
+                                         .order_by(ClaimObjection.id)).scalars():
+            by_claim[objection.claim_id].append(objection)
     return [Announcement(claim=r[0], plan_code=r[1], plan_name=r[2], person_name_masked=r[3],
                          age_years=age_on(r[4], r[0].incident_date)[0], sex=r[5], organisation=r[6],
-                         objections=objections(session, r[0].id)) for r in rows]
+                         objections=by_claim[r[0].id]) for r in rows]
 
 
-def list_announcements(session: Session, plan_code: str | None = None) -> list[Announcement]:
-    return _announcements(session, *([Plan.code == plan_code] if plan_code else []))
+def list_announcements(session: Session, plan_code: str | None = None, *, limit: int = 100,
+                       after: tuple[dt.datetime, int] | None = None) -> list[Announcement]:
+    """Newest publicity first, a page of `limit`. `after` is the (publicity_started_at, id) of the last
+    announcement of the previous page (keyset: no duplicate or gap while new cases are published)."""
+    conditions = [Plan.code == plan_code] if plan_code else []
+    if after is not None:
+        started, claim_id = after
+        conditions.append(or_(Claim.publicity_started_at < started,
+                              and_(Claim.publicity_started_at == started, Claim.id < claim_id)))
+    return _announcements(session, *conditions, limit=limit)
 
 
 def get_announcement(session: Session, claim_id: int) -> Announcement:

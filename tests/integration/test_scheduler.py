@@ -47,8 +47,9 @@ def test_two_schedulers_share_slots_through_redis(app, redis_url):
 def test_the_real_tasks_run(app):
     result = app.test_cli_runner().invoke(args=["scheduler", "run", "--once", "--at", T0.isoformat()])
     assert result.exit_code == 0
-    assert ("notifications.dispatch, payments.reconcile, claims.advance, members.advance, apportionment.publish, "
-            "apportionment.execute") in result.output
+    assert ("ran: notifications.dispatch, payments.reconcile, claims.advance, members.advance, apportionment.publish, "
+            "apportionment.execute, privacy.retention, audit.publish_heads, reports.freeze, bills.reconcile, "
+            "plans.refresh_stats") in result.output
 
 
 def test_published_runs_execute_after_the_notice_and_crashed_ones_resume(app, session, clock):

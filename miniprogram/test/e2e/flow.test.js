@@ -211,7 +211,9 @@ step('see the deduction: the run\'s share, the case it funded, and the balance d
   const page = await api.memberships.ledger(state.membershipId, 1, 20)
   expect(page.total).toBe(2)
   expect(page.items.map(e => e.amount_fen)).toContain(-run.share_fen)
-  // the plan's estimate now comes from this run's share (its mean × runs a year)
+  // the plan's estimate now comes from this run's share (its mean × runs a year), once the public
+  // figures are refreshed: the scheduler does it every minute (plans.refresh_stats), here the CLI
+  await stack.flask('plans', 'refresh-stats')
   const plan = await api.plans.getPlan(run.plan_code)
   expect(Number.isInteger(plan.estimated_annual_fen)).toBe(true)
   expect(plan.estimated_annual_fen % run.share_fen).toBe(0)
