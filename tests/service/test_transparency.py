@@ -111,3 +111,23 @@ def test_an_executed_run_missing_from_the_chain_is_reported_then_committed(sessi
     assert transparency.commit_missing(session, clock.now()) == [run_id]
     assert transparency.verify(session).ok
 
+
+
+def test_erasing_a_payers_personal_data_leaves_every_run_verifiable(session, clock):
+    """Retention (docs/privacy.md) erases names and ID numbers only: the ledger, the member's secret and so
+    the published roots and the member's own proof stay as they were."""
+    from app.models import Membership
+    from app.services import personal_data
+    from app.services.audit import audit_ledger
+    from app.services.unit_of_work import atomic
+
+    now = clock.now()
+    run_id, ids = executed_run(session, now, [200] * 5)  # aid 1,000 over 5 payers: each pays all they hold
+    before = transparency.debit_proof(session, ids[1], run_id)
+    with atomic(session):
+        session.execute(sa.update(Membership).where(Membership.id == ids[1]).values(state="left", ended_at=now))
+    assert personal_data.erase_expired(session, now=now + dt.timedelta(days=31), retention_days=30) == 1
+    assert session.get(Membership, ids[1]).erased_at is not None
+    assert transparency.verify(session).ok
+    assert transparency.debit_proof(session, ids[1], run_id) == before
+    assert audit_ledger(session).ok
