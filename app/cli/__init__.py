@@ -60,6 +60,15 @@ def advance_members(at):
     click.echo(f"protected: {result.protected}, lapsed: {result.lapsed}")
 
 
+def finish_verification(ok: bool, problems, passed: str) -> None:
+    """The verifiers' common ending: each problem on stderr and exit 1, or the pass line."""
+    if not ok:
+        for problem in problems:
+            click.echo(f"FAIL: {problem}", err=True)
+        raise SystemExit(1)
+    click.echo(passed)
+
+
 @ledger_cli.command("audit")
 def audit():
     """Check every ledger invariant; exit 1 naming the first offender."""
@@ -68,11 +77,7 @@ def audit():
     report = audit_ledger(db.session)
     for check in report.checks:
         click.echo(f"checked: {check}")
-    if not report.ok:
-        for problem in report.problems:
-            click.echo(f"FAIL: {problem}", err=True)
-        raise SystemExit(1)
-    click.echo("ledger audit passed")
+    finish_verification(report.ok, report.problems, "ledger audit passed")
 
 
 scheduler_cli = AppGroup("scheduler", help="The clock process for periodic jobs.")

@@ -6,7 +6,7 @@ from flask.cli import AppGroup
 
 from app.extensions import db
 
-from . import _now, at_option
+from . import _now, at_option, finish_verification
 
 transparency_cli = AppGroup("transparency", help="Verifiable runs and reports (hash chains, Merkle roots).")
 
@@ -19,11 +19,7 @@ def verify_cmd():
     report = verify(db.session)
     click.echo(f"checked: {report.checked_records} records ({report.checked_runs} runs, "
                f"{report.checked_reports} reports)")
-    if not report.ok:
-        for problem in report.problems:
-            click.echo(f"FAIL: {problem}", err=True)
-        raise SystemExit(1)
-    click.echo("transparency verify passed")
+    finish_verification(report.ok, report.problems, "transparency verify passed")
 
 
 @transparency_cli.command("commit-missing")
