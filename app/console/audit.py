@@ -8,8 +8,11 @@ import json
 
 from flask import Response, render_template, request, stream_with_context
 
+from sqlalchemy import select
+
 from app.extensions import db
-from app.services import console_queries as queries, delivery
+from app.models import AuditChainHead
+from app.services import audit_chain as chain_service, console_queries as queries, delivery
 
 from .blueprint import CHINA, bp, now, role_required
 from .common import ALL_ROLES, AUDIT_ROLES, page_number
@@ -65,3 +68,15 @@ def audit_csv():
     stamp = now().strftime("%Y%m%d-%H%M%S")
     return Response(stream_with_context(rows()), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=audit-{stamp}.csv"})
+
+
+@bp.route("/audit/chain")
+@role_required(*AUDIT_ROLES)
+def audit_chain():
+    """The log's hash chains: each stream's head, the heads published daily, and (on request, it reads
+    every entry) the whole chain recomputed."""
+    heads = queries.paginate(db.session, select(AuditChainHead).order_by(AuditChainHead.updated_at.desc(),
+                                                                          AuditChainHead.stream), page_number())
+    report = chain_service.verify(db.session) if request.args.get("verify") else None
+    return render_template("console/audit_chain.html", heads=heads, report=report,
+                           published=chain_service.published_heads(db.session, limit=30))

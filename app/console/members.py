@@ -1,15 +1,18 @@
-"""Members: look-up by membership id, full ID number or masked fields (never browsing), and one
-membership's ledger, deductions and refunds."""
+"""Members: look-up by membership id, full ID number or masked fields (never browsing), one
+membership's ledger, deductions and refunds; reviewers' queue of name corrections."""
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
 
 from app.extensions import db
-from app.services import apportionment, console_queries as queries, refunds
+from app.models import Membership, NameCorrection
+from app.services import apportionment, console_queries as queries, personal_data, refunds
+from app.services.errors import ServiceError
 
-from .blueprint import bp, role_required, services
+from .blueprint import bp, now, role_required, services
 from .common import MEMBER_ROLES, page_number, plan_filter
-from .forms import MemberLookupForm
+from .forms import ActionForm, MemberLookupForm
 
 
 @bp.route("/members")
@@ -37,3 +40,40 @@ def member(membership_id):
                            refunds=refunds.list_refunds(db.session, membership_id))
 
 
+
+
+# ---- name corrections (reviewers, as GET /api/v1/admin/name-corrections: they compare the names) ----
+
+CORRECTION_WORDS = {"pending": "待审核", "approved": "已同意", "rejected": "已拒绝"}
+
+
+@bp.route("/members/name-corrections")
+@role_required("reviewer")
+def name_corrections():
+    status = request.args.get("status", "pending")
+    status = status if status in CORRECTION_WORDS else "pending"
+    pii = services().pii
+    page = queries.paginate(db.session, select(NameCorrection, Membership)
+                            .join(Membership, Membership.id == NameCorrection.membership_id)
+                            .where(NameCorrection.status == status).order_by(NameCorrection.id.desc()),
+                            page_number(), scalars=False)
+    rows = [{"correction": c, "membership": m,
+             "current_name": pii.decrypt(m.person_name_encrypted) if m.person_name_encrypted else None,
+             "new_name": pii.decrypt(c.new_name_encrypted) if c.new_name_encrypted else None} for c, m in page.items]
+    return render_template("console/name_corrections.html", rows=rows, page=page, status=status, words=CORRECTION_WORDS,
+                           action=ActionForm(), names=queries.operator_names(db.session))
+
+
+@bp.route("/members/name-corrections/<int:correction_id>/<string:decision>", methods=["POST"])
+@role_required("reviewer")
+def review_name_correction(correction_id, decision):
+    if decision not in ("approve", "reject"):
+        abort(404)
+    try:
+        personal_data.review_name_correction(db.session, services().pii, g.operator, correction_id,
+                                             approve=decision == "approve", now=now())
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("已同意更正，姓名已替换" if decision == "approve" else "已拒绝更正申请", "success")
+    return redirect(url_for("console.name_corrections"))

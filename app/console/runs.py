@@ -8,13 +8,14 @@ from flask import current_app, flash, jsonify, redirect, render_template, url_fo
 
 from app.extensions import db
 from app.models import ApportionmentRun, Plan
-from app.services import apportionment, console_queries as queries
+from app.services import apportionment, console_queries as queries, transparency
 from app.services.errors import ServiceError
 
 from .blueprint import bp, now, role_required
 from .common import ALL_ROLES, page_number, plan_filter
 from .forms import ActionForm, PrepareRunForm
 
+VERIFICATION_WORDS = {"verified": "核验一致", "mismatch": "核验不一致", "unrecorded": "未上链"}
 RUN_STATUS_WORDS = {"prepared": "已准备", "published": "已公布", "executing": "执行中", "executed": "已完成",
                     "cancelled": "已取消"}
 
@@ -40,7 +41,8 @@ def runs():
     form = PrepareRunForm()
     form.plan_code.choices = [(p.code, p.name) for p in all_plans]
     return render_template("console/runs.html", page=page, plans=all_plans, form=form,
-                           plan_codes={p.id: p.code for p in all_plans}, run_words=RUN_STATUS_WORDS)
+                           plan_codes={p.id: p.code for p in all_plans}, run_words=RUN_STATUS_WORDS,
+                           records=transparency.run_records(db.session, [r.id for r in page.items]))
 
 
 @bp.route("/runs/prepare", methods=["POST"])
@@ -68,8 +70,12 @@ def run(run_id):
     plan = db.session.get(Plan, found.plan_id)
     details = apportionment.run_out(found, plan.code)
     cases = apportionment.run_cases(db.session, run_id)
+    verification, record, problem = (transparency.run_verification(db.session, run_id)
+                                     if found.status == "executed" else (None, None, None))
     return render_template("console/run.html", run=found, plan=plan, details=details, cases=cases,
-                           progress=_progress(found), action=ActionForm(), run_words=RUN_STATUS_WORDS)
+                           progress=_progress(found), action=ActionForm(), run_words=RUN_STATUS_WORDS,
+                           verification=verification, record=record, problem=problem,
+                           verification_words=VERIFICATION_WORDS)
 
 
 @bp.route("/runs/<int:run_id>/publish", methods=["POST"])

@@ -3,4 +3,4 @@ screen reads through app.services.console_queries (or the service the API uses) 
 the very service functions the admin API calls: no rule is written in the console."""
 from __future__ import annotations
 
-from . import audit, auth, claims, members, money, runs  # noqa: F401  (routes)
+from . import audit, auth, claims, members, money, reconciliation, reports, runs  # noqa: F401  (routes)
