@@ -17,6 +17,7 @@ matplotlib.use("Agg")  # no display: render to memory
 
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from reportlab.lib import colors  # noqa: E402
 from reportlab.lib.pagesizes import A4  # noqa: E402
 from reportlab.lib.styles import ParagraphStyle  # noqa: E402
@@ -79,6 +80,7 @@ def charts_png(history: list[dict], *, dpi: int = 110) -> bytes:
         ax.plot(x, [h[key] / divisor for h in history], marker="o", linewidth=1.2)
         ax.set_title(title, fontproperties=font, fontsize=8)
         ax.set_xlabel("分摊期次", fontproperties=font, fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # runs are counted: 1, 2, 3
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     figure.tight_layout()
