@@ -3,6 +3,7 @@ work queues, claims, runs, refunds, payouts, a looked-up member, notifications, 
 chain, the daily reconciliation (with a mismatch to resolve) and the financial report."""
 import re
 
+import pytest
 from sqlalchemy import select, update
 
 from app.extensions import db
@@ -32,6 +33,7 @@ def _listed(client, url: str) -> str:
     return text
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # tests/integration/test_demo.py: both
 def test_every_console_list_is_filled_after_demo_seed(app, client, clock):
     seeded = app.test_cli_runner().invoke(args=["demo", "seed", "--members", "40"])
     assert seeded.exit_code == 0, seeded.output

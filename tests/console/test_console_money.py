@@ -20,6 +20,11 @@ from tests.transparency_support import a_debit, tamper
 from tests.wechat.test_bill_reconciliation import _next_morning, _paid_topups, _plant, day  # noqa: F401 (fixture)
 
 
+# The services behind these screens are tested on both databases; the screens once, on PostgreSQL
+# (the reconciliation screen's own queries on both).
+postgresql_only = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+
+
 def _mismatch_count(category: str, kind: str) -> float:
     return REGISTRY.get_sample_value("yiqi_bill_mismatches_total", {"category": category, "kind": kind}) or 0
 
@@ -88,6 +93,7 @@ def flow(session, clock):
     return _flow(session, clock)
 
 
+@postgresql_only
 def test_the_report_shows_both_sides_of_the_custody_identity_and_its_chart(app, client, clock, flow):
     make_staff(clock.now())
     sign_in(client, "aud")
@@ -106,6 +112,7 @@ def test_the_report_shows_both_sides_of_the_custody_identity_and_its_chart(app, 
     assert reviewer.get("/console/money/reports").status_code == 403
 
 
+@postgresql_only
 def test_a_run_is_verified_and_a_tampered_debit_shows_as_a_mismatch(app, client, clock, session, flow):
     _, _, run = flow
     make_staff(clock.now())
@@ -118,6 +125,7 @@ def test_a_run_is_verified_and_a_tampered_debit_shows_as_a_mismatch(app, client,
     assert 'data-testid="verification-status">核验不一致<' in page and "root" in page
 
 
+@postgresql_only
 def test_the_audit_chain_is_shown_and_verified(app, client, clock, services):
     make_staff(clock.now())
     sign_in_fully(client, clock, "fin", {})  # enrolling TOTP is audited: the chain has an entry
@@ -130,6 +138,7 @@ def test_the_audit_chain_is_shown_and_verified(app, client, clock, services):
     assert investigator.get("/console/audit/chain").status_code == 403
 
 
+@postgresql_only
 def test_a_reviewer_approves_a_name_correction_audited(app, client, emulator, clock, services):
     from tests.claims_support import join_and_fund, member
 
