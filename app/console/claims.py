@@ -7,13 +7,13 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from app.api.claims import send_document
 from app.extensions import db
 from app.models import Claim, Membership, Plan
-from app.services import (claim_documents, claims as claim_service, console_queries as queries, identity_reveal,
-                          operators, payouts)
+from app.services import (bill_resolutions, claim_documents, claims as claim_service, console_queries as queries,
+                          identity_reveal, operators, payouts)
 from app.services.claims import STATUS_WORDS
 from app.services.errors import NotFound, ServiceError
 
 from .blueprint import bp, now, role_required, services
-from .common import AUDIT_ROLES, page_number, plan_filter
+from .common import AUDIT_ROLES, MONEY_ROLES, page_number, plan_filter
 from .forms import ActionForm, AssignForm, RejectForm, ReportForm, ResolveForm, ReturnForm, RevealForm, yuan_to_fen
 
 QUEUE_TITLES = {"review": "待审核", "investigate": "待调查", "objections": "公示异议待处理", "payout": "待发放"}
@@ -24,7 +24,8 @@ QUEUE_TITLES = {"review": "待审核", "investigate": "待调查", "objections":
 @bp.route("/")
 def home():
     counts = queries.queue_counts(db.session, g.operator)
-    return render_template("console/home.html", counts=counts, titles=QUEUE_TITLES)
+    open_mismatches = (bill_resolutions.open_total(db.session) if g.operator.role_set & set(MONEY_ROLES) else None)
+    return render_template("console/home.html", counts=counts, titles=QUEUE_TITLES, open_mismatches=open_mismatches)
 
 
 @bp.route("/queues/<string:queue>")

@@ -109,3 +109,11 @@ def mismatch_counts(session: Session, reconciliation_id: int) -> dict[tuple[str,
                            .where(BillMismatch.reconciliation_id == reconciliation_id)
                            .group_by(BillMismatch.category, BillMismatch.kind)).all()
     return {(category, kind): count for category, kind, count in rows}
+
+
+def open_total(session: Session) -> int:
+    """Mismatches of every day still to resolve (the console's home tile)."""
+    return session.execute(select(func.count()).select_from(BillMismatch)
+                           .join(BillReconciliation, BillReconciliation.id == BillMismatch.reconciliation_id)
+                           .outerjoin(BillMismatchResolution, _SAME_LINE)
+                           .where(BillMismatchResolution.id.is_(None))).scalar_one()

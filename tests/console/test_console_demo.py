@@ -64,6 +64,8 @@ def test_every_console_list_is_filled_after_demo_seed(app, client, clock):
     assert "还没有通知" not in _listed(auditor, "/console/notifications")
     _listed(auditor, "/console/audit")
     _listed(auditor, "/console/audit/chain")
+    tile = finance.get("/console/").get_data(as_text=True)
+    assert re.search(r'data-testid="open-mismatches">\s*<span class="tile-count">1<', tile)
     days = _listed(auditor, "/console/money/reconciliation")
     day = re.search(r'data-testid="open-([\d-]+)">1<', days).group(1)  # the seeded WeChat-only line
     assert "DEMOWXONLY0001" in _listed(finance, f"/console/money/reconciliation/{day}")
