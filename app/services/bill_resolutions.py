@@ -117,3 +117,10 @@ def open_total(session: Session) -> int:
                            .join(BillReconciliation, BillReconciliation.id == BillMismatch.reconciliation_id)
                            .outerjoin(BillMismatchResolution, _SAME_LINE)
                            .where(BillMismatchResolution.id.is_(None))).scalar_one()
+
+
+def resolution_out(resolution: BillMismatchResolution | None) -> dict | None:
+    if resolution is None:
+        return None
+    return {"id": resolution.id, "outcome": resolution.outcome, "note": resolution.note,
+            "operator_id": resolution.operator_id, "resolved_at": resolution.resolved_at}

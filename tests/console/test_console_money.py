@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import BillMismatch, BillMismatchResolution, OperatorAuditEntry
 from app.services import personal_data
-from tests.claims_support import make_staff
+from tests.claims_support import make_staff, operator_login
 from tests.console_support import csrf_of, post_form, sign_in, sign_in_fully
 from tests.service.test_reports import MARCH, _flow
 from tests.transparency_support import a_debit, tamper
@@ -39,6 +39,7 @@ def test_finance_resolves_a_planted_mismatch_audited_auditors_only_read(app, cli
                                                                         session, day):  # noqa: F811
     _, orders = _paid_topups(client, emulator, clock, services, session, [300, 500])
     _plant(emulator, day, kind="amount", reference=orders[0], amount_fen=301)
+    _plant(emulator, day, kind="omit", reference=orders[1])  # ours only: resolved through the API below
     later = _next_morning(emulator, clock)
     counted = _mismatch_count("amount_differs", "payment")
     _reconcile(app, day, later)
@@ -49,11 +50,11 @@ def test_finance_resolves_a_planted_mismatch_audited_auditors_only_read(app, cli
     auditor = app.test_client()
     sign_in(auditor, "aud")
     days = auditor.get("/console/money/reconciliation").get_data(as_text=True)
-    assert f'data-testid="open-{day.isoformat()}">1<' in days
+    assert f'data-testid="open-{day.isoformat()}">2<' in days
     page = auditor.get(day_url).get_data(as_text=True)
     assert orders[0] in page and "¥3.01" in page and "¥3.00" in page
     assert "标记为已处理" not in page and "/resolve" not in page  # auditors get no form
-    mismatch_id = db.session.execute(select(BillMismatch.id)).scalar_one()
+    mismatch_id = db.session.execute(select(BillMismatch.id).where(BillMismatch.reference == orders[0])).scalar_one()
     resolve_url = f"{day_url}/mismatches/{mismatch_id}/resolve"
     refused = auditor.post(resolve_url, data={"csrf_token": csrf_of(page), "outcome": "explained", "note": "看过了没问题"})
     assert refused.status_code == 403
@@ -81,8 +82,21 @@ def test_finance_resolves_a_planted_mismatch_audited_auditors_only_read(app, cli
     assert entry.after["reason"] == "微信手续费差一分，已与商户平台核对" and entry.after["outcome"] == "explained"
     assert entry.before["reference"] == orders[0] and entry.operator_id is not None
 
-    _reconcile(app, day, later + dt.timedelta(minutes=5))  # a re-run replaces the mismatches, keeps the resolution
-    assert db.session.execute(select(BillMismatchResolution)).scalar_one().reference == orders[0]
+    # The API: the same service, the same roles (auditors read, finance resolves).
+    api_url = f"/api/v1/admin/reconciliations/{day.isoformat()}"
+    audit_headers, finance_headers = operator_login(client, "aud"), operator_login(client, "fin")
+    listed = {m["reference"]: m for m in client.get(api_url, headers=audit_headers).get_json()["mismatches"]}
+    assert listed[orders[0]]["resolution"]["outcome"] == "explained" and listed[orders[1]]["resolution"] is None
+    resolve_api = f"{api_url}/mismatches/{listed[orders[1]]['id']}/resolve"
+    body = {"outcome": "escalated", "note": "微信账单缺这一笔，已提交商户平台核查"}
+    assert client.post(resolve_api, json=body, headers=audit_headers).status_code == 403
+    answer = client.post(resolve_api, json=body, headers=finance_headers)
+    assert answer.status_code == 200 and answer.get_json()["outcome"] == "escalated", answer.get_json()
+    assert client.post(resolve_api, json=body, headers=finance_headers).get_json()["error"]["code"] == \
+        "mismatch_already_resolved"
+
+    _reconcile(app, day, later + dt.timedelta(minutes=5))  # a re-run replaces the mismatches, keeps the resolutions
+    assert {r.reference for r in db.session.execute(select(BillMismatchResolution)).scalars()} == set(orders)
     assert f'data-testid="open-{day.isoformat()}"' not in client.get("/console/money/reconciliation").get_data(
         as_text=True)
     assert 'data-testid="resolved"' in client.get(day_url).get_data(as_text=True)
