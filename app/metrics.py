@@ -30,6 +30,11 @@ RECONCILE_CORRECTIONS = Counter(
     ["kind"])
 NOTIFICATIONS_DELIVERED = Counter(
     "yiqi_notifications_delivered_total", "Outbox rows a worker finished, by outcome", ["outcome"])
+BILL_MISMATCHES = Counter(
+    "yiqi_bill_mismatches_total",
+    "Lines the daily reconciliation with WeChat Pay's bills found not matching, by category and kind "
+    "(counted each time a day is reconciled)",
+    ["category", "kind"])
 SCHEDULED_TASK_RUNS = Counter(
     "yiqi_scheduler_task_runs_total", "Periodic tasks run by the scheduler, by outcome", ["task", "outcome"])
 
@@ -45,6 +50,16 @@ def record_reconcile(report) -> None:
                          ("error", len(report.errors))):
         if amount:
             RECONCILE_CORRECTIONS.labels(kind).inc(amount)
+
+
+def record_bill_reconciliation(session, rec) -> None:
+    """Count the mismatches of a reconciled day (a BillReconciliation; None or a refused day: nothing)."""
+    from app.services.bill_resolutions import mismatch_counts
+
+    if rec is None or rec.status != "done":
+        return
+    for (category, kind), count in mismatch_counts(session, rec.id).items():
+        BILL_MISMATCHES.labels(category, kind).inc(count)
 
 
 class DomainCollector:

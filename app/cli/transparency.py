@@ -44,12 +44,14 @@ def reconcile_bills_cmd(bill_date, at):
 
     from flask import current_app
 
+    from app.metrics import record_bill_reconciliation
     from app.services.bills import reconcile_day
     from app.services.clock import china_date
 
     now = _now(at)
     day = dt.date.fromisoformat(bill_date) if bill_date else china_date(now) - dt.timedelta(days=1)
     rec = reconcile_day(db.session, current_app.extensions["yiqi"].pay, day, now)
+    record_bill_reconciliation(db.session, rec)
     click.echo(f"{rec.bill_date}: {rec.status}, lines {rec.lines}, matched {rec.matched}, "
                f"mismatched {rec.mismatched}, settled {rec.settled}" + (f" ({rec.error})" if rec.error else ""))
     if rec.status != "done":

@@ -83,3 +83,11 @@ class MemberLookupForm(FlaskForm):
     id_number = StringField("完整身份证号", validators=[Optional(), Length(min=15, max=18)])
     masked_name = StringField("脱敏姓名（如 张*）", validators=[Optional(), Length(max=40)])
     id_last4 = StringField("身份证后四位", validators=[Optional(), Regexp(r"^[0-9Xx]{4}$", message="4位数字或X")])
+
+
+class ResolveMismatchForm(FlaskForm):
+    outcome = SelectField("处理结果", validators=[DataRequired(message="请选择处理结果")])
+    note = TextAreaField("处理说明（记入审计日志）", validators=[
+        DataRequired(message="请写明处理说明"), Length(min=5, max=500, message="说明为5至500个字")])
+
+

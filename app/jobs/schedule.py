@@ -94,9 +94,12 @@ def _freeze_reports(app: Flask, now: dt.datetime):
 
 
 def _reconcile_bills(app: Flask, now: dt.datetime):
+    from app.metrics import record_bill_reconciliation
     from app.services.bills import reconcile_due
 
-    return reconcile_due(db.session, app.extensions["yiqi"].pay, now)
+    rec = reconcile_due(db.session, app.extensions["yiqi"].pay, now)
+    record_bill_reconciliation(db.session, rec)
+    return rec
 
 
 TASKS: list[PeriodicTask] = [

@@ -13,7 +13,8 @@ from .notifications import (FINAL_STATUSES, NOTIFICATION_STATUSES, GroupPresence
 from .plans import Plan, PlanStats, PlanVersion
 from .privacy import (CONSENT_SCOPES, CORRECTION_STATUSES, AuditChainHead, AuditPublishedHead, Consent,
                       NameCorrection, PiiKey, PiiRotation)
-from .reconciliation import MISMATCH_CATEGORIES, BillLine, BillMismatch, BillReconciliation
+from .reconciliation import (MISMATCH_CATEGORIES, RESOLUTION_OUTCOMES, BillLine, BillMismatch, BillMismatchResolution,
+                             BillReconciliation)
 from .transparency import RECORD_KINDS, FinancialReport, MembershipSecret, TransparencyRecord
 from .users import User
 
@@ -29,6 +30,7 @@ __all__ = [
     "InviteQrCode", "Notification", "SubscribeQuota",
     "CONSENT_SCOPES", "CORRECTION_STATUSES", "AuditChainHead", "AuditPublishedHead", "Consent", "NameCorrection",
     "PiiKey", "PiiRotation",
-    "MISMATCH_CATEGORIES", "BillLine", "BillMismatch", "BillReconciliation",
+    "MISMATCH_CATEGORIES", "RESOLUTION_OUTCOMES", "BillLine", "BillMismatch", "BillMismatchResolution",
+    "BillReconciliation",
     "RECORD_KINDS", "FinancialReport", "MembershipSecret", "TransparencyRecord",
 ]

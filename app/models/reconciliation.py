@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, UTCDateTime
 
 MISMATCH_CATEGORIES = ("wechat_only", "ours_only", "amount_differs", "state_differs", "settled_missed")
+RESOLUTION_OUTCOMES = ("corrected", "explained", "escalated")
 
 
 class BillReconciliation(Base):
@@ -60,3 +61,24 @@ class BillLine(Base):
     wechat_id: Mapped[str] = mapped_column(String(64))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[str] = mapped_column(String(20))
+
+
+class BillMismatchResolution(Base):
+    """An operator's resolution of one mismatch: who, when, the outcome and why. Keyed by the day and
+    the line, not by the mismatch row (a re-run of the day replaces those), so a re-run keeps it."""
+
+    __tablename__ = "bill_mismatch_resolutions"
+    __table_args__ = (
+        UniqueConstraint("bill_date", "category", "kind", "reference"),
+        CheckConstraint("outcome IN ('corrected','explained','escalated')", name="outcome_valid"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    bill_date: Mapped[dt.date] = mapped_column(Date)
+    category: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(10))
+    reference: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(Text)
+    operator_id: Mapped[int] = mapped_column(BigId, ForeignKey("operators.id"))
+    resolved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

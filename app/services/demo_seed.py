@@ -311,12 +311,31 @@ def seed_platform(session: Session, pii: PiiProtector, policy: consents.PrivacyP
                                approved_aid_fen=_approved_aid(versions["adult_789"].rules), publicity_days=publicity_days)
     claims.object_to(session, user_id=family, claim_id=in_publicity, now=when.days_ago(1),
                      reason="诊断日期与住院记录似乎对不上，请核实")
+    # A case with the investigating organisation (the investigator's queue).
+    investigated_claimant = _user(session, "demo-claimant-investigation", when.days_ago(330))
+    investigated_membership = _member(session, pii, pay, policy, user_id=investigated_claimant, code="adult_789",
+                                      name="孙志强", index=base + 91, relation="self", joined=when.days_ago(320),
+                                      topup_fen=1_000)
+    memberships.advance(session, when.days_ago(0.5))  # its observation is long over (idempotent for the rest)
+    investigated = report_case(session, staff, user_id=investigated_claimant, membership_id=investigated_membership,
+                               rules=versions["adult_789"].rules,
+                               incident=when.days_ago(7), documents_dir=documents_dir, policy=policy,
+                               approved_aid_fen=None, publicity_days=publicity_days, diagnosis="急性心肌梗死")
+    claims.assign(session, staff.reviewer, investigated, staff.investigator.organisation_id, when.days_ago(4))
 
     # Nobody had consented during the history, so delivering it ends every row skipped_no_quota;
     # the family consents now, so their next events reach them.
     _skip_history_without_consent(session, now)
     subscriptions.consent(session, templates, user_id=family, accepted=list(templates)[:5], now=now)
     subscriptions.consent(session, templates, user_id=family, accepted=list(templates)[5:10], now=now)
+
+    # The day the first cases were paid, reconciled with that day's bills (one line only WeChat knows
+    # of: a mismatch for finance to resolve in the console).
+    from . import bills
+    from .demo_bills import PastBills
+
+    bills.reconcile_day(session, PastBills(session, mchid, extra_payments=(("DEMOWXONLY0001", 300),)),
+                        china_date(when.first_cut_off + dt.timedelta(days=3)), now)
 
     report.members = session.execute(text("SELECT COUNT(*) FROM memberships")).scalar_one()
     report.users = session.execute(text("SELECT COUNT(*) FROM users")).scalar_one()

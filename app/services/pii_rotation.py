@@ -15,7 +15,7 @@ from typing import Callable
 from sqlalchemy import func, inspect, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from app.models import Membership, NameCorrection, PiiKey, PiiRotation, User
+from app.models import Membership, NameCorrection, Operator, PiiKey, PiiRotation, User
 
 from .pii import PiiProtector
 from .sql import insert_for
@@ -37,6 +37,7 @@ TARGETS = (
     Target(Membership, ("person_name_encrypted", "person_id_encrypted"), hashed=True),
     Target(User, ("session_key_encrypted",)),
     Target(NameCorrection, ("new_name_encrypted",)),
+    Target(Operator, ("totp_secret_encrypted",)),  # operators' second factor, encrypted like personal data
 )
 
 

@@ -2,16 +2,22 @@
 
 Rendered from the report's JSON only (the frozen body for a closed month), so the PDF shows
 exactly what was hashed. Chinese text uses ReportLab's built-in CID font (no font file needed);
-the charts' labels are English (matplotlib's default fonts have no CJK glyphs)."""
+the charts' Chinese labels need a CJK font file for matplotlib (its own fonts have no CJK glyphs):
+Noto Sans CJK from Debian's fonts-noto-cjk, set explicitly on every label."""
 from __future__ import annotations
 
 import io
+import logging
+from functools import lru_cache
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display: render to memory
 
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 from reportlab.lib import colors  # noqa: E402
 from reportlab.lib.pagesizes import A4  # noqa: E402
 from reportlab.lib.styles import ParagraphStyle  # noqa: E402
@@ -43,16 +49,38 @@ def _table(rows: list[list], widths: list[float]) -> Table:
     return table
 
 
-def _charts(history: list[dict]) -> bytes:
-    figure, axes = plt.subplots(1, 3, figsize=(9, 2.6), dpi=110)
+# Debian's fonts-noto-cjk (scripts/browser_packages.sh; the image installs it too), then other common places.
+CJK_FONT_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+                  "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+                  "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def cjk_font() -> FontProperties | None:
+    """The first CJK font file found (matplotlib reads .ttc collections), or None (labels fall back
+    to matplotlib's default font: the Chinese would show as empty boxes, so it is logged)."""
+    for path in CJK_FONT_FILES:
+        if Path(path).exists():
+            return FontProperties(fname=path)
+    log.warning("no CJK font for the report charts", extra={"looked_in": list(CJK_FONT_FILES)})
+    return None
+
+
+CHART_SERIES = (("payers", "每期付款人数", 1), ("share_fen", "每人分摊（元）", 100),
+                ("aid_collected_fen", "每期筹集互助金（元）", 100))
+
+
+def charts_png(history: list[dict], *, dpi: int = 110) -> bytes:
+    """Payers, share and aid collected per run, three small line charts in one PNG, labelled in Chinese."""
+    font = cjk_font()
+    figure, axes = plt.subplots(1, 3, figsize=(9, 2.6), dpi=dpi)
     x = list(range(1, len(history) + 1))
-    series = [("payers", [h["payers"] for h in history], "Payers per run"),
-              ("share", [h["share_fen"] / 100 for h in history], "Share per run (yuan)"),
-              ("aid", [h["aid_collected_fen"] / 100 for h in history], "Aid collected per run (yuan)")]
-    for ax, (_, values, title) in zip(axes, series):
-        ax.plot(x, values, marker="o", linewidth=1.2)
-        ax.set_title(title, fontsize=8)
-        ax.set_xlabel("run", fontsize=7)
+    for ax, (key, title, divisor) in zip(axes, CHART_SERIES):
+        ax.plot(x, [h[key] / divisor for h in history], marker="o", linewidth=1.2)
+        ax.set_title(title, fontproperties=font, fontsize=8)
+        ax.set_xlabel("分摊期次", fontproperties=font, fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # runs are counted: 1, 2, 3
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     figure.tight_layout()
@@ -108,6 +136,6 @@ def render(entry: dict) -> bytes:
         Spacer(1, 4 * mm),
     ]
     if report["history"]:
-        story.append(Image(io.BytesIO(_charts(report["history"])), width=178 * mm, height=51 * mm))
+        story.append(Image(io.BytesIO(charts_png(report["history"])), width=178 * mm, height=51 * mm))
     doc.build(story)
     return out.getvalue()

@@ -348,3 +348,24 @@ def commit_missing(session: Session, now: dt.datetime) -> list[int]:
             commit_run(session, session.get(ApportionmentRun, run_id), now)
         done.append(run_id)
     return done
+
+
+def run_verification(session: Session, run_id: int) -> tuple[str, TransparencyRecord | None, str | None]:
+    """One run: ("verified" | "mismatch" | "unrecorded", its record, the problem). Its record's link to
+    the plan's previous record and its hash are checked, and its root recomputed from the ledger."""
+    record = session.execute(select(TransparencyRecord).where(TransparencyRecord.run_id == run_id)).scalar_one_or_none()
+    if record is None:
+        return "unrecorded", None, None
+    previous = GENESIS if record.sequence == 1 else session.execute(select(TransparencyRecord.record_hash).where(
+        TransparencyRecord.plan_id == record.plan_id, TransparencyRecord.sequence == record.sequence - 1)
+    ).scalar_one_or_none()
+    problem = _check_record(session, session.get(Plan, record.plan_id), record, previous or "(missing)",
+                            record.sequence, VerifyReport())
+    return ("mismatch" if problem else "verified"), record, problem
+
+
+def run_records(session: Session, run_ids: list[int]) -> dict[int, TransparencyRecord]:
+    if not run_ids:
+        return {}
+    return {r.run_id: r for r in session.execute(select(TransparencyRecord).where(
+        TransparencyRecord.run_id.in_(run_ids))).scalars()}

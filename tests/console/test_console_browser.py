@@ -1,6 +1,7 @@
 """The console in headless Chromium against a live server on PostgreSQL: every role signs in and a
 claim walks from review to payout; an apportionment runs with its progress bar moving chunk by chunk;
-a refund failed by an emulator fault is retried. Screenshots: test-artifacts/console/<test>/."""
+a refund failed by an emulator fault is retried; a planted reconciliation mismatch is resolved and the
+financial report read with its chart. Screenshots: test-artifacts/console/<test>/."""
 from __future__ import annotations
 
 import io
@@ -16,6 +17,8 @@ from tests.apportionment_support import add_members, make_user
 from tests.claims_support import claim_body, join_and_fund, make_protected, make_staff, member
 from tests.payments_support import join, live_server, order_topup, phone_pays, wait_until
 from wechat.emulator.state import Fault
+
+from tests.wechat.test_bill_reconciliation import day  # noqa: F401 (a fixture: the emulator's bill day)
 
 from .browser_support import Operator, Screens, launch
 
@@ -209,3 +212,45 @@ def test_a_refund_failed_by_wechat_is_retried_from_the_console(app, client, live
     fin.close()
     entry = db.session.execute(select(OperatorAuditEntry).where(OperatorAuditEntry.action == "refund.retried")).scalar_one()
     assert entry.target_id == failed.id and entry.after["retry_refund_id"] == retry.id
+
+
+def test_finance_resolves_a_planted_mismatch_then_reads_the_report_and_a_verified_run(
+        app, client, live, browser, screens, emulator, clock, services, day):  # noqa: F811
+    """The money screens in the browser: the planted amount mismatch resolved with a reason; the
+    report's custody identity and its chart (a data: PNG the CSP lets through: no console error);
+    an executed run shown verified."""
+    from app.services.clock import CHINA_TZ
+    from tests.transparency_support import executed_run
+    from tests.wechat.test_bill_reconciliation import _next_morning, _paid_topups, _plant
+
+    _, [order] = _paid_topups(client, emulator, clock, services, db.session, [500])
+    _plant(emulator, day, kind="amount", reference=order, amount_fen=499)
+    later = _next_morning(emulator, clock)
+    result = app.test_cli_runner().invoke(args=["bills", "reconcile", "--date", day.isoformat(),
+                                                "--at", later.isoformat()])
+    assert result.exit_code == 0, result.output
+    run_id, _ = executed_run(db.session, later, [800, 900, 1_000])
+    make_staff(later)
+
+    fin = Operator(browser, live, clock, screens, "fin", {})
+    fin.sign_in()
+    page = fin.visit("/console/money/reconciliation", "reconciliation")
+    assert page.inner_text(f"[data-testid=open-{day.isoformat()}]") == "1"
+    page.click(f"a[href='/console/money/reconciliation/{day.isoformat()}']")
+    fin.visit_current("reconciliation-day")
+    row = f"tr[data-mismatch='{order}']"
+    page.select_option(f"{row} select", "corrected")
+    page.fill(f"{row} textarea", "商户平台核对后已按微信金额调整")
+    fin.submit(f"{row} form.resolve", "mismatch-resolved")
+    assert "差异已处理" in page.inner_text(".flash")
+    assert page.inner_text(f"{row} [data-testid=resolved]") == "已更正账务"
+
+    period = later.astimezone(CHINA_TZ).strftime("%Y-%m")
+    page = fin.visit(f"/console/money/reports?plan=adult_789&period={period}", "report")
+    chart = page.locator("[data-testid=report-chart]")
+    assert chart.evaluate("img => img.complete && img.naturalWidth") > 500
+    assert page.inner_text("[data-testid=custody-money]") == page.inner_text("[data-testid=custody-held]")
+    assert "两边相等" in page.inner_text("[data-testid=custody-balanced]")
+    page = fin.visit(f"/console/runs/{run_id}", "run-verified")
+    assert page.inner_text("[data-testid=verification-status]") == "核验一致"
+    fin.close()

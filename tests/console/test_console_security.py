@@ -104,7 +104,8 @@ def test_forms_without_the_csrf_token_are_refused(client, clock, staff, case):
 
 def test_reviewer_gets_the_403_page_on_finance_screens(client, clock, staff, case):
     sign_in_fully(client, clock, "rev", {})
-    for url in ("/console/money/refunds", "/console/money/payouts", "/console/queues/payout"):
+    for url in ("/console/money/refunds", "/console/money/payouts", "/console/queues/payout",
+                "/console/money/reconciliation", "/console/money/reports", "/console/money/reports.csv"):
         page = client.get(url)
         assert page.status_code == 403 and "无权访问" in page.get_data(as_text=True), url
     home = client.get("/console/").get_data(as_text=True)
@@ -196,7 +197,8 @@ def test_no_full_name_or_id_number_on_any_page_without_a_reveal(app, client, clo
              "/console/queues/investigate", "/console/queues/objections", "/console/queues/payout", "/console/runs",
              "/console/money/refunds", "/console/money/payouts", f"/console/members?membership_id={case['membership_id']}",
              f"/console/members?id_number={case['id_number']}", f"/console/members/{case['membership_id']}",
-             "/console/notifications", "/console/audit", "/console/audit.csv"]
+             "/console/notifications", "/console/audit", "/console/audit.csv", "/console/audit/chain?verify=1",
+             "/console/money/reconciliation", "/console/money/reports", "/console/members/name-corrections"]
     secrets: dict[str, str] = {}
     sign_in_fully(client, clock, "rev", secrets)  # under investigation by inv's organisation
     claim_url = f"/console/claims/{case['claim_id']}"
