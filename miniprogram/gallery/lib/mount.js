@@ -1,0 +1,296 @@
+// Mounts one gallery scene with miniprogram-simulate (in jsdom, one module registry per scene) and
+// returns what the browser needs: the page's DOM as HTML (with the attributes j-component keeps off it
+// put back), its CSS (app, page and component WXSS), and the navigation/tab bar facts from app.json.
+const fs = require('fs')
+const path = require('path')
+const { rpxToPx, selectors, inline } = require('./wxss')
+
+const MP_DIR = path.join(__dirname, '..', '..')
+const ROOT = path.join(MP_DIR, 'miniprogram')
+const APP = JSON.parse(fs.readFileSync(path.join(ROOT, 'app.json'), 'utf8'))
+
+// attributes of built-in components that only j-component's virtual tree keeps
+const KEPT_ATTRS = ['type', 'size', 'placeholder', 'value', 'disabled', 'checked', 'src', 'mode', 'plain', 'loading',
+  'percent', 'password', 'style', 'color', 'active-color', 'show-info']
+
+let simulate = null
+const missingComponents = new Set()
+
+const exists = file => fs.existsSync(file)
+
+// WeChat's lookup for a usingComponents path: relative to the file, else miniprogram_npm in this or any
+// parent directory up to the root ("构建 npm" output); absolute paths are from the root.
+function resolveComponent(fromDir, value) {
+  if (/^plugin:/.test(value)) return value
+  if (value.startsWith('/')) return value
+  if (exists(path.join(fromDir, `${value}.json`))) return value
+  if (!value.startsWith('.')) {
+    for (let dir = fromDir; dir.startsWith(ROOT); dir = path.dirname(dir)) {
+      for (const candidate of [value, `${value}/index`]) {
+        const file = path.join(dir, 'miniprogram_npm', candidate)
+        if (exists(`${file}.json`)) return `/${path.relative(ROOT, file).split(path.sep).join('/')}`
+      }
+      if (dir === ROOT) break
+    }
+  }
+  missingComponents.add(`${path.relative(ROOT, fromDir)}: ${value}`)
+  return value
+}
+
+function resolveUsing(file, using) {
+  const resolved = {}
+  const globals = file === path.join(ROOT, 'app.json') ? {} : (APP.usingComponents || {})
+  Object.keys(globals).forEach(key => { resolved[key] = resolveComponent(ROOT, globals[key]) })
+  Object.keys(using || {}).forEach(key => { resolved[key] = resolveComponent(path.dirname(file), using[key]) })
+  return resolved
+}
+
+function setup() {
+  if (simulate) return simulate
+  const { JSDOM } = require('jsdom')
+  const dom = new JSDOM('<!doctype html><html><head></head><body></body></html>', { pretendToBeVisual: true })
+  global.window = dom.window
+  global.document = dom.window.document
+  for (const key of ['Node', 'Element', 'HTMLElement', 'Event', 'CustomEvent', 'navigator', 'getComputedStyle',
+    'requestAnimationFrame', 'cancelAnimationFrame', 'MutationObserver']) {
+    if (!(key in global)) global[key] = dom.window[key]
+  }
+  // rpx at 375 px wide, in stylesheets and in style attributes
+  require('miniprogram-simulate/src/utils').transformRpx = rpxToPx
+  require('j-component/src/tool/utils').transformRpx = rpxToPx
+  const utils = require('miniprogram-simulate/src/utils')
+  const readJson = utils.readJson
+  utils.readJson = file => {
+    const json = readJson(file)
+    if (json && file.startsWith(ROOT)) json.usingComponents = resolveUsing(file, json.usingComponents)
+    return json
+  }
+  const wxss = require('miniprogram-simulate/src/wxss')
+  const compile = wxss.compile
+  wxss.compile = (text, options = {}) => compile(selectors(text || '', options.prefix || 'main'), options)
+  simulate = require('miniprogram-simulate')
+  simulate.compileWxss = wxss.compile
+  return simulate
+}
+
+const flush = () => new Promise(resolve => setTimeout(resolve, 0))
+const settle = async () => { for (let i = 0; i < 5; i += 1) await flush() } // eslint-disable-line no-await-in-loop
+
+// wx for one scene: answers from scene.responses, storage from scene.storage, everything else recorded
+function fakeWx(scene, problems) {
+  const storage = Object.assign({}, scene.storage || {})
+  const routes = {}
+  Object.keys(scene.responses || {}).forEach(key => {
+    const value = scene.responses[key]
+    routes[key] = Array.isArray(value) ? value.slice() : value
+  })
+  const pending = new Set(scene.pending || [])
+  const calls = []
+  const requests = []
+  const keyOf = (kind, options) => {
+    const url = String(options.url || '').replace(/^[a-z]+:\/\/[^/]*/i, '').split('?')[0]
+    const method = kind === 'request' ? (options.method || 'GET').toUpperCase() : kind === 'uploadFile' ? 'POST' : 'GET'
+    return `${method} ${url}`
+  }
+  const answer = (kind, options) => {
+    const key = keyOf(kind, options)
+    requests.push(key)
+    if (pending.has(key)) return undefined
+    let route = routes[key] || (kind === 'uploadFile' ? routes[`UPLOAD ${key.slice(5)}`] : undefined)
+    if (Array.isArray(route)) route = route.length > 1 ? route.shift() : route[0]
+    if (typeof route === 'function') route = route(options)
+    if (!route) {
+      problems.push(`unexpected request ${key}`)
+      if (options.fail) options.fail({ errMsg: `${kind}:fail no answer in the scene` })
+      if (options.complete) options.complete({})
+      return undefined
+    }
+    if (route.networkError) {
+      if (options.fail) options.fail({ errMsg: `${kind}:fail ${route.networkError}` })
+    } else {
+      const response = Object.assign({ header: {} }, route)
+      if (kind === 'uploadFile' && typeof response.data !== 'string') response.data = JSON.stringify(response.data)
+      if (kind === 'downloadFile') response.tempFilePath = response.tempFilePath || 'wxfile://tmp/download'
+      if (options.success) options.success(response)
+    }
+    if (options.complete) options.complete({})
+    return { abort() {}, onProgressUpdate() {} }
+  }
+  const record = name => options => {
+    calls.push({ name, options })
+    const result = { errMsg: `${name}:ok` }
+    if (name === 'showModal') Object.assign(result, { confirm: true, cancel: false })
+    if (name === 'login') result.code = 'gallery-code'
+    if (name === 'chooseMedia') result.tempFiles = [{ tempFilePath: 'wxfile://tmp/a.jpg', size: 120000 }]
+    if (name === 'getSetting') result.authSetting = {}
+    if (options && typeof options.success === 'function') options.success(result)
+    if (options && typeof options.complete === 'function') options.complete(result)
+    return name.startsWith('get') || name.startsWith('create') ? undefined : Promise.resolve(result)
+  }
+  const windowInfo = {
+    pixelRatio: 2, screenWidth: 375, screenHeight: 812, windowWidth: 375, windowHeight: 812 - 88, statusBarHeight: 44,
+    safeArea: { left: 0, right: 375, top: 44, bottom: 778, width: 375, height: 734 }, screenTop: 88,
+  }
+  const own = {
+    calls,
+    requests,
+    storage,
+    request: options => answer('request', options),
+    uploadFile: options => answer('uploadFile', options),
+    downloadFile: options => answer('downloadFile', options),
+    getStorageSync: key => (key in storage ? storage[key] : ''),
+    setStorageSync: (key, value) => { storage[key] = value },
+    removeStorageSync: key => { delete storage[key] },
+    getAccountInfoSync: () => ({ miniProgram: { envVersion: 'develop', appId: 'wx-gallery', version: '' } }),
+    getSystemInfoSync: () => Object.assign({ platform: 'ios', system: 'iOS 17', brand: 'iPhone', model: 'iPhone X',
+      version: '8.0.50', SDKVersion: '3.5.0', language: 'zh_CN', theme: 'light', fontSizeSetting: 16 }, windowInfo),
+    getWindowInfo: () => windowInfo,
+    getDeviceInfo: () => ({ platform: 'ios', system: 'iOS 17', brand: 'iPhone', model: 'iPhone X', pixelRatio: 2 }),
+    getAppBaseInfo: () => ({ SDKVersion: '3.5.0', language: 'zh_CN', theme: 'light', fontSizeSetting: 16, version: '8.0.50' }),
+    getMenuButtonBoundingClientRect: () => ({ top: 48, bottom: 80, left: 281, right: 368, width: 87, height: 32 }),
+  }
+  const api = require('miniprogram-simulate/src/api')
+  const recorded = new Set(['showToast', 'hideToast', 'showLoading', 'hideLoading', 'showModal', 'navigateTo', 'redirectTo',
+    'switchTab', 'reLaunch', 'navigateBack', 'stopPullDownRefresh', 'startPullDownRefresh', 'showShareMenu', 'previewImage',
+    'login', 'requestPayment', 'requestSubscribeMessage', 'chooseMedia', 'chooseImage', 'getGroupEnterInfo', 'getSetting',
+    'authorize', 'openSetting', 'saveImageToPhotosAlbum', 'setClipboardData', 'vibrateShort', 'showActionSheet',
+    'setNavigationBarTitle', 'pageScrollTo'])
+  return new Proxy(own, {
+    get(target, name) {
+      if (name in target) return target[name]
+      if (typeof name !== 'string') return undefined
+      if (recorded.has(name) || !(name in api)) return record(name)
+      return api[name]
+    },
+  })
+}
+
+function pageJson(route) {
+  const file = path.join(ROOT, `${route}.json`)
+  return exists(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {}
+}
+
+// what the bars show for this page (window settings from app.json, overridden by the page's json)
+function chrome(route, wx) {
+  const json = Object.assign({}, APP.window || {}, pageJson(route))
+  const titles = wx.calls.filter(c => c.name === 'setNavigationBarTitle')
+  const tabBar = APP.tabBar && APP.tabBar.list.some(item => item.pagePath === route) ? APP.tabBar : null
+  return {
+    title: titles.length ? titles[titles.length - 1].options.title : json.navigationBarTitleText || '',
+    custom: json.navigationStyle === 'custom',
+    navBackground: json.navigationBarBackgroundColor || '#ffffff',
+    navText: json.navigationBarTextStyle === 'white' ? '#ffffff' : '#000000',
+    background: json.backgroundColor || '',
+    tabBar: tabBar && {
+      color: tabBar.color, selectedColor: tabBar.selectedColor, backgroundColor: tabBar.backgroundColor,
+      borderStyle: tabBar.borderStyle,
+      list: tabBar.list.map(item => ({ text: item.text, selected: item.pagePath === route,
+        icon: iconData(item.pagePath === route ? item.selectedIconPath || item.iconPath : item.iconPath) })),
+    },
+    home: !!tabBar || route === APP.pages[0],
+  }
+}
+
+function iconData(iconPath) {
+  if (!iconPath) return null
+  const file = path.join(ROOT, iconPath)
+  if (!exists(file)) return null
+  const type = /\.svg$/.test(file) ? 'svg+xml' : /\.jpe?g$/.test(file) ? 'jpeg' : 'png'
+  return `data:image/${type};base64,${fs.readFileSync(file).toString('base64')}`
+}
+
+// put back what j-component keeps off the DOM (built-in components' attributes), local images as data URIs
+function restoreAttributes(root) {
+  const nodes = [root, ...root.querySelectorAll('*')]
+  for (const node of nodes) {
+    const element = node.__wxElement
+    const attrs = element && element._vt && element._vt.attrs
+    if (!attrs || !node.tagName.toLowerCase().startsWith('wx-')) continue
+    for (const { name, value } of attrs) {
+      if (!KEPT_ATTRS.includes(name) || value === false || value === undefined || value === null) continue
+      let text = value === true ? '' : String(value)
+      if (name === 'style') text = rpxToPx(text)
+      if (name === 'src' && text.startsWith('/') && exists(path.join(ROOT, text))) text = iconData(text)
+      node.setAttribute(name, text)
+    }
+  }
+}
+
+function clearRegistry() {
+  Object.keys(require.cache).forEach(key => {
+    if (key.startsWith(ROOT + path.sep)) delete require.cache[key]
+  })
+}
+
+let appCss = null
+function appStyles() {
+  if (appCss === null) appCss = rpxToPx(simulate.compileWxss(inline(path.join(ROOT, 'app.wxss'), ROOT), { prefix: 'main' }))
+  return appCss
+}
+
+async function mountScene(scene) {
+  setup()
+  const problems = []
+  missingComponents.clear()
+  clearRegistry()
+  const wx = fakeWx(scene, problems)
+  global.wx = wx
+  global.getApp = () => ({ globalData: { loggedIn: Promise.resolve(true) } })
+  global.getCurrentPages = () => []
+  document.head.querySelectorAll('style').forEach(style => style.remove())
+  let comp
+  try {
+    const id = simulate.load(path.join(ROOT, scene.page), { compiler: 'simulate', rootPath: ROOT })
+    comp = simulate.render(id)
+    const parent = document.createElement('parent-wrapper')
+    document.body.appendChild(parent)
+    comp.attach(parent)
+    const page = comp.instance
+    // a lifecycle method waiting on a pending request never resolves: give each a few turns, not forever
+    if (typeof page.onLoad === 'function') await Promise.race([page.onLoad(Object.assign({}, scene.query || {})), settle()])
+    if (typeof page.onShow === 'function') await Promise.race([page.onShow(), settle()])
+    if (typeof page.onReady === 'function') await Promise.race([page.onReady(), settle()])
+    await settle()
+    if (scene.act) {
+      let timer
+      await Promise.race([scene.act(comp, tools(comp, wx)), new Promise((resolve, reject) => {
+        timer = setTimeout(() => reject(new Error('act() did not finish within 2 s')), 2000)
+      })]).finally(() => clearTimeout(timer))
+      await settle()
+    }
+  } catch (err) {
+    problems.push(`${err && err.stack ? err.stack.split('\n').slice(0, 3).join(' | ') : err}`)
+  }
+  missingComponents.forEach(entry => problems.push(`usingComponents path not found: ${entry}`))
+  let html = ''
+  if (comp && comp.dom) {
+    restoreAttributes(comp.dom)
+    html = comp.dom.outerHTML
+  }
+  const css = [...document.head.querySelectorAll('style')].map(style => style.textContent).join('\n')
+  document.body.innerHTML = ''
+  const toasts = wx.calls.filter(c => c.name === 'showToast' || c.name === 'hideToast')
+  const toast = toasts.length && toasts[toasts.length - 1].name === 'showToast' ? toasts[toasts.length - 1].options : null
+  return { html, css: `${appStyles()}\n${css}`, chrome: chrome(scene.page, wx), problems, requests: wx.requests,
+    toast: toast && { title: toast.title, icon: toast.icon || 'success' } }
+}
+
+// what a scene's act() gets besides the mounted page (the same moves as test/harness.js)
+function tools(comp, wx) {
+  const nodes = (selector, index) => {
+    const found = comp.querySelectorAll(selector)
+    if (!found[index]) throw new Error(`nothing at ${selector}[${index}]`)
+    return found[index]
+  }
+  return {
+    wx,
+    flush: settle,
+    async tap(selector, index = 0) { nodes(selector, index).dispatchEvent('tap'); await settle() },
+    async input(selector, value, index = 0) { nodes(selector, index).dispatchEvent('input', { detail: { value } }); await settle() },
+    async change(selector, detail, index = 0) { nodes(selector, index).dispatchEvent('change', { detail }); await settle() },
+    async event(selector, name, detail = {}, index = 0) { nodes(selector, index).dispatchEvent(name, { detail }); await settle() },
+    async call(method, ...args) { await comp.instance[method](...args); await settle() },
+  }
+}
+
+module.exports = { mountScene, ROOT, APP, MP_DIR }
