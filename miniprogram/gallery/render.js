@@ -7,6 +7,7 @@ const fs = require('fs')
 const path = require('path')
 const { mountScene, APP } = require('./lib/mount')
 const shell = require('./lib/shell')
+const png = require('./lib/png')
 
 const SCENES = path.join(__dirname, 'scenes')
 const OUT = process.env.GALLERY_OUT || path.join(__dirname, 'out')
@@ -43,41 +44,30 @@ async function measure(page) {
   }, { top: shell.TOP, tab: shell.TAB_HEIGHT })
 }
 
-// distinct colours in the picture's content area (between the bars), sampled on a grid
-async function colours(page, png, box) {
-  return page.evaluate(async ({ data, top, bottom }) => {
-    const image = new Image()
-    image.src = `data:image/png;base64,${data}`
-    await image.decode()
-    const canvas = document.createElement('canvas')
-    canvas.width = image.width
-    canvas.height = image.height
-    const context = canvas.getContext('2d')
-    context.drawImage(image, 0, 0)
-    const scale = image.width / 375
-    const pixels = context.getImageData(0, top * scale, image.width, (bottom - top) * scale).data
-    const seen = new Set()
-    for (let i = 0; i < pixels.length && seen.size < 64; i += 4 * 7) seen.add(`${pixels[i]},${pixels[i + 1]},${pixels[i + 2]}`)
-    return seen.size
-  }, { data: png.toString('base64'), top: box.top, bottom: box.bottom })
-}
-
 async function shoot(browser, jobs, results) {
   const context = await browser.newContext({ viewport: { width: shell.WIDTH, height: shell.HEIGHT }, deviceScaleFactor: 2 })
   await context.route(url => !/^(data|about|file):/.test(url.href), route => route.abort())
   const page = await context.newPage()
+  const cdp = await context.newCDPSession(page)
+  // Chromium's own capture with its fast PNG settings (Playwright's screenshot waits on fonts and restyles the page)
+  const capture = async file => {
+    const { data } = await cdp.send('Page.captureScreenshot', { format: 'png', optimizeForSpeed: true })
+    const buffer = Buffer.from(data, 'base64')
+    fs.writeFileSync(file, buffer)
+    return buffer
+  }
   for (let job = jobs.shift(); job; job = jobs.shift()) {
     const { scene, mounted, result } = job
-    fs.writeFileSync(path.join(OUT, 'html', `${pageDir(scene.page)}--${scene.name}.html`), mounted.document)
+    fs.writeFileSync(path.join(OUT, 'html', `${scene.control ? 'control' : pageDir(scene.page)}--${scene.name}.html`), mounted.document)
     await page.setViewportSize({ width: shell.WIDTH, height: shell.HEIGHT })
     await page.setContent(mounted.document, { waitUntil: 'load' })
     const facts = await measure(page)
-    const png = await page.screenshot({ path: path.join(OUT, result.png) })
-    facts.colours = await colours(page, png, { top: mounted.chrome.custom ? 0 : shell.TOP, bottom: facts.contentBottom })
-    if (facts.height > shell.HEIGHT) {
+    const picture = await capture(path.join(OUT, result.png))
+    facts.colours = png.colours(picture, mounted.chrome.custom ? 0 : shell.TOP, facts.contentBottom)
+    if (facts.height > shell.HEIGHT && !scene.control) {
       result.full = fileName(scene, '--full')
       await page.setViewportSize({ width: shell.WIDTH, height: Math.min(facts.height, 12000) })
-      await page.screenshot({ path: path.join(OUT, result.full) })
+      await capture(path.join(OUT, result.full))
     }
     Object.assign(result, facts)
     results.push(result)
@@ -102,16 +92,24 @@ figcaption { margin-top: 8px; font-size: 14px; } .bad { color: #c00; } h2 { font
 ${sections}</body></html>`
 }
 
+// two pages the checks must catch (gallery.test.js): one that renders nothing, one wider than the screen
+const CONTROLS = [
+  { name: 'blank', page: '../gallery/controls/blank/blank', file: 'controls', control: true },
+  { name: 'wide', page: '../gallery/controls/wide/wide', file: 'controls', control: true },
+]
+
 async function renderGallery({ only = [], workers = 2 } = {}) {
   const started = Date.now()
   fs.rmSync(OUT, { recursive: true, force: true })
   fs.mkdirSync(path.join(OUT, 'html'), { recursive: true })
-  const scenes = loadScenes(only)
+  fs.mkdirSync(path.join(OUT, 'controls'), { recursive: true })
+  const scenes = loadScenes(only).concat(only.length ? [] : CONTROLS)
   const jobs = []
   for (const scene of scenes) {
     const mounted = await mountScene(scene) // eslint-disable-line no-await-in-loop
     mounted.document = shell.document(mounted)
-    jobs.push({ scene, mounted, result: { page: scene.page, name: scene.name, file: scene.file, png: fileName(scene),
+    const png = scene.control ? `controls/${scene.name}.png` : fileName(scene)
+    jobs.push({ scene, mounted, result: { page: scene.page, name: scene.name, file: scene.file, png, control: !!scene.control,
       full: null, problems: mounted.problems, requests: mounted.requests, htmlLength: mounted.html.length } })
   }
   const mountedAt = Date.now()
@@ -125,10 +123,12 @@ async function renderGallery({ only = [], workers = 2 } = {}) {
   }
   const order = scenes.map(s => `${s.page}#${s.name}`)
   results.sort((a, b) => order.indexOf(`${a.page}#${a.name}`) - order.indexOf(`${b.page}#${b.name}`))
-  fs.writeFileSync(path.join(OUT, 'index.html'), indexHtml(results))
-  const timing = { scenes: results.length, mountMs: mountedAt - started, totalMs: Date.now() - started }
-  fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify({ timing, results }, null, 1))
-  return { timing, results }
+  const controls = results.filter(r => r.control)
+  const pages = results.filter(r => !r.control)
+  fs.writeFileSync(path.join(OUT, 'index.html'), indexHtml(pages))
+  const timing = { scenes: pages.length, mountMs: mountedAt - started, totalMs: Date.now() - started }
+  fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify({ timing, results: pages, controls }, null, 1))
+  return { timing, results: pages, controls }
 }
 
 module.exports = { renderGallery, loadScenes, OUT, SCENES, pageDir }

@@ -13,6 +13,18 @@ const APP = JSON.parse(fs.readFileSync(path.join(ROOT, 'app.json'), 'utf8'))
 const KEPT_ATTRS = ['type', 'size', 'placeholder', 'value', 'disabled', 'checked', 'src', 'mode', 'plain', 'loading',
   'percent', 'password', 'style', 'color', 'active-color', 'show-info']
 
+// the gallery's clock: pages that compare with "now" (publicity ends, observation left) look the same every run
+const NOW = Date.parse('2026-04-05T02:00:00Z')
+const RealDate = Date
+class GalleryDate extends RealDate {
+  constructor(...args) {
+    if (args.length) super(...args)
+    else super(NOW)
+  }
+
+  static now() { return NOW }
+}
+
 let simulate = null
 const missingComponents = new Set()
 
@@ -51,10 +63,10 @@ function setup() {
   const dom = new JSDOM('<!doctype html><html><head></head><body></body></html>', { pretendToBeVisual: true })
   global.window = dom.window
   global.document = dom.window.document
-  for (const key of ['Node', 'Element', 'HTMLElement', 'Event', 'CustomEvent', 'navigator', 'getComputedStyle',
-    'requestAnimationFrame', 'cancelAnimationFrame', 'MutationObserver']) {
-    if (!(key in global)) global[key] = dom.window[key]
-  }
+  // jsdom's own classes (Node's global Event is not one jsdom's dispatchEvent accepts)
+  for (const key of ['Node', 'Element', 'HTMLElement', 'Event', 'CustomEvent', 'getComputedStyle',
+    'requestAnimationFrame', 'cancelAnimationFrame', 'MutationObserver']) global[key] = dom.window[key]
+  if (!global.navigator) global.navigator = dom.window.navigator
   // rpx at 375 px wide, in stylesheets and in style attributes
   require('miniprogram-simulate/src/utils').transformRpx = rpxToPx
   require('j-component/src/tool/utils').transformRpx = rpxToPx
@@ -73,7 +85,7 @@ function setup() {
   return simulate
 }
 
-const flush = () => new Promise(resolve => setTimeout(resolve, 0))
+const flush = () => new Promise(resolve => setImmediate(resolve))
 const settle = async () => { for (let i = 0; i < 5; i += 1) await flush() } // eslint-disable-line no-await-in-loop
 
 // wx for one scene: answers from scene.responses, storage from scene.storage, everything else recorded
@@ -228,20 +240,31 @@ function appStyles() {
   return appCss
 }
 
+// one module registry per page: the page's modules load fresh when the gallery moves on to another page
+const loaded = { route: null, id: null, missing: [] }
+function loadPage(route) {
+  if (loaded.route !== route) {
+    missingComponents.clear()
+    clearRegistry()
+    loaded.id = simulate.load(path.join(ROOT, route), { compiler: 'simulate', rootPath: ROOT })
+    loaded.route = route
+    loaded.missing = [...missingComponents]
+  }
+  return loaded.id
+}
+
 async function mountScene(scene) {
   setup()
   const problems = []
-  missingComponents.clear()
-  clearRegistry()
   const wx = fakeWx(scene, problems)
   global.wx = wx
   global.getApp = () => ({ globalData: { loggedIn: Promise.resolve(true) } })
   global.getCurrentPages = () => []
   document.head.querySelectorAll('style').forEach(style => style.remove())
   let comp
+  global.Date = GalleryDate
   try {
-    const id = simulate.load(path.join(ROOT, scene.page), { compiler: 'simulate', rootPath: ROOT })
-    comp = simulate.render(id)
+    comp = simulate.render(loadPage(scene.page))
     const parent = document.createElement('parent-wrapper')
     document.body.appendChild(parent)
     comp.attach(parent)
@@ -260,8 +283,10 @@ async function mountScene(scene) {
     }
   } catch (err) {
     problems.push(`${err && err.stack ? err.stack.split('\n').slice(0, 3).join(' | ') : err}`)
+  } finally {
+    global.Date = RealDate
   }
-  missingComponents.forEach(entry => problems.push(`usingComponents path not found: ${entry}`))
+  loaded.missing.forEach(entry => problems.push(`usingComponents path not found: ${entry}`))
   let html = ''
   if (comp && comp.dom) {
     restoreAttributes(comp.dom)
@@ -293,4 +318,4 @@ function tools(comp, wx) {
   }
 }
 
-module.exports = { mountScene, ROOT, APP, MP_DIR }
+module.exports = { mountScene, ROOT, APP, MP_DIR, NOW }
