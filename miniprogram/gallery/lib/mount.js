@@ -26,6 +26,7 @@ class GalleryDate extends RealDate {
 }
 
 let simulate = null
+const pageCss = new Map()
 const missingComponents = new Set()
 
 const exists = file => fs.existsSync(file)
@@ -57,8 +58,49 @@ function resolveUsing(file, using) {
   return resolved
 }
 
+// What WeChat DevTools does that Node does not: ES modules compiled to CommonJS ("es6": true; TDesign ships
+// ES modules), and a bare module name resolved in miniprogram_npm. Both only for the mini-program's files.
+function moduleHooks() {
+  const Module = require('module')
+  const compileJs = Module._extensions['.js']
+  const compiled = new Map() // a module loads again for every page: its CommonJS is made once
+  Module._extensions['.js'] = (module, file) => {
+    if (!file.startsWith(ROOT + path.sep)) return compileJs(module, file)
+    if (!compiled.has(file)) {
+      const source = fs.readFileSync(file, 'utf8')
+      compiled.set(file, /(^|[;}\s])(import|export)\s*[\w{*"']/m.test(source)
+        ? require('@babel/core').transformSync(source, { filename: file, babelrc: false, configFile: false,
+          sourceType: 'unambiguous', plugins: [require.resolve('@babel/plugin-transform-modules-commonjs')] }).code
+        : null)
+    }
+    const code = compiled.get(file)
+    return code === null ? compileJs(module, file) : module._compile(code, file)
+  }
+  const resolve = Module._resolveFilename
+  Module._resolveFilename = function resolveInMiniprogramNpm(request, parent, ...rest) {
+    try {
+      return resolve.call(this, request, parent, ...rest)
+    } catch (err) {
+      if (!parent || !parent.filename || !parent.filename.startsWith(ROOT) || /^[./]/.test(request)) throw err
+      for (let dir = path.dirname(parent.filename); dir.startsWith(ROOT); dir = path.dirname(dir)) {
+        const candidate = path.join(dir, 'miniprogram_npm', request)
+        for (const file of [candidate, `${candidate}.js`, path.join(candidate, 'index.js')]) {
+          if (exists(file) && fs.statSync(file).isFile()) return file
+        }
+      }
+      throw err
+    }
+  }
+}
+
+// The WXML the page tests' harness supplies to miniprogram-simulate (wxs modules, TDesign's icon
+// template), when the project has it: the gallery renders what the page tests render.
+const SIMULATE_WXML = path.join(MP_DIR, 'test', 'simulate-wxml.js')
+
 function setup() {
   if (simulate) return simulate
+  moduleHooks()
+  if (exists(SIMULATE_WXML)) require(SIMULATE_WXML)
   const { JSDOM } = require('jsdom')
   const dom = new JSDOM('<!doctype html><html><head></head><body></body></html>', { pretendToBeVisual: true })
   global.window = dom.window
@@ -71,6 +113,16 @@ function setup() {
   require('miniprogram-simulate/src/utils').transformRpx = rpxToPx
   require('j-component/src/tool/utils').transformRpx = rpxToPx
   const utils = require('miniprogram-simulate/src/utils')
+  // object shorthand and a lone spread in a template expression ({{f({a,b})}}, {{f({ ...x })}}, as TDesign's
+  // badge and tabs have) are beyond simulate's expression parser: written out, and as the object itself
+  const readFile = utils.readFile
+  utils.readFile = file => {
+    const content = readFile(file)
+    if (typeof content !== 'string' || !file.endsWith('.wxml')) return content
+    return content.replace(/\(\{\s*([A-Za-z_$][\w$]*(?:\s*,\s*[A-Za-z_$][\w$]*)*)\s*\}\)/g,
+      (whole, names) => `({${names.split(',').map(n => `${n.trim()}: ${n.trim()}`).join(', ')}})`)
+      .replace(/\(\{\s*\.\.\.\s*([A-Za-z_$][\w$.]*)\s*\}\)/g, '($1)')
+  }
   const readJson = utils.readJson
   utils.readJson = file => {
     const json = readJson(file)
@@ -79,7 +131,14 @@ function setup() {
   }
   const wxss = require('miniprogram-simulate/src/wxss')
   const compile = wxss.compile
-  wxss.compile = (text, options = {}) => compile(selectors(text || '', options.prefix || 'main'), options)
+  const stylesheets = new Map() // the same component's WXSS on every page: compiled once
+  wxss.compile = (text, options = {}) => {
+    const key = `${options.prefix || 'main'}\0${text || ''}`
+    if (!stylesheets.has(key)) stylesheets.set(key, compile(selectors(text || '', options.prefix || 'main'), options))
+    return stylesheets.get(key)
+  }
+  // the page's CSS is kept for the browser, not parsed by jsdom
+  wxss.insert = (list, id) => { pageCss.set(id, rpxToPx([].concat(list).join(''))) }
   simulate = require('miniprogram-simulate')
   simulate.compileWxss = wxss.compile
   return simulate
@@ -228,9 +287,12 @@ function restoreAttributes(root) {
   }
 }
 
+// the page's own modules (pages, components, api, utils); the npm packages stay loaded, as in WeChat,
+// where one JS context serves every page
 function clearRegistry() {
+  const npm = path.join(ROOT, 'miniprogram_npm') + path.sep
   Object.keys(require.cache).forEach(key => {
-    if (key.startsWith(ROOT + path.sep)) delete require.cache[key]
+    if (key.startsWith(ROOT + path.sep) && !key.startsWith(npm)) delete require.cache[key]
   })
 }
 
@@ -260,7 +322,7 @@ async function mountScene(scene) {
   global.wx = wx
   global.getApp = () => ({ globalData: { loggedIn: Promise.resolve(true) } })
   global.getCurrentPages = () => []
-  document.head.querySelectorAll('style').forEach(style => style.remove())
+  pageCss.clear()
   let comp
   global.Date = GalleryDate
   try {
@@ -292,7 +354,7 @@ async function mountScene(scene) {
     restoreAttributes(comp.dom)
     html = comp.dom.outerHTML
   }
-  const css = [...document.head.querySelectorAll('style')].map(style => style.textContent).join('\n')
+  const css = [...pageCss.values()].join('\n')
   document.body.innerHTML = ''
   const toasts = wx.calls.filter(c => c.name === 'showToast' || c.name === 'hideToast')
   const toast = toasts.length && toasts[toasts.length - 1].name === 'showToast' ? toasts[toasts.length - 1].options : null
@@ -300,20 +362,39 @@ async function mountScene(scene) {
     toast: toast && { title: toast.title, icon: toast.icon || 'success' } }
 }
 
-// what a scene's act() gets besides the mounted page (the same moves as test/harness.js)
+// what a scene's act() gets besides the mounted page (the moves of test/harness.js)
 function tools(comp, wx) {
+  const exparser = require('miniprogram-exparser')
   const nodes = (selector, index) => {
     const found = comp.querySelectorAll(selector)
     if (!found[index]) throw new Error(`nothing at ${selector}[${index}]`)
     return found[index]
   }
+  // a component with a virtual host (TDesign's, virtualHost: true) has no DOM node of its own for
+  // j-component to dispatch on: the event goes to its exparser node, where the page's bind: handlers are
+  const dispatch = async (node, name, detail = {}) => {
+    if (node.dom) node.dispatchEvent(name, { detail })
+    else {
+      exparser.Event.dispatchEvent(node._exparserNode, exparser.Event.create(name, detail, {
+        bubbles: true, composed: true, capturePhase: true, extraFields: { touches: {}, changedTouches: {} } }))
+    }
+    await settle()
+  }
+  const tagOf = node => (node.dom ? node.dom.tagName.toLowerCase()
+    : require('j-component/src/tool/utils').getTagName(node._exparserNode.is) || '')
+  const isLibrary = node => /^t-/.test(tagOf(node))
   return {
     wx,
     flush: settle,
-    async tap(selector, index = 0) { nodes(selector, index).dispatchEvent('tap'); await settle() },
-    async input(selector, value, index = 0) { nodes(selector, index).dispatchEvent('input', { detail: { value } }); await settle() },
-    async change(selector, detail, index = 0) { nodes(selector, index).dispatchEvent('change', { detail }); await settle() },
-    async event(selector, name, detail = {}, index = 0) { nodes(selector, index).dispatchEvent(name, { detail }); await settle() },
+    has: selector => comp.querySelectorAll(selector).length > 0,
+    tap: (selector, index = 0) => dispatch(nodes(selector, index), 'tap'),
+    // a native <input>/<textarea> fires input; TDesign's t-input/t-textarea fire change with the value
+    input: (selector, value, index = 0) => {
+      const node = nodes(selector, index)
+      return dispatch(node, isLibrary(node) ? 'change' : 'input', { value })
+    },
+    change: (selector, detail, index = 0) => dispatch(nodes(selector, index), 'change', detail),
+    event: (selector, name, detail = {}, index = 0) => dispatch(nodes(selector, index), name, detail),
     async call(method, ...args) { await comp.instance[method](...args); await settle() },
   }
 }

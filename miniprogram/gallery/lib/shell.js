@@ -56,6 +56,7 @@ wx-progress > .g-bar > i { display: block; height: 100%; background: #09bb07; }
 wx-canvas { display: block; width: 300px; height: 150px; background: repeating-linear-gradient(45deg, #f4f4f4 0 8px, #fafafa 8px 16px); }
 wx-canvas::after { content: "canvas"; display: block; padding: 4px; font-size: 11px; color: #aaa; }
 wx-icon { display: inline-block; vertical-align: middle; }
+[data-g-icon]::before { content: attr(data-g-icon) !important; font-family: "DejaVu Sans", "Noto Sans CJK SC", sans-serif !important; }
 wx-icon[type]::before { content: "●"; color: #07c160; }
 `
 
@@ -87,6 +88,21 @@ body { width: ${WIDTH}px; font-family: -apple-system, "PingFang SC", "Noto Sans 
   padding: 14px 16px; border-radius: 10px; background: rgba(17,17,17,.75); color: #fff; font-size: 15px; text-align: center; }
 .g-toast .g-icon { display: block; font-size: 34px; line-height: 44px; }
 `
+
+// TDesign's icon font is loaded from a CDN, which the gallery does not reach: icons are drawn as look-alike
+// characters of the installed fonts (DejaVu, Noto CJK), a dot for a name not listed here
+const ICON_GLYPHS = {
+  'chevron-right': '›', 'chevron-left': '‹', 'chevron-up': '˄', 'chevron-down': '˅', 'arrow-right': '→', 'arrow-left': '←',
+  check: '✓', checked: '✓', 'check-circle': '✓', 'check-circle-filled': '✔', 'check-rectangle-filled': '✔',
+  close: '✕', 'close-btn': '✕', 'close-circle': '⊗', 'close-circle-filled': '⊗',
+  'error-circle': '⚠', 'error-circle-filled': '⚠', error: '!', 'info-circle': 'ⓘ', 'info-circle-filled': 'ⓘ',
+  'help-circle': '?', 'help-circle-filled': '?', add: '+', remove: '−', 'add-circle': '⊕', 'minus-circle': '⊖',
+  search: '⌕', loading: '⟳', refresh: '⟳', share: '↗', secured: '⛨', notification: '✉', mail: '✉', usergroup: '⚇',
+  user: '☺', 'user-add': '☺', 'file-paste': '▤', file: '▤', 'chart-bar': '▥', chart: '▥', image: '▣', download: '⬇',
+  upload: '⬆', camera: '◉', wallet: '▭', home: '⌂', setting: '⚙', time: '◷', calendar: '▦', location: '⌖',
+  call: '☎', star: '★', 'star-filled': '★', heart: '♥', 'heart-filled': '♥', lock: '⊡', 'lock-on': '⊡', edit: '✎',
+  link: '∞', money: '¥', 'money-circle': '¥', gift: '◇', flag: '⚑', qrcode: '▩', scan: '⌗', ellipsis: '…', more: '…',
+}
 
 function tabBar(bar) {
   if (!bar) return ''
@@ -126,6 +142,13 @@ ${tabBar(chrome.tabBar)}${chrome.tabBar ? '' : '<div class="g-home"></div>'}${to
 <script>
 // the page's background fills the phone; images and progress bars from their kept attributes
 (function () {
+  var ICONS = ${JSON.stringify(ICON_GLYPHS)}
+  document.querySelectorAll('[class*="icon-"]').forEach(function (node) {
+    node.classList.forEach(function (name) {
+      var match = /(?:^|--)t-icon-([a-z0-9][a-z0-9-]*)$/.exec(name)
+      if (match && match[1] !== 'base') node.setAttribute('data-g-icon', ICONS[match[1]] || '•')
+    })
+  })
   var page = document.querySelector('.gallery-page')
   var bg = getComputedStyle(page).backgroundColor
   if (bg && bg !== 'rgba(0, 0, 0, 0)') document.body.style.background = bg

@@ -8,14 +8,19 @@ const base = {
   [list]: ok({ items: [membership(1, { state: 'protected' }), membership(2, { state: 'protected', relation: 'child', person_name: '张小*' }),
     membership(3, { state: 'observing', person_name: '观*' })] }),
 }
-const fill = async (comp, { tap, input, call }) => {
+// the stepper's next button, on a page that has one
+const next = async ({ has, tap }) => { if (has('.next-button')) await tap('.next-button') }
+const fill = async (comp, tools) => {
+  const { tap, input, call } = tools
   await tap('.member', 0)
   await tap('.incident', 1)
+  await next(tools)
   await call('onInput', { currentTarget: { dataset: { field: 'incidentDate' } }, detail: { value: '2026-02-27' } })
   await input('.diagnosis-input', '胫骨骨折')
   await call('onInput', { currentTarget: { dataset: { field: 'diagnosisDate' } }, detail: { value: '2026-03-01' } })
   await input('.hospital-input', '市第一医院')
   await input('.city-input', '杭州')
+  await next(tools)
   await tap('.consent', 0)
   await tap('.consent', 1)
 }
@@ -25,9 +30,9 @@ module.exports = [
   { name: 'empty', page, storage: TOKEN, responses: Object.assign({}, base, { [list]: ok({ items: [] }) }) },
   { name: 'error', page, storage: TOKEN, responses: Object.assign({}, base, { [list]: { networkError: 'timeout' } }) },
   { name: 'after-missing-fields', page, storage: TOKEN, responses: base,
-    act: async (comp, { tap }) => {
+    act: async (comp, { tap, has }) => {
       await tap('.member', 0)
-      await tap('.submit')
+      await tap(has('.next-button') ? '.next-button' : '.submit')
     } },
   { name: 'after-filling', page, storage: TOKEN, responses: base, act: fill },
   { name: 'after-refusal', page, storage: TOKEN,

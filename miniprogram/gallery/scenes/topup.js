@@ -1,8 +1,8 @@
-const { API, ok, fail, TOKEN, membership, payment, templates } = require('../fixtures')
+const { API, ok, fail, TOKEN, membership, payment, templates, plan } = require('../fixtures')
 
 const page = 'pages/topup/topup'
 const query = { id: '1' }
-const base = { [`GET ${API}/subscriptions`]: ok(templates()), [`GET ${API}/memberships/1`]: ok(membership(1, { balance_fen: 300 })) }
+const base = { [`GET ${API}/subscriptions`]: ok(templates()), [`GET ${API}/plans/adult_789`]: ok(plan('adult_789')), [`GET ${API}/memberships/1`]: ok(membership(1, { balance_fen: 300 })) }
 const paying = Object.assign({}, base, {
   [`POST ${API}/memberships/1/topups`]: ok(payment, 201),
   [`GET ${API}/memberships/1`]: [ok(membership(1, { balance_fen: 300 })), ok(membership(1, { balance_fen: 3300 }))],
