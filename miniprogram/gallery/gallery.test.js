@@ -97,6 +97,12 @@ describe('the checks catch what they are for (controls rendered with the scenes)
     expect(blank(byName.wide)).toBe(false)
     expect(tooWide(byName.wide)).toBe(true)
   })
+  test('a drawing on <canvas type="2d"> is recorded in the simulator and shows in the picture', () => {
+    const drawn = controls.find(c => c.name === 'canvas')
+    expect(drawn.problems).toEqual([])
+    expect(drawn.drawnCanvases).toBe(1)
+    expect(controls.find(c => c.name === 'wide').drawnCanvases).toBe(0)
+  })
   test('a page of app.json without a scene file is reported', () => {
     expect(pagesWithoutScenes(['pages/plan/plan', 'pages/new/new'], ['plan.js'])).toEqual(['pages/new/new'])
   })

@@ -37,6 +37,9 @@ async function measure(page) {
       height: document.documentElement.scrollHeight,
       text: root.innerText.replace(/\s+/g, ' ').trim(),
       visibleElements: visible.length,
+      // canvases whose replayed drawing left ink
+      drawnCanvases: [...root.querySelectorAll('wx-canvas > canvas')].filter(canvas => canvas.width && canvas.height
+        && canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data.some((v, i) => i % 4 === 3 && v > 0)).length,
       hasTabBar: !!document.querySelector('.g-tab'),
       contentTop: top,
       contentBottom: window.innerHeight - tab,
@@ -61,6 +64,7 @@ async function shoot(browser, jobs, results) {
     fs.writeFileSync(path.join(OUT, 'html', `${scene.control ? 'control' : pageDir(scene.page)}--${scene.name}.html`), mounted.document)
     await page.setViewportSize({ width: shell.WIDTH, height: shell.HEIGHT })
     await page.setContent(mounted.document, { waitUntil: 'load' })
+    await page.evaluate(() => window.__galleryReady)
     const facts = await measure(page)
     const picture = await capture(path.join(OUT, result.png))
     facts.colours = png.colours(picture, mounted.chrome.custom ? 0 : shell.TOP, facts.contentBottom)
@@ -92,10 +96,12 @@ figcaption { margin-top: 8px; font-size: 14px; } .bad { color: #c00; } h2 { font
 ${sections}</body></html>`
 }
 
-// two pages the checks must catch (gallery.test.js): one that renders nothing, one wider than the screen
+// pages the checks must catch (gallery.test.js): one that renders nothing, one wider than the screen, and
+// one whose canvas drawing must show
 const CONTROLS = [
   { name: 'blank', page: '../gallery/controls/blank/blank', file: 'controls', control: true },
   { name: 'wide', page: '../gallery/controls/wide/wide', file: 'controls', control: true },
+  { name: 'canvas', page: '../gallery/controls/canvas/canvas', file: 'controls', control: true },
 ]
 
 async function renderGallery({ only = [], workers = 2 } = {}) {

@@ -4,6 +4,7 @@
 const fs = require('fs')
 const path = require('path')
 const { rpxToPx, selectors, inline } = require('./wxss')
+const canvas = require('./canvas')
 
 const MP_DIR = path.join(__dirname, '..', '..')
 const ROOT = path.join(MP_DIR, 'miniprogram')
@@ -141,6 +142,7 @@ function setup() {
   wxss.insert = (list, id) => { pageCss.set(id, rpxToPx([].concat(list).join(''))) }
   simulate = require('miniprogram-simulate')
   simulate.compileWxss = wxss.compile
+  canvas.patchSelectorQuery()
   return simulate
 }
 
@@ -194,6 +196,7 @@ function fakeWx(scene, problems) {
     if (name === 'login') result.code = 'gallery-code'
     if (name === 'chooseMedia') result.tempFiles = [{ tempFilePath: 'wxfile://tmp/a.jpg', size: 120000 }]
     if (name === 'getSetting') result.authSetting = {}
+    if (name === 'canvasToTempFilePath') result.tempFilePath = canvas.tempFilePath(options)
     if (options && typeof options.success === 'function') options.success(result)
     if (options && typeof options.complete === 'function') options.complete(result)
     return name.startsWith('get') || name.startsWith('create') ? undefined : Promise.resolve(result)
@@ -225,7 +228,7 @@ function fakeWx(scene, problems) {
     'switchTab', 'reLaunch', 'navigateBack', 'stopPullDownRefresh', 'startPullDownRefresh', 'showShareMenu', 'previewImage',
     'login', 'requestPayment', 'requestSubscribeMessage', 'chooseMedia', 'chooseImage', 'getGroupEnterInfo', 'getSetting',
     'authorize', 'openSetting', 'saveImageToPhotosAlbum', 'setClipboardData', 'vibrateShort', 'showActionSheet',
-    'setNavigationBarTitle', 'pageScrollTo'])
+    'setNavigationBarTitle', 'pageScrollTo', 'canvasToTempFilePath'])
   return new Proxy(own, {
     get(target, name) {
       if (name in target) return target[name]
@@ -323,6 +326,7 @@ async function mountScene(scene) {
   global.getApp = () => ({ globalData: { loggedIn: Promise.resolve(true) } })
   global.getCurrentPages = () => []
   pageCss.clear()
+  canvas.reset()
   let comp
   global.Date = GalleryDate
   try {
@@ -352,6 +356,7 @@ async function mountScene(scene) {
   let html = ''
   if (comp && comp.dom) {
     restoreAttributes(comp.dom)
+    canvas.serialise(comp.dom)
     html = comp.dom.outerHTML
   }
   const css = [...pageCss.values()].join('\n')

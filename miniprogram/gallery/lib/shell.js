@@ -54,7 +54,9 @@ wx-progress { display: flex; align-items: center; }
 wx-progress > .g-bar { flex: 1; height: 6px; background: #ebebeb; }
 wx-progress > .g-bar > i { display: block; height: 100%; background: #09bb07; }
 wx-canvas { display: block; width: 300px; height: 150px; background: repeating-linear-gradient(45deg, #f4f4f4 0 8px, #fafafa 8px 16px); }
-wx-canvas::after { content: "canvas"; display: block; padding: 4px; font-size: 11px; color: #aaa; }
+wx-canvas:not([data-g-canvas])::after { content: "canvas"; display: block; padding: 4px; font-size: 11px; color: #aaa; }
+wx-canvas[data-g-canvas] { background: none; }
+wx-canvas > canvas { display: block; width: 100%; height: 100%; }
 wx-icon { display: inline-block; vertical-align: middle; }
 [data-g-icon]::before { content: attr(data-g-icon) !important; font-family: "DejaVu Sans", "Noto Sans CJK SC", sans-serif !important; }
 wx-icon[type]::before { content: "●"; color: #07c160; }
@@ -154,6 +156,40 @@ ${tabBar(chrome.tabBar)}${chrome.tabBar ? '' : '<div class="g-home"></div>'}${to
   if (bg && bg !== 'rgba(0, 0, 0, 0)') document.body.style.background = bg
   document.querySelectorAll('wx-image[src]').forEach(function (node) {
     var img = document.createElement('img'); img.src = node.getAttribute('src'); node.insertBefore(img, node.firstChild)
+  })
+  // canvases: the page's drawing, recorded in the simulator, replayed here once its images have loaded
+  var drawings = [].slice.call(document.querySelectorAll('wx-canvas[data-g-canvas]')).map(function (node) {
+    var record = JSON.parse(node.getAttribute('data-g-canvas'))
+    var canvas = document.createElement('canvas')
+    canvas.setAttribute('data-g-id', record.id)
+    canvas.width = record.width; canvas.height = record.height
+    node.insertBefore(canvas, node.firstChild)
+    var images = {}
+    var loads = record.ops.filter(function (op) { return op[0] === 'image' }).map(function (op) {
+      var image = new Image(); images[op[1]] = image; image.src = op[2]
+      return image.decode().catch(function () {})
+    })
+    return Promise.all(loads).then(function () {
+      var ctx = canvas.getContext('2d')
+      var made = {}
+      var value = function (v) { return v && typeof v === 'object' && v.ref !== undefined ? (made[v.ref] || images[v.ref]) : v }
+      record.ops.forEach(function (op) {
+        try {
+          if (op[0] === 'set') ctx[op[1]] = value(op[2])
+          else if (op[0] === 'call' && typeof ctx[op[1]] === 'function') ctx[op[1]].apply(ctx, op[2].map(value))
+          else if (op[0] === 'make') made[op[1]] = ctx[op[2]].apply(ctx, op[3].map(value))
+          else if (op[0] === 'stop') made[op[1]].addColorStop.apply(made[op[1]], op[2])
+        } catch (e) { /* one bad call does not stop the drawing */ }
+      })
+    })
+  })
+  // an image made from a canvas (wx.canvasToTempFilePath) shows that canvas's picture
+  window.__galleryReady = Promise.all(drawings).then(function () {
+    document.querySelectorAll('wx-image[src^="gallery-canvas:"] > img').forEach(function (img) {
+      var source = document.querySelector('canvas[data-g-id="' + img.parentNode.getAttribute('src').split(':')[1] + '"]')
+      if (source) img.src = source.toDataURL()
+      return img.decode ? img.decode().catch(function () {}) : null
+    })
   })
   document.querySelectorAll('wx-progress[percent]').forEach(function (node) {
     var bar = document.createElement('span'); bar.className = 'g-bar'
