@@ -98,6 +98,20 @@ function moduleHooks() {
 // template), when the project has it: the gallery renders what the page tests render.
 const SIMULATE_WXML = path.join(MP_DIR, 'test', 'simulate-wxml.js')
 
+// TDesign's badge template called with a spread (<template is="badge" data="{{ ...props, content: …, tClass: … }}"/>,
+// in t-tabs and t-side-bar-item): simulate cannot evaluate the spread, so the <t-badge> the template stands
+// for is written in its place
+const BADGE_TEMPLATE = /<template\s+is="badge"\s+data="\{\{\s*\.\.\.\s*([\w$.]+)\s*,\s*content:\s*([^,}]+?)\s*(?:,\s*tClass:\s*(.+?))?\s*\}\}"\s*\/>/g
+function inlineBadgeTemplate(wxml) {
+  if (!BADGE_TEMPLATE.test(wxml)) return wxml
+  BADGE_TEMPLATE.lastIndex = 0
+  return wxml.replace(/<import\s+src="[^"]*template\/badge(?:\.wxml)?"\s*\/>/g, '')
+    .replace(BADGE_TEMPLATE, (whole, props, content, tClass) => `<t-badge color="{{${props}.color || ''}}" `
+      + `content="{{${content} || ''}}" count="{{${props}.count || 0}}" dot="{{${props}.dot || false}}" `
+      + `max-count="{{${props}.maxCount || 99}}" offset="{{${props}.offset || []}}" shape="{{${props}.shape || 'circle'}}" `
+      + `show-zero="{{${props}.showZero || false}}" size="{{${props}.size || 'medium'}}"${tClass ? ` t-class="{{${tClass}}}"` : ''}/>`)
+}
+
 function setup() {
   if (simulate) return simulate
   moduleHooks()
@@ -120,7 +134,7 @@ function setup() {
   utils.readFile = file => {
     const content = readFile(file)
     if (typeof content !== 'string' || !file.endsWith('.wxml')) return content
-    return content.replace(/\(\{\s*([A-Za-z_$][\w$]*(?:\s*,\s*[A-Za-z_$][\w$]*)*)\s*\}\)/g,
+    return inlineBadgeTemplate(content).replace(/\(\{\s*([A-Za-z_$][\w$]*(?:\s*,\s*[A-Za-z_$][\w$]*)*)\s*\}\)/g,
       (whole, names) => `({${names.split(',').map(n => `${n.trim()}: ${n.trim()}`).join(', ')}})`)
       .replace(/\(\{\s*\.\.\.\s*([A-Za-z_$][\w$.]*)\s*\}\)/g, '($1)')
   }

@@ -99,11 +99,11 @@ const ICON_GLYPHS = {
   close: '✕', 'close-btn': '✕', 'close-circle': '⊗', 'close-circle-filled': '⊗',
   'error-circle': '⚠', 'error-circle-filled': '⚠', error: '!', 'info-circle': 'ⓘ', 'info-circle-filled': 'ⓘ',
   'help-circle': '?', 'help-circle-filled': '?', add: '+', remove: '−', 'add-circle': '⊕', 'minus-circle': '⊖',
-  search: '⌕', loading: '⟳', refresh: '⟳', share: '↗', secured: '⛨', notification: '✉', mail: '✉', usergroup: '⚇',
+  search: '⌕', loading: '⟳', refresh: '⟳', share: '↗', secured: '◈', notification: '✉', mail: '✉', usergroup: '⚇',
   user: '☺', 'user-add': '☺', 'file-paste': '▤', file: '▤', 'chart-bar': '▥', chart: '▥', image: '▣', download: '⬇',
-  upload: '⬆', camera: '◉', wallet: '▭', home: '⌂', setting: '⚙', time: '◷', calendar: '▦', location: '⌖',
+  upload: '⬆', camera: '◉', wallet: '▭', home: '⌂', setting: '⚙', time: '◷', calendar: '▦', location: '◎',
   call: '☎', star: '★', 'star-filled': '★', heart: '♥', 'heart-filled': '♥', lock: '⊡', 'lock-on': '⊡', edit: '✎',
-  link: '∞', money: '¥', 'money-circle': '¥', gift: '◇', flag: '⚑', qrcode: '▩', scan: '⌗', ellipsis: '…', more: '…',
+  link: '∞', money: '¥', 'money-circle': '¥', gift: '◇', flag: '⚑', qrcode: '▩', scan: '⊞', ellipsis: '…', more: '…',
 }
 
 function tabBar(bar) {
