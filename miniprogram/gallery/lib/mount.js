@@ -343,6 +343,9 @@ async function mountScene(scene) {
   canvas.reset()
   let comp
   global.Date = GalleryDate
+  // j-component reports an event it could not dispatch and a failed render on console.error, not by throwing
+  const consoleError = console.error
+  console.error = (...args) => problems.push(`console.error: ${args.map(a => (a && a.stack ? a.stack.split('\n').slice(0, 2).join(' | ') : String(a))).join(' ')}`)
   try {
     comp = simulate.render(loadPage(scene.page))
     const parent = document.createElement('parent-wrapper')
@@ -357,7 +360,7 @@ async function mountScene(scene) {
     if (scene.act) {
       let timer
       await Promise.race([scene.act(comp, tools(comp, wx)), new Promise((resolve, reject) => {
-        timer = setTimeout(() => reject(new Error('act() did not finish within 2 s')), 2000)
+        timer = setTimeout(() => reject(new Error('act() did not finish within 10 s')), 10000)
       })]).finally(() => clearTimeout(timer))
       await settle()
     }
@@ -365,6 +368,7 @@ async function mountScene(scene) {
     problems.push(`${err && err.stack ? err.stack.split('\n').slice(0, 3).join(' | ') : err}`)
   } finally {
     global.Date = RealDate
+    console.error = consoleError
   }
   loaded.missing.forEach(entry => problems.push(`usingComponents path not found: ${entry}`))
   let html = ''

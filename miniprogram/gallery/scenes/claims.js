@@ -1,4 +1,4 @@
-const { API, ok, fail, TOKEN, claim, membership } = require('../fixtures')
+const { API, ok, TOKEN, claim, membership } = require('../fixtures')
 
 const page = 'pages/claims/claims'
 const family = { [`GET ${API}/memberships`]: ok({ items: [membership(1, { state: 'protected' })] }) }

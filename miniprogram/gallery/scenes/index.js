@@ -1,4 +1,4 @@
-const { API, ok, fail, TOKEN, plan } = require('../fixtures')
+const { API, ok, TOKEN, plan } = require('../fixtures')
 
 const page = 'pages/index/index'
 const plans = `GET ${API}/plans`
