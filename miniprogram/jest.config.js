@@ -4,5 +4,7 @@ module.exports = {
     { displayName: 'unit', testEnvironment: 'jsdom', roots: ['<rootDir>/test'], testPathIgnorePatterns: ['/test/e2e/'] },
     // the mini-program's api/ modules over real HTTP against the Python API and the WeChat emulator
     { displayName: 'e2e', testEnvironment: 'node', roots: ['<rootDir>/test/e2e'] },
+    // the page gallery: every scene rendered to PNG in Chromium (gallery/render.js), then checked
+    { displayName: 'gallery', testEnvironment: 'node', roots: ['<rootDir>/gallery'], testPathIgnorePatterns: ['/gallery/out/'] },
   ],
 }
