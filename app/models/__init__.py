@@ -13,6 +13,7 @@ from .notifications import (FINAL_STATUSES, NOTIFICATION_STATUSES, GroupPresence
 from .plans import Plan, PlanStats, PlanVersion
 from .privacy import (CONSENT_SCOPES, CORRECTION_STATUSES, AuditChainHead, AuditPublishedHead, Consent,
                       NameCorrection, PiiKey, PiiRotation)
+from .rule_changes import ANSWERS, PROPOSAL_STATUSES, RuleChangeAnswer, RuleChangeProposal
 from .reconciliation import MISMATCH_CATEGORIES, BillLine, BillMismatch, BillReconciliation
 from .transparency import RECORD_KINDS, FinancialReport, MembershipSecret, TransparencyRecord
 from .users import User
@@ -31,4 +32,5 @@ __all__ = [
     "PiiKey", "PiiRotation",
     "MISMATCH_CATEGORIES", "BillLine", "BillMismatch", "BillReconciliation",
     "RECORD_KINDS", "FinancialReport", "MembershipSecret", "TransparencyRecord",
+    "ANSWERS", "PROPOSAL_STATUSES", "RuleChangeAnswer", "RuleChangeProposal",
 ]
