@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.models import ApportionmentRun, ApportionmentRunCase, Claim, ClaimObjection, Membership, Plan, PlanVersion
 
-from .. import events, ledger, refund_orders, transparency
+from .. import events, ledger, refund_orders, rule_changes, transparency
 from ..errors import Conflict, InvalidRequest
 from ..plans import get_plan
 from ..unit_of_work import atomic
@@ -58,9 +58,15 @@ def _eligible_cases(session: Session, plan_id: int, cut_off: dt.datetime) -> lis
 
 def _run_version(session: Session, plan_id: int, cut_off: dt.datetime, current: PlanVersion) -> PlanVersion:
     """The rule version a run uses: each membership keeps the version it joined under and a rule
-    change needs its consent (no consent flow yet). So the run uses the candidates' version (the
-    current one when they hold it or there are none) and refuses while candidates hold versions
+    change needs its consent. Once a rule-change proposal of the plan has passed, the run uses the
+    version in force at its cut-off (by the effective dates). Otherwise the candidates' version (the
+    current one when they hold it or there are none), refusing while candidates hold versions
     whose share cap or management fee differ: one share cannot honour both."""
+    # --- rule changes (app/services/rule_changes.py, docs/rule-changes.md) ---
+    in_force = rule_changes.version_in_force(session, plan_id, cut_off)
+    if in_force is not None:
+        return in_force
+    # --- end rule changes ---
     versions = list(session.execute(select(PlanVersion).where(PlanVersion.id.in_(
         select(Membership.plan_version_id).where(
             Membership.plan_id == plan_id, Membership.state.in_(GOOD_STANDING),
