@@ -66,15 +66,16 @@ class ProposalSettings:
     quorum: Quorum = Quorum()
     quorum_by_plan: dict = field(default_factory=dict)  # plan code → Quorum
     effective_on: dt.date | None = None  # default: the window's last day + notice_days
+    operator_id: int | None = None  # who put the change to the members (None: the CLI)
 
     @classmethod
     def from_config(cls, config, *, window_days: int | None = None, notice_days: int | None = None,
-                    effective_on: dt.date | None = None) -> ProposalSettings:
+                    effective_on: dt.date | None = None, operator_id: int | None = None) -> ProposalSettings:
         return cls(window_days=window_days if window_days is not None else config["PROPOSAL_WINDOW_DAYS"],
                    notice_days=notice_days if notice_days is not None else config["PROPOSAL_NOTICE_DAYS"],
                    quorum=Quorum(**config["PROPOSAL_QUORUM"]),
                    quorum_by_plan={code: Quorum(**q) for code, q in config["PROPOSAL_QUORUM_BY_PLAN"].items()},
-                   effective_on=effective_on)
+                   effective_on=effective_on, operator_id=operator_id)
 
     def quorum_for(self, plan_code: str) -> Quorum:
         return self.quorum_by_plan.get(plan_code, self.quorum)
@@ -239,7 +240,7 @@ def catalogue_change(session: Session, plan: Plan, current: PlanVersion, rules: 
         plan.current_version_id = version.id
         plan.name = rules["name"]
         session.flush()
-        audit_chain.append(session, operator_id=None, action="rule_change.adopted_without_members",
+        audit_chain.append(session, operator_id=settings.operator_id, action="rule_change.adopted_without_members",
                            target_type="plan", target_id=plan.id, now=now,
                            before={"plan_version_id": before_id}, after={"plan_version_id": version.id})
         events.record(session, "plan.rules_adopted", now=now, plan_id=plan.id,
@@ -275,7 +276,7 @@ def open_proposal(session: Session, plan: Plan, current: PlanVersion, version: P
         agree_denominator=quorum.agree_denominator, min_turnout_percent=quorum.min_turnout_percent, created_at=now)
     session.add(proposal)
     session.flush()
-    _audit(session, "rule_change.proposed", proposal.id, now,
+    _audit(session, "rule_change.proposed", proposal.id, now, operator_id=settings.operator_id,
            after={"plan_id": plan.id, "from_version_id": current.id, "to_version_id": version.id,
                   "window_closes_at": closes.isoformat(), "effective_on": effective_on.isoformat(),
                   "fields": [d["field"] for d in diffs]})
