@@ -399,6 +399,7 @@ def bring_into_force(session: Session, proposal_id: int, now: dt.datetime, *, op
         if now < proposal.effective_at:
             raise Conflict("还没到生效日期", code="not_effective_yet",
                            details={"effective_on": proposal.effective_on.isoformat()})
+        _lock_open_run(session, proposal.plan_id)
         plan = session.execute(select(Plan).where(Plan.id == proposal.plan_id).with_for_update()).scalar_one()
         version = session.get(PlanVersion, proposal.to_version_id)
         moved = _move_members(session, proposal)
@@ -411,6 +412,14 @@ def bring_into_force(session: Session, proposal_id: int, now: dt.datetime, *, op
         events.record(session, "proposal.in_force", now=now, plan_id=proposal.plan_id,
                       payload={"proposal_id": proposal.id, "to_version_id": version.id, "moved": moved})
     return proposal
+
+
+def _lock_open_run(session: Session, plan_id: int) -> None:
+    """The plan's open run first, the lock order of a run's chunks and of leaving (run, memberships,
+    accounts): moving the memberships never deadlocks with a chunk suspending some of them."""
+    from .apportionment import lock_open_run  # apportionment imports this module
+
+    lock_open_run(session, plan_id)
 
 
 def _move_members(session: Session, proposal: RuleChangeProposal) -> int:
@@ -428,6 +437,7 @@ def _sweep_stragglers(session: Session, now: dt.datetime) -> int:
             RuleChangeProposal.status == "in_force", Plan.current_version_id == RuleChangeProposal.to_version_id)
             ).scalars().all():
         with atomic(session):
+            _lock_open_run(session, proposal.plan_id)
             moved = session.execute(
                 update(Membership).where(Membership.plan_id == proposal.plan_id, Membership.state.in_(ACTIVE_STATES),
                                          Membership.plan_version_id == proposal.from_version_id)

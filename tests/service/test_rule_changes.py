@@ -317,3 +317,17 @@ def test_the_catalogue_helper_changes_one_plan_only(app, tmp_path):
     path = changed_catalogue(app.config["PLANS_FILE"], tmp_path, "seniors", share_cap_fen=100)
     text = path.read_text(encoding="utf-8")
     assert text.count("share_cap_fen = 100") == 1 and text.count("share_cap_fen = 300") == 5
+
+
+def test_a_run_open_across_the_effective_date_executes_on_its_frozen_rules(app, session, clock, tmp_path):
+    now = clock.now()
+    uid, ids = _ten_members(session, now)
+    add_claim(session, ids[0], 6_000, now - dt.timedelta(days=1))
+    proposal = _pass(session, app, tmp_path, now, uid, ids, share_cap_fen=200)
+    during = proposal.window_closes_at + dt.timedelta(hours=1)
+    run = apportionment.prepare(session, PLAN, during)
+    apportionment.publish(session, run.id, during)
+    assert rule_changes.advance(session, proposal.effective_at).in_force == [proposal.id]
+    done = apportionment.execute(session, run.id, proposal.effective_at + dt.timedelta(hours=1), grace_days=30)
+    assert done.status == "executed" and (done.share_cap_fen, done.debited_fen) == (300, 3_000)
+    assert set(_versions(session, ids).values()) == {proposal.to_version_id} and audit_ledger(session).ok
