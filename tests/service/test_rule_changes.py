@@ -201,12 +201,17 @@ def _pass(session, app, tmp_path, now, uid, ids, **changes):
     return proposal
 
 
-def test_runs_before_and_after_the_effective_date_use_the_rules_in_force(app, session, clock, tmp_path):
+def _passed_cap_change_with_a_case(session, app, clock, tmp_path):
+    """Ten members, a 6,000 case ready, a passed change of the cap 3 → 2 yuan; an instant in its notice period."""
     now = clock.now()
     uid, ids = _ten_members(session, now)
     add_claim(session, ids[0], 6_000, now - dt.timedelta(days=1))
     proposal = _pass(session, app, tmp_path, now, uid, ids, share_cap_fen=200)
-    during = proposal.window_closes_at + dt.timedelta(hours=1)
+    return ids, proposal, proposal.window_closes_at + dt.timedelta(hours=1)
+
+
+def test_runs_before_and_after_the_effective_date_use_the_rules_in_force(app, session, clock, tmp_path):
+    ids, proposal, during = _passed_cap_change_with_a_case(session, app, clock, tmp_path)
     # In the notice period: the old rules (cap 3 yuan: 10 payers × 300 = 3,000 of the 6,000).
     run = apportionment.prepare(session, PLAN, during)
     assert (run.share_cap_fen, run.limited_aid_fen, run.plan_version_id) == (300, 3_000, proposal.from_version_id)
@@ -320,11 +325,7 @@ def test_the_catalogue_helper_changes_one_plan_only(app, tmp_path):
 
 
 def test_a_run_open_across_the_effective_date_executes_on_its_frozen_rules(app, session, clock, tmp_path):
-    now = clock.now()
-    uid, ids = _ten_members(session, now)
-    add_claim(session, ids[0], 6_000, now - dt.timedelta(days=1))
-    proposal = _pass(session, app, tmp_path, now, uid, ids, share_cap_fen=200)
-    during = proposal.window_closes_at + dt.timedelta(hours=1)
+    ids, proposal, during = _passed_cap_change_with_a_case(session, app, clock, tmp_path)
     run = apportionment.prepare(session, PLAN, during)
     apportionment.publish(session, run.id, during)
     assert rule_changes.advance(session, proposal.effective_at).in_force == [proposal.id]
