@@ -45,22 +45,14 @@ def test_finance_walks_a_rule_change_from_proposal_to_force(app, live, browser, 
     fin.close()
 
     clock.advance(days=14)
-    fin = Operator(browser, live, clock, screens, "fin", secrets)
-    fin.sign_in()
-    fin.visit(f"/console/proposals/{proposal_id}", "proposal-window-over")
-    fin.submit(f"form[action='/console/proposals/{proposal_id}/close']", "proposal-passed")
-    assert "已通过" in fin.page.inner_text("[data-testid=outcome]")
-    fin.close()
+    act = _finance_acts(browser, live, clock, screens, secrets, proposal_id)
+    assert "已通过" in act("close", "proposal-passed", "[data-testid=outcome]")
 
     proposal = rule_changes.get_proposal(db.session, proposal_id)
     db.session.refresh(proposal)
     clock.at = proposal.effective_at
-    fin = Operator(browser, live, clock, screens, "fin", secrets)
-    fin.sign_in()
-    fin.visit(f"/console/proposals/{proposal_id}", "proposal-effective-date")
-    fin.submit(f"form[action='/console/proposals/{proposal_id}/in-force']", "proposal-in-force")
-    assert "已生效" in fin.page.inner_text("[data-testid=proposal-status]")
-    fin.close()
+    act = _finance_acts(browser, live, clock, screens, secrets, proposal_id)
+    assert "已生效" in act("in-force", "proposal-in-force", "[data-testid=proposal-status]")
     held = set(db.session.execute(sa.select(Membership.plan_version_id).where(Membership.id.in_(ids))).scalars())
     assert held == {proposal.to_version_id}
 
@@ -72,3 +64,18 @@ def test_finance_walks_a_rule_change_from_proposal_to_force(app, live, browser, 
     aud.page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, portrait
     aud.visit("/console/proposals", "proposals-tablet")
     aud.close()
+
+
+def _finance_acts(browser, live, clock, screens, secrets, proposal_id):
+    """Finance signs in afresh (the clock moved past the session's age) and can press one action."""
+    fin = Operator(browser, live, clock, screens, "fin", secrets)
+    fin.sign_in()
+
+    def act(action: str, name: str, read: str) -> str:
+        fin.visit(f"/console/proposals/{proposal_id}", f"before-{name}")
+        fin.submit(f"form[action='/console/proposals/{proposal_id}/{action}']", name)
+        text = fin.page.inner_text(read)
+        fin.close()
+        return text
+
+    return act
