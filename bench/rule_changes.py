@@ -39,31 +39,18 @@ def engine_of(session):
 def one_size(url: str, members: int) -> dict:
     import sqlalchemy as sa
 
-    from app import create_app
     from app.extensions import db
     from app.models import RuleChangeProposal
     from app.services import rule_changes
-    from bench.synthetic import generate_members
-    from config import TestingConfig
+    from bench.synthetic import generate_members, migrated_app
     from tests.rule_change_support import changed_catalogue
 
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-    cfg = TestingConfig().as_dict()
-    cfg.update(SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS={},
-               WECHAT_KEYS_DIR=str(ROOT / "instance" / "wechat-keys"))
-    app = create_app(cfg)
+    os.environ["DATABASE_URL"] = url  # migrated_app configures the app from the environment
+    app = migrated_app(url, fresh=True, now=NOW)
     with app.app_context():
-        from flask_migrate import upgrade
-
         from app.services.plans import load_catalogue
 
-        upgrade()
         session = db.session
-        load_catalogue(session, app.config["PLANS_FILE"], NOW)
         _, generate_s = _timed(lambda: (generate_members(session, PLAN, members, NOW), session.commit()))
         changed = changed_catalogue(app.config["PLANS_FILE"], Path(tempfile.mkdtemp()), PLAN, share_cap_fen=200)
         _, propose_s = _timed(lambda: load_catalogue(session, changed, NOW))
