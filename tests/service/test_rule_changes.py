@@ -10,7 +10,6 @@ from app.services import apportionment, refunds, rule_changes
 from app.services.audit import audit_ledger
 from app.services.errors import Conflict, NotFound
 from app.services.plans import get_plan
-from app.services.unit_of_work import atomic
 from tests.apportionment_support import (RecordingPay, add_claim, add_members, add_paid_orders, balances, make_user,
                                          reset_database, states)
 from tests.rule_change_support import changed_catalogue, propose
