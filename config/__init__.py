@@ -104,6 +104,14 @@ class BaseConfig:
     # A member token's user is looked up once per worker and this period (app/api/security.KnownUsers).
     KNOWN_USERS_TTL_SECONDS = 300
     PLANS_FILE = str(PLANS_FILE)
+    # Rule changes (docs/rule-changes.md): a changed plan is put to its members. Consent window, days
+    # from the window's end to the effective date (the notice period: who disagreed may leave with a
+    # full refund), and the quorum: passes when agree ≥ numerator/denominator of those who answered
+    # AND answered ≥ min_turnout_percent of the eligible memberships. Per plan: PROPOSAL_QUORUM_BY_PLAN.
+    PROPOSAL_WINDOW_DAYS = 14
+    PROPOSAL_NOTICE_DAYS = 30
+    PROPOSAL_QUORUM = {"agree_numerator": 2, "agree_denominator": 3, "min_turnout_percent": 10}
+    PROPOSAL_QUORUM_BY_PLAN: dict = {}
     # Subscribe messages: template ids and fields (data), the outbox's chunks, leases and retries.
     SUBSCRIBE_TEMPLATES_FILE = str(SUBSCRIBE_TEMPLATES_FILE)
     NOTIFICATION_CHUNK_SIZE = 500

@@ -58,7 +58,7 @@ def code_statuses() -> dict[str, frozenset[int]]:
     for cls in classes.values():  # class defaults, e.g. NotFound() → not_found
         found[cls.code].add(STATUS_BY_KIND.get(cls.kind, 400))
     root = Path(__file__).resolve().parent.parent
-    for source in sorted((root / "services").glob("*.py")) + sorted((root / "api").glob("*.py")):
+    for source in sorted((root / "services").rglob("*.py")) + sorted((root / "api").rglob("*.py")):
         for node in ast.walk(ast.parse(source.read_text(), str(source))):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in classes):
                 continue

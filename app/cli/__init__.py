@@ -30,14 +30,22 @@ ledger_cli = AppGroup("ledger", help="The money ledger.")
 
 @plans_cli.command("load")
 @click.option("--file", "path", default=None, help="catalogue file (default: config/plans.toml)")
+@click.option("--window-days", type=int, default=None, help="consent window of a rule change (PROPOSAL_WINDOW_DAYS)")
+@click.option("--notice-days", type=int, default=None, help="window end → effective date (PROPOSAL_NOTICE_DAYS)")
+@click.option("--effective-on", default=None, help="effective date YYYY-MM-DD of a rule change (China date)")
 @at_option
-def load_plans(path, at):
-    """Load the catalogue; a plan whose rules changed gets a new version."""
+def load_plans(path, window_days, notice_days, effective_on, at):
+    """Load the catalogue; a plan whose rules changed becomes a rule-change proposal to its members."""
     from app.services.plans import load_catalogue
+    from app.services.rule_changes import ProposalSettings
 
-    result = load_catalogue(db.session, path or current_app.config["PLANS_FILE"], _now(at))
+    settings = ProposalSettings.from_config(current_app.config, window_days=window_days, notice_days=notice_days,
+                                            effective_on=dt.date.fromisoformat(effective_on) if effective_on else None)
+    result = load_catalogue(db.session, path or current_app.config["PLANS_FILE"], _now(at), settings)
     click.echo(f"plans created: {len(result.created_plans)}, new versions: {len(result.new_versions)}, "
-               f"unchanged: {len(result.unchanged)}")
+               f"proposals: {len(result.proposals)}, unchanged: {len(result.unchanged)}")
+    for note in result.proposals + result.waiting:
+        click.echo(note)
 
 
 @plans_cli.command("refresh-stats")
@@ -115,6 +123,7 @@ CLI_MODULES: list[str] = [
     "app.cli.apportion",
     "app.cli.privacy",
     "app.cli.transparency",
+    "app.cli.proposals",
 ]
 
 

@@ -93,6 +93,12 @@ def _freeze_reports(app: Flask, now: dt.datetime):
     return freeze_closed_months(db.session, now)
 
 
+def _advance_proposals(app: Flask, now: dt.datetime):
+    from app.services.rule_changes import advance
+
+    return advance(db.session, now)
+
+
 def _reconcile_bills(app: Flask, now: dt.datetime):
     from app.metrics import record_bill_reconciliation
     from app.services.bills import reconcile_due
@@ -114,6 +120,7 @@ TASKS: list[PeriodicTask] = [
     PeriodicTask("reports.freeze", dt.timedelta(hours=1), _freeze_reports),
     PeriodicTask("bills.reconcile", dt.timedelta(hours=1), _reconcile_bills),  # yesterday, after 10:00 China time
     PeriodicTask("plans.refresh_stats", dt.timedelta(minutes=1), _refresh_plan_stats),
+    PeriodicTask("proposals.close", dt.timedelta(minutes=10), _advance_proposals),  # windows end, effective dates
 ]
 
 

@@ -15,6 +15,7 @@ from .privacy import (CONSENT_SCOPES, CORRECTION_STATUSES, AuditChainHead, Audit
                       NameCorrection, PiiKey, PiiRotation)
 from .reconciliation import (MISMATCH_CATEGORIES, RESOLUTION_OUTCOMES, BillLine, BillMismatch, BillMismatchResolution,
                              BillReconciliation)
+from .rule_changes import ANSWERS, PROPOSAL_STATUSES, RuleChangeAnswer, RuleChangeProposal
 from .transparency import RECORD_KINDS, FinancialReport, MembershipSecret, TransparencyRecord
 from .users import User
 
@@ -33,4 +34,5 @@ __all__ = [
     "MISMATCH_CATEGORIES", "RESOLUTION_OUTCOMES", "BillLine", "BillMismatch", "BillMismatchResolution",
     "BillReconciliation",
     "RECORD_KINDS", "FinancialReport", "MembershipSecret", "TransparencyRecord",
+    "ANSWERS", "PROPOSAL_STATUSES", "RuleChangeAnswer", "RuleChangeProposal",
 ]

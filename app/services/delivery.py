@@ -69,6 +69,7 @@ NOTES = {
     "balance_note": "请及时充值以保持保障",
     "protected_note": "观察期已结束，保障已生效",
     "aid_note": "互助金已打款，请查收",
+    "proposal_note": "规则变更需您同意，请表态",
 }
 TOPUP_NOTES = {"topup": "充值已到账，感谢参与互助", "sponsor_topup": "有人为您的互助充值了"}
 STATUS_NOTES = {"observing": "已加入，观察期开始", "resumed": "充值成功，保障已恢复",

@@ -19,6 +19,7 @@ from app.models.events import DomainEvent
 # Modules whose import registers subscribers (e.g. the notification outbox).
 SUBSCRIBER_MODULES: list[str] = [
     "app.services.outbox",
+    "app.services.rule_change_notices",
 ]
 
 _subscribers: dict[str, list[Callable]] = defaultdict(list)

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import case, func, select
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Account, Membership, Plan, PlanVersion
 
-from . import ledger
+from . import ledger, rule_changes
 from .errors import InvalidRequest, NotFound
 from .unit_of_work import atomic
 
@@ -26,8 +27,10 @@ _RULE_KEYS = (
 @dataclass(frozen=True)
 class LoadResult:
     created_plans: list[str]
-    new_versions: list[str]
+    new_versions: list[str]  # adopted at once: a plan without active memberships (nobody to ask)
     unchanged: list[str]
+    proposals: list[str] = field(default_factory=list)  # changed rules put to the members (rule_changes)
+    waiting: list[str] = field(default_factory=list)  # changed, but a change is pending or was rejected
 
 
 def read_catalogue(path: str | Path) -> list[dict]:
@@ -59,10 +62,14 @@ def _rules_hash(rules: dict) -> str:
     return hashlib.sha256(json.dumps(rules, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def load_catalogue(session: Session, path: str | Path, now: dt.datetime) -> LoadResult:
-    """Store each plan; a plan whose rules changed gets a new version. Safe to run again."""
+def load_catalogue(session: Session, path: str | Path, now: dt.datetime,
+                   proposals: rule_changes.ProposalSettings | None = None) -> LoadResult:
+    """Store each plan. A plan whose rules changed gets a new version, which becomes current only
+    through a rule-change proposal the members pass (app/services/rule_changes.py); a plan with no
+    active membership adopts it at once. Safe to run again."""
     catalogue = read_catalogue(path)
-    created, versioned, unchanged = [], [], []
+    settings = proposals or rule_changes.ProposalSettings()
+    result = LoadResult([], [], [])
     with atomic(session):
         ledger.ensure_system_accounts(session, now)
         for entry in catalogue:
@@ -73,28 +80,34 @@ def load_catalogue(session: Session, path: str | Path, now: dt.datetime) -> Load
                 plan = Plan(code=code, name=rules["name"], created_at=now)
                 session.add(plan)
                 session.flush()
-                created.append(code)
-            latest = session.execute(
-                select(PlanVersion).where(PlanVersion.plan_id == plan.id).order_by(PlanVersion.version.desc()).limit(1)
-            ).scalar_one_or_none()
-            if latest is not None and latest.rules_sha256 == digest:
-                if code not in created:
-                    unchanged.append(code)
+                result.created_plans.append(code)
+            current = session.get(PlanVersion, plan.current_version_id) if plan.current_version_id else None
+            store = functools.partial(_new_version, session, plan, now=now)
+            if current is None:
+                plan.current_version_id = store(rules, digest).id
+            elif current.rules_sha256 == digest:
+                result.unchanged.append(code)
             else:
-                version = PlanVersion(
-                    plan_id=plan.id, version=(latest.version + 1) if latest else 1, rules=rules,
-                    rules_sha256=digest, summary=rules["summary"], created_at=now,
-                )
-                session.add(version)
-                session.flush()
-                plan.current_version_id = version.id
-                plan.name = rules["name"]
-                if code not in created:
-                    versioned.append(code)
+                outcome, note = rule_changes.catalogue_change(session, plan, current, rules, digest, now, settings,
+                                                              store)
+                if outcome == "adopted":
+                    result.new_versions.append(code)
+                else:
+                    (result.proposals if outcome == "proposed" else result.waiting).append(note)
             for kind in ledger.PLAN_ACCOUNT_KINDS:
                 ledger.ensure_account(session, code=ledger.plan_account_code(code, kind), kind=kind,
                                       now=now, plan_id=plan.id)
-    return LoadResult(created, versioned, unchanged)
+    return result
+
+
+def _new_version(session: Session, plan: Plan, rules: dict, digest: str, *, now: dt.datetime) -> PlanVersion:
+    """A new immutable version row (not made current here)."""
+    latest = session.execute(select(func.max(PlanVersion.version)).where(PlanVersion.plan_id == plan.id)).scalar()
+    version = PlanVersion(plan_id=plan.id, version=(latest or 0) + 1, rules=rules, rules_sha256=digest,
+                          summary=rules["summary"], created_at=now)
+    session.add(version)
+    session.flush()
+    return version
 
 
 def get_plan(session: Session, code: str) -> tuple[Plan, PlanVersion]:

@@ -276,7 +276,7 @@ def test_a_leave_waits_for_the_chunk_in_flight_and_never_pays_twice(pg_engine, c
             leaver.start()
             assert wait_until(lambda: _lock_waiters(pg_engine) >= 1)  # the leave waits on the run's lock
             lo = held.next_membership_id
-            apportionment._chunk_postgresql(chunk_session, held, lo, lo + held.chunk_size, pool, 30)
+            apportionment.engine._chunk_postgresql(chunk_session, held, lo, lo + held.chunk_size, pool, 30)
         leaver.join(timeout=30)
     assert not leaver.is_alive()
     assert (outcome[first].withheld_fen, outcome[first].refunded_fen) == (0, 700)

@@ -43,9 +43,26 @@ def test_members_keep_the_version_they_joined_under(app, services, clock, tmp_pa
     changed = tmp_path / "plans.toml"
     text = open(app.config["PLANS_FILE"], encoding="utf-8").read()
     changed.write_text(text.replace("observation_days = 30", "observation_days = 45"), encoding="utf-8")
-    app.test_cli_runner().invoke(args=["plans", "load", "--file", str(changed)])
+    result = app.test_cli_runner().invoke(args=["plans", "load", "--file", str(changed)])
+    assert "new versions: 0, proposals: 1" in result.output and "transit_accident" in result.output, result.output
     view = memberships.get_for_user(db.session, m.user_id, m.id)
     assert view.plan_version == 1 and view.rules["observation_days"] == 30
+
+
+def test_proposals_close_decides_at_the_window_end(app, services, clock, tmp_path):
+    _member_with_prepay(services, clock)
+    changed = tmp_path / "plans.toml"
+    text = open(app.config["PLANS_FILE"], encoding="utf-8").read()
+    changed.write_text(text.replace("observation_days = 30", "observation_days = 45"), encoding="utf-8")
+    runner = app.test_cli_runner()
+    runner.invoke(args=["plans", "load", "--file", str(changed), "--window-days", "7", "--effective-on",
+                        (clock.now() + dt.timedelta(days=20)).date().isoformat()])
+    listed = runner.invoke(args=["proposals", "list", "--plan", "transit_accident"])
+    assert "open" in listed.output and "eligible 1" in listed.output, listed.output
+    early = runner.invoke(args=["proposals", "close", "--at", (clock.now() + dt.timedelta(days=6)).isoformat()])
+    assert "closed: 0" in early.output
+    due = runner.invoke(args=["proposals", "close", "--at", (clock.now() + dt.timedelta(days=7)).isoformat()])
+    assert due.exit_code == 0 and "closed: 1" in due.output and "failed" in due.output, due.output
 
 
 def test_members_advance_at_a_given_time(app, services, clock):

@@ -1,0 +1,75 @@
+"""What every part of a run needs: its constants, finding a run, and the set-based selections of
+who a run debited or suspended (for subscribers such as notifications)."""
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session
+
+from app.models import Account, ApportionmentRun, Membership, Posting, UTCDateTime
+from app.models.ledger import LedgerTransaction
+
+from ..errors import NotFound
+from ..plans import get_plan
+
+
+RUN_REFERENCE = "apportionment_run"
+DEDUCTION_REASON = "deduction"
+SETTLE_REASON = "apportionment_settle"
+WITHHELD_RETURNED_REASON = "withheld_returned"  # a cancelled run gives back a share withheld at leaving
+CASE_STATUSES = ("publicity", "ready")
+COLLECTED_STATUSES = ("collected", "paid")  # a case whose aid a run collected (an amount owed may follow)
+GOOD_STANDING = ("observing", "protected")
+DEFAULT_CHUNK_SIZE = 100_000
+DEFAULT_GRACE_DAYS = 30
+PUBLIC_STATUSES = ("published", "executing", "executed")
+_DT = UTCDateTime()
+
+
+def sql_text(statement: str, **datetimes) -> text:
+    """A text() statement whose datetime parameters go through UTCDateTime (SQLite stores naive UTC)."""
+    clause = text(statement)
+    used = [bindparam(name, value, type_=_DT) for name, value in datetimes.items() if f":{name}" in statement]
+    return clause.bindparams(*used) if used else clause
+
+
+def find_open_run(session: Session, plan_id: int) -> ApportionmentRun | None:
+    return session.execute(select(ApportionmentRun).where(
+        ApportionmentRun.plan_id == plan_id, ApportionmentRun.status.in_(("prepared", "published", "executing"))
+    )).scalar_one_or_none()
+
+
+def get_run(session: Session, run_id: int, *, for_update: bool = False) -> ApportionmentRun:
+    query = select(ApportionmentRun).where(ApportionmentRun.id == run_id)
+    if for_update:
+        query = query.with_for_update()
+    run = session.execute(query).scalar_one_or_none()
+    if run is None:
+        raise NotFound("没有找到这次分摊", code="run_not_found", details={"run_id": run_id})
+    return run
+
+
+def open_run_id(session: Session, plan_code: str) -> int:
+    plan, _ = get_plan(session, plan_code)
+    run = find_open_run(session, plan.id)
+    if run is None:
+        raise NotFound("这个计划没有进行中的分摊", code="run_not_found", details={"plan_code": plan_code})
+    return run.id
+
+
+def member_account_id(session: Session, membership_id: int) -> int:
+    return session.execute(select(Account.id).where(Account.membership_id == membership_id)).scalar_one()
+
+
+def payers_select(run_id: int):
+    """Membership ids debited by a run (its chunk postings), for set-based fan-out."""
+    return (select(Account.membership_id)
+            .join(Posting, Posting.account_id == Account.id)
+            .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+            .where(LedgerTransaction.reference_type == RUN_REFERENCE, LedgerTransaction.reference_id == str(run_id),
+                   LedgerTransaction.reason == DEDUCTION_REASON, Account.kind == "member"))
+
+
+def suspended_select(run: ApportionmentRun):
+    """Memberships suspended by a run (still suspended): the batch stamped with its execute time."""
+    return select(Membership.id).where(Membership.plan_id == run.plan_id, Membership.state == "suspended",
+                                       Membership.suspended_at == run.execute_at)
