@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: run demo test install lock system-packages browser-packages migrate plans test-python test-miniprogram lint clean
+.PHONY: run demo test install lock system-packages browser-packages migrate plans test-python test-miniprogram miniprogram-npm lint clean
 
 # Installs only what the locks pin, each file checked against its hashes: a requirement missing from a
 # lock fails here (check_lock.py), and so does any package pip would fetch that the lock does not pin.
@@ -58,8 +58,16 @@ $(MP_STAMP): miniprogram/package-lock.json
 	cd miniprogram && npm ci --no-audit --no-fund
 	touch $(MP_STAMP)
 
+## make miniprogram-npm: WeChat's "构建 npm" headless (miniprogram-ci packNpmManually, offline): TDesign into
+## miniprogram/miniprogram/miniprogram_npm (git-ignored, rebuilt when the lock file changes).
+MP_NPM := miniprogram/miniprogram/miniprogram_npm/.built
+$(MP_NPM): $(MP_STAMP) miniprogram/package-lock.json miniprogram/scripts/pack-npm.js
+	cd miniprogram && node scripts/pack-npm.js
+	touch $(MP_NPM)
+miniprogram-npm: $(MP_NPM)
+
 ## make test-miniprogram: jest (pages, components, the OpenAPI contract, the end-to-end flow against the API).
-test-miniprogram: install $(MP_STAMP)
+test-miniprogram: install $(MP_NPM)
 	cd miniprogram && PYTHON=$(abspath $(PY)) npm test
 
 migrate: install
@@ -69,4 +77,4 @@ plans: migrate
 	FLASK_APP=wsgi $(VENV)/bin/flask plans load
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache miniprogram/node_modules
+	rm -rf $(VENV) instance .pytest_cache miniprogram/node_modules miniprogram/miniprogram/miniprogram_npm

@@ -1,6 +1,7 @@
 // Pages and components rendered by miniprogram-simulate, with a fake `wx` whose network answers
 // come from per-test routes ("GET /plans" → {statusCode, data}) and whose other APIs are jest.fn.
 const path = require('path')
+require('./simulate-wxml')
 const simulate = require('miniprogram-simulate')
 
 const ROOT = path.join(__dirname, '..', 'miniprogram')
@@ -19,6 +20,8 @@ function mount(id, properties) {
 
 const ok = (data, statusCode = 200) => ({ statusCode, data })
 const fail = (statusCode, code, message, details) => ({ statusCode, data: { error: { code, message, details } } })
+const SCREEN = { windowWidth: 375, windowHeight: 812, screenWidth: 375, screenHeight: 812, pixelRatio: 2, statusBarHeight: 44,
+  safeArea: { top: 44, bottom: 778, left: 0, right: 375, width: 375, height: 734 } }
 const PENDING = Symbol('pending') // the request never answers: the page stays loading
 
 function routeKey(options) {
@@ -67,6 +70,9 @@ function fakeWx(routes = {}) {
     chooseMedia: jest.fn(({ success }) => success({ tempFiles: [{ tempFilePath: 'wxfile://tmp/a.jpg' }] })),
     getGroupEnterInfo: jest.fn(({ success }) => success({ encryptedData: 'enc', iv: 'iv' })),
     previewImage: jest.fn(),
+    // what TDesign reads when its modules load and its components attach
+    getWindowInfo: () => SCREEN, getAppBaseInfo: () => ({ SDKVersion: '2.19.1', fontSizeSetting: 16, theme: 'light' }),
+    getDeviceInfo: () => ({ platform: 'devtools', system: 'iOS 17' }), getSystemInfoSync: () => SCREEN,
   }
   global.wx = wx
   return wx
@@ -92,5 +98,8 @@ const retry = async comp => {
   await flush()
 }
 const toasts = wx => wx.showToast.mock.calls.map(([options]) => options.title)
+
+global.getApp = global.getApp || (() => ({ globalData: {} }))
+fakeWx() // TDesign's modules read wx when they load, before a test sets its own
 
 module.exports = { load, mount, fakeWx, ok, fail, PENDING, flush, text, tap, input, retry, toasts, API }
