@@ -3,11 +3,17 @@ const { listAnnouncements } = require('../../api/announcements')
 const { loadInto } = require('../../utils/load')
 const { formatDate } = require('../../utils/time')
 
+const a11y = require('../../utils/a11y')
+
 Component({
+  behaviors: [a11y.behavior],
   data: { status: 'loading', errorMessage: '', items: [] },
   methods: {
     onShow() {
       return this.load()
+    },
+    onPullDownRefresh() {
+      return this.load().then(() => wx.stopPullDownRefresh())
     },
     load() {
       return loadInto(this, options => listAnnouncements(null, options).then(data => ({
