@@ -88,8 +88,12 @@ const tap = async (comp, selector, index = 0) => {
   nodes[index].dispatchEvent('tap')
   await flush()
 }
+// a native <input>/<textarea> fires input; TDesign's t-input/t-textarea fire change with the value
 const input = async (comp, selector, value, index = 0) => {
-  comp.querySelectorAll(selector)[index].dispatchEvent('input', { detail: { value } })
+  const node = comp.querySelectorAll(selector)[index]
+  if (!node) throw new Error(`nothing to type into at ${selector}[${index}]`)
+  const tag = node.dom && node.dom.tagName ? node.dom.tagName.toLowerCase() : ''
+  node.dispatchEvent(tag.startsWith('t-') ? 'change' : 'input', { detail: { value } })
   await flush()
 }
 // the retry button of the page's <state-view id="state">
@@ -97,9 +101,21 @@ const retry = async comp => {
   comp.querySelector('#state').querySelector('.state-retry').dispatchEvent('tap')
   await flush()
 }
+// the empty state's action button of the page's <state-view id="state">
+const emptyAction = async comp => {
+  comp.querySelector('#state').querySelector('.state-action').dispatchEvent('tap')
+  await flush()
+}
+// a TDesign component's own event, as it would emit it (t-cell: click; t-input/t-textarea: change)
+const emit = async (comp, selector, name, detail = {}, index = 0) => {
+  const nodes = comp.querySelectorAll(selector)
+  if (!nodes[index]) throw new Error(`nothing at ${selector}[${index}]`)
+  nodes[index].dispatchEvent(name, { detail })
+  await flush()
+}
 const toasts = wx => wx.showToast.mock.calls.map(([options]) => options.title)
 
 global.getApp = global.getApp || (() => ({ globalData: {} }))
 fakeWx() // TDesign's modules read wx when they load, before a test sets its own
 
-module.exports = { load, mount, fakeWx, ok, fail, PENDING, flush, text, tap, input, retry, toasts, API }
+module.exports = { load, mount, fakeWx, ok, fail, PENDING, flush, text, tap, input, retry, emptyAction, emit, toasts, API }

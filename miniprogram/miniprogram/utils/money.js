@@ -28,4 +28,9 @@ function formatCount(n) {
   return typeof n === 'number' && Number.isSafeInteger(n) ? `${n < 0 ? '-' : ''}${groupThousands(String(Math.abs(n)))}` : '—'
 }
 
-module.exports = { formatFen, formatCount, parseYuan }
+// a whole percentage of two integers (progress bars): 1 of 3 → 33
+function percentOf(part, whole) {
+  return whole > 0 ? Math.round((part * 100) / whole) : 0
+}
+
+module.exports = { formatFen, formatCount, parseYuan, percentOf }

@@ -1,12 +1,11 @@
 // A rule-change proposal in words: its status, the tally as shares, and what happens next.
 const { formatDate } = require('./time')
-const { formatCount } = require('./money')
+const { formatCount, percentOf } = require('./money')
 
 const STATUS = {
   open: { text: '表决中', theme: 'primary' }, passed: { text: '已通过', theme: 'success' },
   failed: { text: '未通过', theme: 'default' }, in_force: { text: '已生效', theme: 'success' },
 }
-const percentOf = (part, whole) => (whole > 0 ? Math.round((part * 100) / whole) : 0)
 
 function nextText(p) {
   const effective = formatDate(`${p.effective_on}T00:00:00+08:00`)

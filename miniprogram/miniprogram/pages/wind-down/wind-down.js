@@ -5,7 +5,7 @@ const { getWindDown } = require('../../api/proposals')
 const { getMembership } = require('../../api/memberships')
 const { loadInto } = require('../../utils/load')
 const { formatDate } = require('../../utils/time')
-const { formatFen, formatCount } = require('../../utils/money')
+const { formatFen, formatCount, percentOf } = require('../../utils/money')
 const a11y = require('../../utils/a11y')
 
 const STAGES = [
@@ -19,7 +19,7 @@ function describeWindDown(w) {
   return Object.assign({}, w, {
     stage: Math.max(0, STAGES.findIndex(s => s.key === w.status)),
     closing: formatDate(`${w.closing_date}T00:00:00+08:00`),
-    refundedPercent: p.members_total > 0 ? Math.round((p.refunded * 100) / p.members_total) : 0,
+    refundedPercent: percentOf(p.refunded, p.members_total),
     progressText: `已退回 ${formatCount(p.refunded)}/${formatCount(p.members_total)} 人 · 待退回 ${formatCount(p.pending)} 人${p.failed ? ` · 失败 ${formatCount(p.failed)} 人` : ''}`,
     returnedText: formatFen(p.returned_fen), remainingText: formatFen(p.remaining_fen),
   })
@@ -29,7 +29,7 @@ function describeReturn(r) {
   if (!r) return null
   return Object.assign({}, r, {
     statusText: RETURN_STATUS[r.status] || r.status,
-    percent: r.amount_fen > 0 ? Math.round((r.returned_fen * 100) / r.amount_fen) : 100,
+    percent: r.amount_fen > 0 ? percentOf(r.returned_fen, r.amount_fen) : 100,
   })
 }
 
