@@ -70,6 +70,13 @@ function fakeWx(routes = {}) {
     chooseMedia: jest.fn(({ success }) => success({ tempFiles: [{ tempFilePath: 'wxfile://tmp/a.jpg' }] })),
     getGroupEnterInfo: jest.fn(({ success }) => success({ encryptedData: 'enc', iv: 'iv' })),
     previewImage: jest.fn(),
+    pageScrollTo: jest.fn(),
+    setClipboardData: jest.fn(),
+    // TDesign's notice bar scrolls by wx.createAnimation
+    createAnimation: () => {
+      const animation = new Proxy({}, { get: (target, name) => (name === 'export' ? () => [] : () => animation) })
+      return animation
+    },
     // what TDesign reads when its modules load and its components attach
     getWindowInfo: () => SCREEN, getAppBaseInfo: () => ({ SDKVersion: '2.19.1', fontSizeSetting: 16, theme: 'light' }),
     getDeviceInfo: () => ({ platform: 'devtools', system: 'iOS 17' }), getSystemInfoSync: () => SCREEN,

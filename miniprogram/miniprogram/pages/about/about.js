@@ -12,7 +12,7 @@ Component({
     },
     openDocument(event) {
       const doc = this.data.documents.find(d => d.key === event.currentTarget.dataset.key)
-      wx.showModal({ title: doc.title, content: doc.text, showCancel: false, confirmText: '我知道了' })
+      wx.showModal({ title: doc.title, content: doc.text, showCancel: false, confirmText: '我知道了', success: () => {} })
     },
     openTransparency() {
       wx.navigateTo({ url: '/pages/transparency/transparency' })
