@@ -16,13 +16,15 @@ function fontPx() {
 
 const fontStyle = () => `font-size: ${fontPx()}px`
 
-const behavior = Behavior({
+const definition = {
   data: { fontStyle: `font-size: ${MIN_PX}px` },
   lifetimes: {
     attached() {
       this.setData({ fontStyle: fontStyle() })
     },
   },
-})
+}
+// Behavior exists in the mini-program (and in miniprogram-simulate); plain Node gets the definition
+const behavior = typeof Behavior === 'function' ? Behavior(definition) : definition
 
 module.exports = { behavior, fontPx, fontStyle, MIN_PX, MAX_PX }
