@@ -1,4 +1,4 @@
-const { load, mount, fakeWx, ok, fail, PENDING, text, tap, toasts } = require('../harness')
+const { load, mount, fakeWx, ok, fail, PENDING, text, tap, emit, toasts } = require('../harness')
 const { membership, ledgerPage: page_, ledgerEntry } = require('../fixtures')
 
 const page = load('pages/membership/membership')
@@ -83,4 +83,10 @@ test('a balance on its way back (wind-down or leaving) is shown with its progres
   const comp = mount(page)
   await comp.instance.onLoad({ id: '1' })
   expect(text(comp)).toContain('计划终止，余额 ¥10.00 退回中（已退回 ¥4.00）')
+  await emit(comp, '.wind-down-cell', 'click')
+  expect(global.wx.navigateTo).toHaveBeenLastCalledWith({ url: '/pages/wind-down/wind-down?code=adult_789&membership=1' })
+  await emit(comp, '.proposals-cell', 'click')
+  expect(global.wx.navigateTo).toHaveBeenLastCalledWith({ url: '/pages/proposals/proposals?membership=1&code=adult_789' })
+  await emit(comp, '.deductions-cell', 'click')
+  expect(global.wx.navigateTo).toHaveBeenLastCalledWith({ url: '/pages/deductions/deductions?id=1' })
 })

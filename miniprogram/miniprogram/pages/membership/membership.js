@@ -21,7 +21,7 @@ function returnText(r) {
 
 Component({
   behaviors: [a11y.behavior],
-  data: { status: 'loading', errorMessage: '', id: null, membership: null, entries: [], total: 0, page: 1, loadingMore: false, returnText: '' },
+  data: { status: 'loading', errorMessage: '', id: null, membership: null, entries: [], total: 0, page: 1, loadingMore: false, returnText: '', windingDown: false },
   methods: {
     onLoad(query) {
       this.setData({ id: Number(query.id) })
@@ -32,6 +32,7 @@ Component({
         getMembership(this.data.id, options), ledger(this.data.id, 1, PER_PAGE, options),
       ]).then(([membership, page]) => ({
         membership: describe(membership), returnText: returnText(membership.balance_return),
+        windingDown: Boolean(membership.balance_return && membership.balance_return.reason === 'wind_down'),
         entries: page.items.map(entry), total: page.total, page: 1,
       })))
     },
@@ -53,6 +54,9 @@ Component({
     },
     openDeductions() {
       wx.navigateTo({ url: `/pages/deductions/deductions?id=${this.data.id}` })
+    },
+    openWindDown() {
+      wx.navigateTo({ url: `/pages/wind-down/wind-down?code=${this.data.membership.plan_code}&membership=${this.data.id}` })
     },
     openProposals() {
       wx.navigateTo({ url: `/pages/proposals/proposals?membership=${this.data.id}&code=${this.data.membership.plan_code}` })
