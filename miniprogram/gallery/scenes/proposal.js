@@ -15,7 +15,7 @@ module.exports = [
   { name: 'after-agree', page, query: { id: '2', membership: '1' }, storage: TOKEN,
     responses: { [memberList]: ok({ items: [mine(2)] }),
       [answer]: ok({ proposal_id: 2, membership_id: 1, answer: 'agree', answered_at: '2026-04-05T02:00:00+00:00', tally }) },
-    act: async page => { await page.send('agree') } },
+    act: async comp => { await comp.instance.send('agree') } },
   { name: 'passed-disagreed', page, query: { id: '2', membership: '1' }, storage: TOKEN, responses: { [memberList]: ok({ items: [
     mine(2, { status: 'passed', my_answer: 'disagree', can_answer: false, can_leave_with_full_refund: true,
       outcome_text: '已通过：同意者占答复者的 75%，答复率 16%。新规则 2026-05-01 起生效，不同意的成员可在此之前退出并全额退款。' }),
