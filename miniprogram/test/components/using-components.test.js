@@ -91,3 +91,13 @@ test('the walk finds a missing component, a missing file, a non-component and an
     fs.rmSync(root, { recursive: true, force: true })
   }
 })
+
+test('WeChat DevTools\' own 构建 npm writes where `make miniprogram-npm` does (project.config.json)', () => {
+  const project = require(path.join(ROOT, '..', 'project.config.json'))
+  expect(project.miniprogramRoot).toBe('miniprogram/')
+  expect(project.setting.packNpmManually).toBe(true)
+  expect(project.setting.packNpmRelationList).toEqual([{ packageJsonPath: './package.json', miniprogramNpmDistDir: './miniprogram/' }])
+  const script = fs.readFileSync(path.join(ROOT, '..', 'scripts', 'pack-npm.js'), 'utf8')
+  expect(script).toContain("miniprogramNpmDistDir: path.join(ROOT, 'miniprogram')")
+  expect(script).toContain("packageJsonPath: path.join(ROOT, 'package.json')")
+})
