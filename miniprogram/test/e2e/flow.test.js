@@ -221,6 +221,15 @@ step('see the deduction: the run\'s share, the case it funded, and the balance d
   expect(plan.estimated_annual_fen).toBeGreaterThan(0)
 })
 
+step('opened from a group chat (shareTicket): launch reports the group, and its summary counts this member', ['enterGroup', 'groupSummary'], async () => {
+  const launch = require(path.join(MP, 'utils/launch'))
+  expect(await launch.start({ query: {}, shareTicket: 'family-chat' })).toBe(true)
+  expect(wx.getStorageSync(launch.GROUP_KEY)).toBe('G-family-chat')
+  const summary = await require(path.join(MP, 'api/auth')).groupSummary('G-family-chat')
+  expect(summary).toMatchObject({ opengid: 'G-family-chat', members_seen: 1 })
+  expect(summary.protected_people).toBe(0) // in observation: not protected yet
+})
+
 step('verify my deduction on the phone: the proof from the API checks against the run\'s published root; a tampered one fails',
   ['deductions', 'deductionProof'], async () => {
     const { verifyDebitProof } = require(path.join(MP, 'utils/merkle'))
