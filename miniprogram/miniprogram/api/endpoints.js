@@ -117,8 +117,9 @@ module.exports = {
   getClaim: { method: 'GET', path: '/claims/{id}', response: CLAIM_FIELDS },
   uploadClaimDocument: { method: 'POST', path: '/claims/{id}/documents', multipart: true, body: ['file'],
     response: ['id', 'content_type'] },
-  listAnnouncements: { method: 'GET', path: '/announcements', query: ['plan_code'],
-    response: each('items', ANNOUNCEMENT_FIELDS) },
+  // keyset pages: limit, and the cursor the previous page gave (next_cursor, null on the last page)
+  listAnnouncements: { method: 'GET', path: '/announcements', query: ['plan_code', 'limit', 'cursor'],
+    response: [...each('items', ANNOUNCEMENT_FIELDS), 'next_cursor'] },
   getAnnouncement: { method: 'GET', path: '/announcements/{id}',
     response: [...ANNOUNCEMENT_FIELDS, 'objections[].status'] },
   createObjection: { method: 'POST', path: '/announcements/{id}/objections', body: ['reason'], response: ['id', 'status'] },
