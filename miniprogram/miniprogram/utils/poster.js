@@ -23,6 +23,23 @@ function posterSpec({ planName, shareCapText, membersText, code }) {
   }
 }
 
+// The share card of a plan (500 × 400, WeChat's 5:4): its name, members and cap, from the API.
+function cardSpec({ planName, membersText, shareCapText }) {
+  return {
+    width: 500,
+    height: 400,
+    header: { x: 0, y: 0, w: 500, h: 150, color: ACCENT },
+    texts: [
+      { text: '一起互助', x: 40, y: 70, size: 34, color: '#ffffff', bold: true },
+      { text: planName, x: 40, y: 120, size: 30, color: '#ffffff' },
+      { text: `${membersText}人正在互助`, x: 40, y: 230, size: 34, color: '#1f2329', bold: true },
+      { text: `每案每人最多分摊${shareCapText}`, x: 40, y: 290, size: 30, color: '#1f2329' },
+      { text: '每一期的钱都公开，可在手机上核验', x: 40, y: 350, size: 24, color: '#5f6368' },
+    ],
+    qrcode: null,
+  }
+}
+
 function drawPoster(ctx, spec, qrcodeImage) {
   ctx.fillStyle = '#ffffff'
   ctx.fillRect(0, 0, spec.width, spec.height)
@@ -34,7 +51,7 @@ function drawPoster(ctx, spec, qrcodeImage) {
     ctx.textAlign = t.align || 'left'
     ctx.fillText(t.text, t.x, t.y)
   })
-  if (qrcodeImage) ctx.drawImage(qrcodeImage, spec.qrcode.x, spec.qrcode.y, spec.qrcode.size, spec.qrcode.size)
+  if (qrcodeImage && spec.qrcode) ctx.drawImage(qrcodeImage, spec.qrcode.x, spec.qrcode.y, spec.qrcode.size, spec.qrcode.size)
 }
 
 // Saving to the album with the permission flow: asked once (wx.authorize); refused before → the
@@ -61,4 +78,4 @@ function saveToAlbum(filePath) {
     .then(outcome => (outcome === 'granted' ? save() : 'denied'))
 }
 
-module.exports = { posterSpec, drawPoster, saveToAlbum, WIDTH, HEIGHT }
+module.exports = { posterSpec, cardSpec, drawPoster, saveToAlbum, WIDTH, HEIGHT }

@@ -58,3 +58,22 @@ test('unknown plan: the API message, and retry', async () => {
   await retry(comp)
   expect(text(comp)).toContain('规则')
 })
+
+test('the share card: drawn from the plan\'s own numbers; with my inviter code; none drawn, WeChat\'s screenshot', async () => {
+  const wx = fakeWx({ 'GET /plans/adult_789': ok(plan('adult_789', { counts: { members: 218432, observing: 0, protected: 218432 } })) })
+  wx.storage.user = { invite_code: 'AB12CD' }
+  wx.canvasToTempFilePath = jest.fn(({ success }) => success({ tempFilePath: 'wxfile://card.png' }))
+  const texts = []
+  const canvas = { getContext: () => new Proxy({}, { get: (t, name) => (name === 'fillText' ? text_ => texts.push(text_) : () => {}), set: () => true }) }
+  const comp = mount(page)
+  comp.instance.getCanvas = () => Promise.resolve(canvas)
+  await comp.instance.onLoad({ code: 'adult_789' })
+  expect(texts).toEqual(['一起互助', '成人互助计划', '218,432人正在互助', '每案每人最多分摊¥3.00', '每一期的钱都公开，可在手机上核验'])
+  expect(comp.instance.onShareAppMessage()).toEqual({ title: '成人互助计划：每案每人最多分摊¥3.00',
+    path: '/pages/plan/plan?code=adult_789&inviter=AB12CD', imageUrl: 'wxfile://card.png' })
+  expect(comp.instance.onShareTimeline()).toEqual({ title: '成人互助计划 · 218,432人互助中', query: 'code=adult_789', imageUrl: 'wxfile://card.png' })
+  const plain = mount(page)
+  plain.instance.getCanvas = () => Promise.resolve(null)
+  await plain.instance.onLoad({ code: 'adult_789' })
+  expect(plain.instance.onShareAppMessage().imageUrl).toBeUndefined()
+})
