@@ -1,5 +1,5 @@
 // Scenes for pages/settings/settings: which messages are on
-const { API, ok, fail, TOKEN, templates } = require('../fixtures')
+const { API, ok, TOKEN, templates } = require('../fixtures')
 
 const page = 'pages/settings/settings'
 const get = `GET ${API}/subscriptions`
@@ -12,5 +12,4 @@ module.exports = [
   { name: 'loading', page, storage: TOKEN, pending: [get] },
   { name: 'loaded', page, storage: TOKEN, responses: { [get]: ok(some()) } },
   { name: 'all-on', page, storage: TOKEN, responses: { [get]: ok({ items: some().items.map(t => Object.assign({}, t, { remaining: 1 })) }) } },
-  { name: 'error', page, storage: TOKEN, responses: { [get]: fail(503, 'unavailable', '服务暂时不可用，请稍后再试') } },
 ]
