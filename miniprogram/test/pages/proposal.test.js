@@ -49,3 +49,22 @@ test('the window closed meanwhile (409 proposal_closed): said, and reloaded; pas
   await emit(comp, '.leave-cell', 'click')
   expect(wx.navigateTo).toHaveBeenCalledWith({ url: '/pages/membership/membership?id=3' })
 })
+
+test('loading, and a proposal that does not exist', async () => {
+  const { PENDING } = require('../harness')
+  fakeWx({ 'GET /proposals/9': [PENDING, fail(404, 'not_found', '没有这个变更')] })
+  const comp = mount(detail)
+  comp.instance.onLoad({ id: '9' })
+  expect(text(comp)).toContain('加载中')
+  await comp.instance.onLoad({ id: '9' })
+  expect(text(comp)).toContain('没有这个变更')
+})
+
+test('a member\'s list without this proposal (another plan\'s): the public view, no vote', async () => {
+  const wx = fakeWx({ 'GET /memberships/3/proposals': ok({ items: [] }), 'GET /proposals/2': ok(proposal(2)) })
+  const comp = mount(detail)
+  await comp.instance.onLoad({ id: '2', membership: '3' })
+  expect(wx.requests.map(r => r.key)).toEqual(['GET /memberships/3/proposals', 'GET /proposals/2'])
+  expect(text(comp)).toContain('每案分摊上限从3元调整为5元')
+  expect(comp.querySelector('.agree-button')).toBeFalsy()
+})

@@ -35,3 +35,10 @@ test('loading, error', async () => {
   await comp.instance.onShow()
   expect(text(comp)).toContain('暂不可用')
 })
+
+test('no templates configured: said so', async () => {
+  fakeWx({ 'GET /subscriptions': ok({ items: [] }) })
+  const comp = mount(page)
+  await comp.instance.onShow()
+  expect(text(comp)).toContain('暂无可订阅的通知')
+})
