@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: run demo test install lock system-packages browser-packages migrate plans test-python test-miniprogram gallery lint clean
+.PHONY: run demo test install lock system-packages browser-packages migrate plans test-python test-miniprogram miniprogram-npm gallery lint clean
 
 # Installs only what the locks pin, each file checked against its hashes: a requirement missing from a
 # lock fails here (check_lock.py), and so does any package pip would fetch that the lock does not pin.
@@ -58,14 +58,22 @@ $(MP_STAMP): miniprogram/package-lock.json
 	cd miniprogram && npm ci --no-audit --no-fund
 	touch $(MP_STAMP)
 
+## make miniprogram-npm: WeChat's "构建 npm" headless (miniprogram-ci packNpmManually, offline): TDesign into
+## miniprogram/miniprogram/miniprogram_npm (git-ignored, rebuilt when the lock file changes).
+MP_NPM := miniprogram/miniprogram/miniprogram_npm/.built
+$(MP_NPM): $(MP_STAMP) miniprogram/package-lock.json miniprogram/scripts/pack-npm.js
+	cd miniprogram && node scripts/pack-npm.js
+	touch $(MP_NPM)
+miniprogram-npm: $(MP_NPM)
+
 ## make test-miniprogram: jest (pages, components, the OpenAPI contract, the end-to-end flow against the API,
 ## the page gallery), then the list of the gallery's pictures.
-test-miniprogram: install $(MP_STAMP) browser-packages
+test-miniprogram: install $(MP_NPM) browser-packages
 	cd miniprogram && PYTHON=$(abspath $(PY)) npm test; status=$$?; ls -1 gallery/out/*.png 2>/dev/null || true; exit $$status
 
 ## make gallery: every page in each of its states rendered to PNG (375×812 @2x, and full height when taller)
 ## with an index: miniprogram/gallery/out/index.html. Scenes: miniprogram/gallery/scenes/<page-dir>.js.
-gallery: $(MP_STAMP) browser-packages
+gallery: $(MP_NPM) browser-packages
 	cd miniprogram && node gallery/render.js
 
 migrate: install
@@ -75,4 +83,4 @@ plans: migrate
 	FLASK_APP=wsgi $(VENV)/bin/flask plans load
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache miniprogram/node_modules
+	rm -rf $(VENV) instance .pytest_cache miniprogram/node_modules miniprogram/miniprogram/miniprogram_npm

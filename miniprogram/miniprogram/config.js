@@ -14,9 +14,22 @@ const API_BASE_OVERRIDE_KEY = 'apiBase'
 // Subscribe-message templates the member is asked for, by the key the API knows them by
 // (config/subscribe_templates.toml); their ids come from GET /subscriptions, so a template
 // replaced in the WeChat console needs no new release. WeChat shows at most 3 per prompt.
+// Asked only at moments members accept them (after joining, after a top-up, when reporting or
+// following a case), never on launch.
 const SUBSCRIBE_KEYS = {
+  afterJoin: ['observation_over', 'membership_status', 'balance_low'],
   afterTopup: ['topup_credited', 'share_deducted', 'balance_low'],
   afterClaim: ['claim_status', 'aid_paid'],
+  followCase: ['case_publicity', 'case_announced'],
+}
+
+// Who runs the platform and where the money is (pages/about). The legal entity and the custodian are
+// facts of the deployment: set them here before a release (the about page shows what is set).
+const OPERATOR = {
+  name: '一起互助',
+  entity: '',        // the operating company's registered name
+  custodian: '',     // the bank holding the custodial account
+  contact: '',       // customer service: phone or WeChat
 }
 
 function envVersion() {
@@ -33,4 +46,4 @@ function apiBase() {
   return (override || (ENVIRONMENTS[env] || ENVIRONMENTS.develop).apiBase).replace(/\/+$/, '')
 }
 
-module.exports = { ENVIRONMENTS, SUBSCRIBE_KEYS, API_BASE_OVERRIDE_KEY, envVersion, apiBase }
+module.exports = { ENVIRONMENTS, SUBSCRIBE_KEYS, OPERATOR, API_BASE_OVERRIDE_KEY, envVersion, apiBase }

@@ -103,4 +103,57 @@ const policy = (overrides = {}) => Object.assign({
   claim_scopes: ['privacy_policy', 'medical_documents'],
 }, overrides)
 
-module.exports = { policy, plan, membership, payment, ledgerPage, ledgerEntry, templates, TEMPLATE_KEYS, invite, runCase, deductions, announcement, claim, run }
+// GET /plans/{code}/reports/{period}: a month's report (app/services/reports.compute), all fen
+const report = (period = '2026-04', overrides = {}) => Object.assign({
+  period, frozen: false, sha256: null,
+  report: {
+    v: 1, plan: 'adult_789', plan_name: '成人互助计划', from: '2026-03-31T16:00:00+00:00', to: '2026-04-30T16:00:00+00:00',
+    opening: { member_fen: 300000, plan_surplus_fen: 0, aid_payable_fen: 0, plan_pool_fen: 0, refund_pending_fen: 0 },
+    closing: { member_fen: 370200, plan_surplus_fen: 120, aid_payable_fen: 0, plan_pool_fen: 0, refund_pending_fen: 0 },
+    members_with_balance_at_close: 218432,
+    flows: { money_received_fen: 640000, topups_own_fen: 600000, topups_sponsored_fen: 40000, topup_count: 321,
+      deductions_fen: 54000, aid_payable_added_fen: 50000, aid_paid_fen: 50000, balances_to_refund_fen: 1000,
+      refunds_fen: 1000, fees_fen: 4000, surplus_change_fen: 120 },
+    custody: {
+      money: { money_received_fen: 425320, money_returned_fen: 1000, aid_paid_fen: 50000, fees_fen: 4000, total_fen: 370320 },
+      held: { member_balances_fen: 370200, surplus_fen: 120, aid_payable_fen: 0, pool_in_run_fen: 0, refunds_on_their_way_fen: 0,
+        total_fen: 370320 },
+      balanced: true,
+    },
+    runs: [{ run_id: 5, executed_at: '2026-04-16T02:00:00+00:00', cases: 2, payers: 216000, share_fen: 250, collected_fen: 53997500,
+      suspended: 10, aid_collected_fen: 50000000, fee_fen: 3997500, surplus_before_fen: 0, surplus_after_fen: 0 }],
+    history: [
+      { run_id: 4, executed_at: '2026-03-31T02:00:00+00:00', payers: 210000, share_fen: 180, aid_collected_fen: 30000000 },
+      { run_id: 5, executed_at: '2026-04-16T02:00:00+00:00', payers: 216000, share_fen: 250, aid_collected_fen: 50000000 },
+    ],
+  },
+}, overrides)
+
+const frozenReports = { items: [{ period: '2026-03', sha256: 'a3f1c2d4e5b6a7980112233445566778899aabbccddeeff00112233445566778',
+  frozen_at: '2026-04-01T00:05:00+00:00' }] }
+
+const groupSummary = (overrides = {}) => Object.assign({ opengid: 'G-1', members_seen: 12, protected_people: 5,
+  plans: [{ plan_code: 'adult_789', plan_name: '成人互助计划', protected: 4 }, { plan_code: 'children', plan_name: '少儿互助计划', protected: 1 }],
+}, overrides)
+
+// issue 14's objects (/work/notes/contract-14.md)
+const proposal = (id, overrides = {}) => Object.assign({
+  id, plan_code: 'adult_789', status: 'open', title: '每案分摊上限从3元调整为5元',
+  summary_text: '大病治疗费用上涨，提高每案每人分摊上限，最高互助金不变。',
+  differences: [{ field: 'share_cap_fen', before_text: '每案每人最多分摊 ¥3.00', after_text: '每案每人最多分摊 ¥5.00',
+    text: '每个案例你最多分摊的金额从 3 元变为 5 元' }],
+  window_opens_at: '2026-04-01T02:00:00+00:00', window_closes_at: '2026-04-15T02:00:00+00:00',
+  effective_on: '2026-05-01', notice_ends_on: '2026-04-30',
+  quorum: { agree_ratio_text: '同意者不少于答复者的三分之二', min_turnout_percent: 10, eligible_count: 1234 },
+  tally: { agree: 150, disagree: 50, answered: 200, eligible: 1234, turnout_percent: 16 },
+  outcome_text: null,
+}, overrides)
+
+const windDown = (overrides = {}) => Object.assign({
+  plan_code: 'adult_789', status: 'refunding', closing_date: '2026-06-30', announced_at: '2026-05-01T02:00:00+00:00',
+  joins_open: false, claims_text: '2026-06-30 之前发生的事故仍可申请，之后发生的不再受理。',
+  progress: { members_total: 1234, refunded: 800, pending: 430, failed: 4, returned_fen: 250000, remaining_fen: 120200 },
+  surplus_rule_text: '计划结余按终止日各成员余额的比例分还。', closing_report_url: null, notes: ['一年以内的充值原路退回，更早的以商家转账退回。'],
+}, overrides)
+
+module.exports = { report, frozenReports, groupSummary, proposal, windDown, policy, plan, membership, payment, ledgerPage, ledgerEntry, templates, TEMPLATE_KEYS, invite, runCase, deductions, announcement, claim, run }

@@ -1,6 +1,7 @@
 // Pages and components rendered by miniprogram-simulate, with a fake `wx` whose network answers
 // come from per-test routes ("GET /plans" → {statusCode, data}) and whose other APIs are jest.fn.
 const path = require('path')
+require('./simulate-wxml')
 const simulate = require('miniprogram-simulate')
 
 const ROOT = path.join(__dirname, '..', 'miniprogram')
@@ -19,6 +20,8 @@ function mount(id, properties) {
 
 const ok = (data, statusCode = 200) => ({ statusCode, data })
 const fail = (statusCode, code, message, details) => ({ statusCode, data: { error: { code, message, details } } })
+const SCREEN = { windowWidth: 375, windowHeight: 812, screenWidth: 375, screenHeight: 812, pixelRatio: 2, statusBarHeight: 44,
+  safeArea: { top: 44, bottom: 778, left: 0, right: 375, width: 375, height: 734 } }
 const PENDING = Symbol('pending') // the request never answers: the page stays loading
 
 function routeKey(options) {
@@ -67,6 +70,16 @@ function fakeWx(routes = {}) {
     chooseMedia: jest.fn(({ success }) => success({ tempFiles: [{ tempFilePath: 'wxfile://tmp/a.jpg' }] })),
     getGroupEnterInfo: jest.fn(({ success }) => success({ encryptedData: 'enc', iv: 'iv' })),
     previewImage: jest.fn(),
+    pageScrollTo: jest.fn(),
+    setClipboardData: jest.fn(),
+    // TDesign's notice bar scrolls by wx.createAnimation
+    createAnimation: () => {
+      const animation = new Proxy({}, { get: (target, name) => (name === 'export' ? () => [] : () => animation) })
+      return animation
+    },
+    // what TDesign reads when its modules load and its components attach
+    getWindowInfo: () => SCREEN, getAppBaseInfo: () => ({ SDKVersion: '2.19.1', fontSizeSetting: 16, theme: 'light' }),
+    getDeviceInfo: () => ({ platform: 'devtools', system: 'iOS 17' }), getSystemInfoSync: () => SCREEN,
   }
   global.wx = wx
   return wx
@@ -82,8 +95,12 @@ const tap = async (comp, selector, index = 0) => {
   nodes[index].dispatchEvent('tap')
   await flush()
 }
+// a native <input>/<textarea> fires input; TDesign's t-input/t-textarea fire change with the value
 const input = async (comp, selector, value, index = 0) => {
-  comp.querySelectorAll(selector)[index].dispatchEvent('input', { detail: { value } })
+  const node = comp.querySelectorAll(selector)[index]
+  if (!node) throw new Error(`nothing to type into at ${selector}[${index}]`)
+  const tag = node.dom && node.dom.tagName ? node.dom.tagName.toLowerCase() : ''
+  node.dispatchEvent(tag.startsWith('t-') ? 'change' : 'input', { detail: { value } })
   await flush()
 }
 // the retry button of the page's <state-view id="state">
@@ -91,6 +108,21 @@ const retry = async comp => {
   comp.querySelector('#state').querySelector('.state-retry').dispatchEvent('tap')
   await flush()
 }
+// the empty state's action button of the page's <state-view id="state">
+const emptyAction = async comp => {
+  comp.querySelector('#state').querySelector('.state-action').dispatchEvent('tap')
+  await flush()
+}
+// a TDesign component's own event, as it would emit it (t-cell: click; t-input/t-textarea: change)
+const emit = async (comp, selector, name, detail = {}, index = 0) => {
+  const nodes = comp.querySelectorAll(selector)
+  if (!nodes[index]) throw new Error(`nothing at ${selector}[${index}]`)
+  nodes[index].dispatchEvent(name, { detail })
+  await flush()
+}
 const toasts = wx => wx.showToast.mock.calls.map(([options]) => options.title)
 
-module.exports = { load, mount, fakeWx, ok, fail, PENDING, flush, text, tap, input, retry, toasts, API }
+global.getApp = global.getApp || (() => ({ globalData: {} }))
+fakeWx() // TDesign's modules read wx when they load, before a test sets its own
+
+module.exports = { load, mount, fakeWx, ok, fail, PENDING, flush, text, tap, input, retry, emptyAction, emit, toasts, API }

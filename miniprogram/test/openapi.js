@@ -41,6 +41,8 @@ function resolve(doc, schema) {
 function hasField(doc, schema, fieldPath) {
   let current = resolve(doc, schema)
   for (const step of fieldPath.split('.')) {
+    // a free-form object (a Dict field: no properties listed) holds whatever is under it
+    if (current.type === 'object' && !current.properties && current.additionalProperties !== false) return true
     const list = step.endsWith('[]')
     const name = list ? step.slice(0, -2) : step
     const props = current.properties || {}

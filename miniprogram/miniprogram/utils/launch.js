@@ -3,6 +3,9 @@
 const { relogin, INVITER_KEY } = require('../api/request')
 const { enterGroup } = require('../api/auth')
 
+// the group chat the mini-program was last opened from (its opengid): the home page offers its summary
+const GROUP_KEY = 'opengid'
+
 function inviterFrom(options) {
   const query = (options && options.query) || {}
   if (query.inviter) return String(query.inviter)
@@ -29,10 +32,11 @@ async function start(options) {
   if (shareTicket) {
     const info = await groupEnterInfo(shareTicket)
     if (info && info.encryptedData) {
-      await enterGroup({ encryptedData: info.encryptedData, iv: info.iv }, { silent: true }).catch(() => null)
+      const entered = await enterGroup({ encryptedData: info.encryptedData, iv: info.iv }, { silent: true }).catch(() => null)
+      if (entered && entered.opengid) wx.setStorageSync(GROUP_KEY, entered.opengid)
     }
   }
   return true
 }
 
-module.exports = { start, inviterFrom }
+module.exports = { start, inviterFrom, GROUP_KEY }

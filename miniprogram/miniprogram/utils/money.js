@@ -5,9 +5,10 @@ function groupThousands(digits) {
   return digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',')
 }
 
-function formatFen(fen) {
+// {sign: true}: a credit shows its "+" (ledger entries); a debit always shows its "-".
+function formatFen(fen, options = {}) {
   if (typeof fen !== 'number' || !Number.isSafeInteger(fen)) return '—'
-  const sign = fen < 0 ? '-' : ''
+  const sign = fen < 0 ? '-' : (options.sign && fen > 0 ? '+' : '')
   const abs = Math.abs(fen)
   const cents = abs % 100
   const yuan = (abs - cents) / 100 // exact: abs - cents is a multiple of 100
@@ -22,4 +23,14 @@ function parseYuan(text) {
   return Number(match[1]) * 100 + Number(fraction)
 }
 
-module.exports = { formatFen, parseYuan }
+// counts of people, members, payers: 218432 → "218,432"
+function formatCount(n) {
+  return typeof n === 'number' && Number.isSafeInteger(n) ? `${n < 0 ? '-' : ''}${groupThousands(String(Math.abs(n)))}` : '—'
+}
+
+// a whole percentage of two integers (progress bars): 1 of 3 → 33
+function percentOf(part, whole) {
+  return whole > 0 ? Math.round((part * 100) / whole) : 0
+}
+
+module.exports = { formatFen, formatCount, parseYuan, percentOf }

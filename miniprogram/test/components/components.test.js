@@ -1,7 +1,8 @@
-const { load, mount, text } = require('../harness')
+const { load, mount, text, flush, fakeWx } = require('../harness')
 
 const money = load('components/money/index')
 const stateView = load('components/state-view/index')
+const barChart = load('components/bar-chart/index')
 
 test('<money> shows integer fen as yuan, and follows changes', () => {
   const comp = mount(money, { fen: 30000000 })
@@ -13,15 +14,48 @@ test('<money> shows integer fen as yuan, and follows changes', () => {
   expect(text(comp)).toBe('—')
 })
 
-test('<state-view>: loading, empty, error with retry', () => {
+test('<money sign>: a credit shows "+", a debit "-", zero neither; size="large" for a balance', () => {
+  const comp = mount(money, { fen: 1000, sign: true, size: 'large' })
+  expect(text(comp)).toBe('+¥10.00')
+  expect(comp.querySelector('.money-positive')).toBeTruthy()
+  expect(comp.querySelector('.money-large')).toBeTruthy()
+  comp.setData({ fen: -250 })
+  expect(text(comp)).toBe('-¥2.50')
+  comp.setData({ fen: 0 })
+  expect(text(comp)).toBe('¥0.00')
+  expect(mount(money, { fen: 1000 }).querySelector('.money-body')).toBeTruthy()
+})
+
+test('<state-view>: loading is a skeleton, empty with its action, error with retry, then the content', async () => {
   const comp = mount(stateView, { status: 'loading' })
   expect(text(comp)).toContain('加载中')
-  comp.setData({ status: 'empty', emptyText: '空空如也' })
+  expect(comp.querySelector('.skeleton-card')).toBeTruthy()
+  comp.setData({ status: 'empty', emptyText: '空空如也', emptyAction: '去看看' })
   expect(text(comp)).toContain('空空如也')
+  const acted = jest.fn()
+  comp.addEventListener('action', acted)
+  comp.querySelector('.state-action').dispatchEvent('tap')
+  await flush()
+  expect(acted).toHaveBeenCalledTimes(1)
   comp.setData({ status: 'error', message: '网络不给力' })
   expect(text(comp)).toContain('网络不给力')
+  expect(comp.querySelector('.state-action')).toBeFalsy()
   const retried = jest.fn()
   comp.addEventListener('retry', retried)
   comp.querySelector('.state-retry').dispatchEvent('tap')
-  return new Promise(resolve => setTimeout(resolve, 0)).then(() => expect(retried).toHaveBeenCalledTimes(1))
+  await flush()
+  expect(retried).toHaveBeenCalledTimes(1)
+  comp.setData({ status: 'ready' })
+  expect(comp.querySelector('.state-content')).toBeTruthy()
+  expect(text(comp)).not.toContain('网络不给力')
+})
+
+test('<bar-chart>: the bars\' figures listed under the canvas (also for screen readers); no data said so', () => {
+  fakeWx()
+  const comp = mount(barChart, { title: '每期每人分摊', points: [{ label: '03-31', value: 180 }, { label: '04-16', value: 250 }] })
+  expect(text(comp)).toBe('每期每人分摊03-31¥1.8004-16¥2.50')
+  expect(comp.querySelector('.chart-canvas')).toBeTruthy()
+  comp.setData({ points: [] })
+  expect(text(comp)).toContain('暂无数据')
+  expect(comp.querySelector('.chart-canvas')).toBeFalsy()
 })

@@ -2,7 +2,8 @@
 // Python API and the WeChat emulator started here. Log in, join, top up (the emulator pays like a
 // phone and notifies the live API), see the balance and the ledger, subscribe, invite, claims and
 // announcements; then a case (`flask demo case`) and an apportionment run (`flask apportion
-// prepare/publish/execute`) on the stack's own database, and the deduction as the member sees it.
+// prepare/publish/execute`) on the stack's own database, and the deduction as the member sees it;
+// verifying it on the phone (the Merkle proof), the month's report, and leaving.
 // Steps whose endpoints are known gaps (test/known-gaps.js) are listed as skipped by name.
 const path = require('path')
 const { startStack } = require('./stack')
@@ -218,4 +219,44 @@ step('see the deduction: the run\'s share, the case it funded, and the balance d
   expect(Number.isInteger(plan.estimated_annual_fen)).toBe(true)
   expect(plan.estimated_annual_fen % run.share_fen).toBe(0)
   expect(plan.estimated_annual_fen).toBeGreaterThan(0)
+})
+
+step('opened from a group chat (shareTicket): launch reports the group, and its summary counts this member', ['enterGroup', 'groupSummary'], async () => {
+  const launch = require(path.join(MP, 'utils/launch'))
+  expect(await launch.start({ query: {}, shareTicket: 'family-chat' })).toBe(true)
+  expect(wx.getStorageSync(launch.GROUP_KEY)).toBe('G-family-chat')
+  const summary = await require(path.join(MP, 'api/auth')).groupSummary('G-family-chat')
+  expect(summary).toMatchObject({ opengid: 'G-family-chat', members_seen: 1 })
+  expect(summary.protected_people).toBe(0) // in observation: not protected yet
+})
+
+step('verify my deduction on the phone: the proof from the API checks against the run\'s published root; a tampered one fails',
+  ['deductions', 'deductionProof'], async () => {
+    const { verifyDebitProof } = require(path.join(MP, 'utils/merkle'))
+    const proof = await api.memberships.deductionProof(state.membershipId, state.run.id)
+    expect(proof).toMatchObject({ run_id: state.run.id, amount_fen: state.run.share_fen })
+    expect(verifyDebitProof(proof)).toEqual({ ok: true, reason: '' })
+    expect(verifyDebitProof(Object.assign({}, proof, { amount_fen: proof.amount_fen + 1 })).ok).toBe(false)
+  })
+
+step('the month\'s report (what the transparency page charts): the run, both custody sides equal', ['getReport', 'listReports'], async () => {
+  const { describeReport, currentPeriod } = require(path.join(MP, 'utils/reports'))
+  const entry = await api.plans.getReport(state.run.plan_code, currentPeriod())
+  expect(entry.frozen).toBe(false)
+  const report = describeReport(entry)
+  expect(report.balanced).toBe(true)
+  expect(report.runs.map(r => [r.run_id, r.share_fen])).toEqual([[state.run.id, state.run.share_fen]])
+  expect(report.chart.map(p => p.value)).toEqual([state.run.share_fen])
+  expect(report.heldRows.find(r => r.key === 'member_balances_fen').fen).toBeGreaterThanOrEqual(state.balanceBefore - state.run.share_fen)
+  expect(Array.isArray((await api.plans.listReports(state.run.plan_code)).items)).toBe(true)
+})
+
+step('leave: the membership ends and what is left of the balance goes back', ['leave', 'getMembership'], async () => {
+  const before = await api.memberships.getMembership(state.membershipId)
+  const result = await api.memberships.leave(state.membershipId)
+  expect(result.membership.state).toBe('left')
+  expect(result.refunded_fen).toBe(before.balance_fen)
+  const after = await api.memberships.getMembership(state.membershipId)
+  expect(after.state).toBe('left')
+  expect(after.balance_fen).toBe(0)
 })

@@ -39,6 +39,11 @@ function makeWx({ apiBase, emulatorUrl, openid, tmpDir = os.tmpdir() }) {
     // the member accepts every template offered
     requestSubscribeMessage: ({ tmplIds, success }) => success(Object.assign({ errMsg: 'requestSubscribeMessage:ok' },
       ...tmplIds.map(id => ({ [id]: 'accept' })))),
+    // opened from a group chat: the emulator seals the group's opengid with this user's session_key,
+    // as WeChat does for wx.getGroupEnterInfo (the shareTicket stands for the group here: opengid G-<ticket>)
+    getGroupEnterInfo: options => call(http({ url: `${emulatorUrl}_emulator/groups/encrypt`, method: 'POST',
+      header: { 'content-type': 'application/json' }, data: { openid, opengid: `G-${options.shareTicket}` } })
+      .then(res => { if (res.statusCode !== 200) throw new Error(JSON.stringify(res.data)); return res.data }), options),
     // a binary answer saved to a temporary file, as WeChat does
     downloadFile: options => call(fetch(options.url, { headers: options.header }).then(async response => {
       const file = path.join(fs.mkdtempSync(path.join(tmpDir, 'wx-download-')), 'download')

@@ -25,7 +25,9 @@ test('loading and error', async () => {
 
 test('object with a reason', async () => {
   const { wx, comp } = await open({ 'POST /announcements/4/objections': ok({ id: 1, reason: '他去年就确诊了，隐瞒了病史', status: 'pending', resolution: null, created_at: '2026-04-05T02:00:00+00:00', resolved_at: null }, 201) })
-  expect(text(comp)).toContain('42岁 · 杭州 · 成人互助计划 · 公示至 2026-04-10')
+  expect(text(comp)).toContain('42岁 · 杭州 · 成人互助计划')
+  expect(text(comp)).toContain('公示截止2026-04-10')
+  expect(text(comp)).toContain('调查机构某调查机构') // the investigating organisation
   expect(text(comp)).toContain('核定互助金¥300,000.00')
   expect(text(comp)).toContain('已核实诊断证明与病历')
   await input(comp, '.reason', '  他去年就确诊了，隐瞒了病史  ')
@@ -51,4 +53,18 @@ test('publicity over (its end has passed, or the case moved on): no form', async
     expect(text(comp)).toContain('公示已结束')
     expect(comp.querySelector('.object-button')).toBeFalsy()
   }
+})
+
+test('following a case asks for its notices from the tap, and says so', async () => {
+  const { templates } = require('../fixtures')
+  const wx = fakeWx({ 'GET /announcements/4': ok(announcement(4)), 'GET /subscriptions': ok(templates()),
+    'POST /subscriptions': ok(templates(1)) })
+  wx.requestSubscribeMessage.mockImplementation(({ tmplIds, success }) => success(Object.assign({}, ...tmplIds.map(id => ({ [id]: 'accept' })))))
+  const comp = mount(page)
+  await comp.instance.onLoad({ id: '4' })
+  expect(wx.requestSubscribeMessage).not.toHaveBeenCalled()
+  await tap(comp, '.follow-button')
+  expect(wx.requestSubscribeMessage.mock.calls[0][0].tmplIds).toEqual(['yiqi-case-announced-dev', 'yiqi-case-publicity-dev'])
+  expect(wx.requests.find(r => r.key === 'POST /subscriptions').options.data).toEqual({ accepted: ['case_announced', 'case_publicity'] })
+  expect(text(comp)).toContain('已关注此案例')
 })

@@ -1,20 +1,20 @@
-const { load, mount, fakeWx, ok, fail, PENDING, text, tap } = require('../harness')
+const { load, mount, fakeWx, ok, PENDING, text, emit } = require('../harness')
 const { announcement } = require('../fixtures')
 
 const page = load('pages/announcements/announcements')
 
 test('the cases in publicity; tap opens one', async () => {
-  const wx = fakeWx({ 'GET /announcements': ok({ items: [announcement(4), announcement(5, { person: '赵*' })] }) })
+  const wx = fakeWx({ 'GET /announcements': ok({ items: [announcement(4), announcement(5, { person: '赵*' })], next_cursor: null }) })
   const comp = mount(page)
   await comp.instance.onShow()
-  expect(text(comp)).toContain('李* · 白血病¥300,000.00')
+  expect(text(comp)).toContain('李* · 白血病成人互助计划 · 公示至 2026-04-10¥300,000.00')
   expect(text(comp)).toContain('公示至 2026-04-10')
-  await tap(comp, '.announcement', 1)
+  await emit(comp, '.announcement', 'click', {}, 1)
   expect(wx.navigateTo).toHaveBeenCalledWith({ url: '/pages/announcement/announcement?id=5' })
 })
 
 test('loading, empty, error', async () => {
-  fakeWx({ 'GET /announcements': [PENDING, ok({ items: [] }), { networkError: 'timeout' }] })
+  fakeWx({ 'GET /announcements': [PENDING, ok({ items: [], next_cursor: null }), { networkError: 'timeout' }] })
   const comp = mount(page)
   comp.instance.onShow()
   expect(text(comp)).toContain('加载中')
@@ -22,4 +22,29 @@ test('loading, empty, error', async () => {
   expect(text(comp)).toContain('目前没有公示中的案例')
   await comp.instance.onShow()
   expect(text(comp)).toContain('网络不给力')
+})
+
+test('pull to refresh loads again and stops the indicator', async () => {
+  const wx = fakeWx({ 'GET /announcements': ok({ items: [announcement(4)], next_cursor: null }) })
+  const comp = mount(page)
+  await comp.instance.onShow()
+  await comp.instance.onPullDownRefresh()
+  expect(wx.requests.filter(r => r.key === 'GET /announcements').length).toBe(2)
+  expect(wx.stopPullDownRefresh).toHaveBeenCalledTimes(1)
+})
+
+test('paging: keyset pages of 20, the next asked with the cursor the last one gave, until there is none', async () => {
+  const first = Array.from({ length: 20 }, (_, i) => announcement(100 - i))
+  const wx = fakeWx({ 'GET /announcements': [ok({ items: first, next_cursor: 'c-2' }), ok({ items: [announcement(7, { person: '钱*' })], next_cursor: null })] })
+  const comp = mount(page)
+  await comp.instance.onShow()
+  expect(wx.requests[0].options.url).toContain('/announcements?limit=20')
+  expect(comp.querySelectorAll('.announcement').length).toBe(20)
+  await comp.instance.onReachBottom()
+  expect(wx.requests[1].options.url).toContain('/announcements?limit=20&cursor=c-2')
+  expect(comp.querySelectorAll('.announcement').length).toBe(21)
+  expect(text(comp)).toContain('钱* · 白血病')
+  expect(text(comp)).toContain('没有更多了')
+  await comp.instance.onReachBottom()
+  expect(wx.requests.length).toBe(2)
 })

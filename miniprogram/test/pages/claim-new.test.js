@@ -13,12 +13,14 @@ async function open(routes) {
 async function fill(comp) {
   await tap(comp, '.member', 0)
   await tap(comp, '.incident', 1)
+  await tap(comp, '.next-button')
   const pick = (field, value) => comp.instance.onInput({ currentTarget: { dataset: { field } }, detail: { value } })
   pick('incidentDate', '2026-02-27')
   await input(comp, '.diagnosis-input', '骨折')
   pick('diagnosisDate', '2026-03-01')
   await input(comp, '.hospital-input', '市第一医院')
   await input(comp, '.city-input', '杭州')
+  await tap(comp, '.next-button')
   await tap(comp, '.consent', 0)
   await tap(comp, '.consent', 1)
 }
@@ -38,13 +40,18 @@ test('only members who can claim are offered; the claim is sent and opened', asy
   expect(wx.redirectTo).toHaveBeenCalledWith({ url: '/pages/claim/claim?id=7' })
 })
 
-test('missing fields are named; an API refusal is shown', async () => {
+test('three steps; missing fields are named next to them; an API refusal is shown', async () => {
   const { wx, comp } = await open({ 'POST /claims': fail(400, 'in_observation', '观察期内发生的不在互助范围内') })
-  await tap(comp, '.submit')
+  expect(text(comp)).toContain('1为谁申请2发生了什么3确认提交')
+  await tap(comp, '.next-button')
   expect(text(comp)).toContain('请选择为谁申请')
   await tap(comp, '.member', 0)
-  await tap(comp, '.submit')
+  await tap(comp, '.next-button')
+  await tap(comp, '.next-button')
   expect(text(comp)).toContain('请选择发病或出险日期')
+  expect(text(comp.querySelector('.hospital-input'))).toContain('请填写确诊医院')
+  expect(text(comp.querySelector('.city-input'))).toContain('请填写医院所在城市')
+  await tap(comp, '.back-button')
   await fill(comp)
   await tap(comp, '.submit')
   expect(toasts(wx)).toEqual(['观察期内发生的不在互助范围内'])
@@ -64,8 +71,8 @@ test('loading, empty (nobody protected), error', async () => {
 
 test('the medical-documents consent is its own box, asked before sending', async () => {
   const { wx, comp } = await open({ 'POST /claims': ok(claim(7, { status: 'submitted' }), 201) })
-  expect(text(comp)).toContain('我单独同意处理我上传的医疗材料')
   await fill(comp)
+  expect(text(comp)).toContain('我单独同意处理我上传的医疗材料')
   await tap(comp, '.consent', 1)
   await tap(comp, '.submit')
   expect(text(comp)).toContain('请阅读并勾选「单独同意：处理病历和诊断材料」')

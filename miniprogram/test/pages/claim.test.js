@@ -12,7 +12,7 @@ async function open(routes) {
 
 test('the timeline of its status and its documents', async () => {
   const { comp } = await open({})
-  expect(text(comp)).toContain('2026-03-06 10:00 审核中')
+  expect(text(comp)).toContain('审核中2026-03-06 10:00 材料齐全，开始审核')
   expect(text(comp)).toContain('材料齐全，开始审核')
   expect(text(comp)).toContain('材料（1）图片 1')
   expect(text(comp)).toContain('白血病审核中市第一医院 · 确诊 2026-03-01')

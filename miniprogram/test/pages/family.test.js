@@ -1,4 +1,4 @@
-const { load, mount, fakeWx, ok, fail, PENDING, text, tap } = require('../harness')
+const { load, mount, fakeWx, ok, fail, PENDING, text, tap, emit, emptyAction } = require('../harness')
 const { membership } = require('../fixtures')
 
 const page = load('pages/family/family')
@@ -15,6 +15,8 @@ test('states, balances, observation countdown, suspended warning with a top-up b
   expect(shown).toContain('观察期还剩 42 天')
   expect(shown).toContain('李*（父母）')
   expect(shown).toContain('余额¥1.20')
+  await emit(comp, '.membership-cell', 'click', {}, 1)
+  expect(wx.navigateTo).toHaveBeenLastCalledWith({ url: '/pages/membership/membership?id=2' })
   expect(shown).toContain('余额不足，保障已暂停。请在 2026-05-01 前充值恢复保障')
   expect(shown).toContain('预存 ¥3.00 后开始观察期')
   await tap(comp, '.topup-button', 1)
@@ -30,7 +32,7 @@ test('loading, empty, error', async () => {
   expect(text(comp)).toContain('加载中')
   await comp.instance.onShow()
   expect(text(comp)).toContain('家里还没有人加入互助')
-  await tap(comp, '.browse-plans')
+  await emptyAction(comp)
   expect(global.wx.switchTab).toHaveBeenCalledWith({ url: '/pages/index/index' })
 })
 

@@ -1,4 +1,4 @@
-const { load, mount, fakeWx, ok, fail, PENDING, text, tap, toasts } = require('../harness')
+const { load, mount, fakeWx, ok, fail, PENDING, text, tap, emit, toasts } = require('../harness')
 const { membership, ledgerPage: page_, ledgerEntry } = require('../fixtures')
 
 const page = load('pages/membership/membership')
@@ -13,9 +13,11 @@ test('balance and ledger; sharing gives the sponsor link', async () => {
   const comp = mount(page)
   await comp.instance.onLoad({ id: '1' })
   expect(text(comp)).toContain('收支明细（3）')
-  expect(text(comp)).toContain('充值（家人代充） 2026-04-17 10:00¥5.00')
-  expect(text(comp)).toContain('充值 2026-03-02 10:00¥10.00')
-  expect(text(comp)).toContain('-¥2.50')
+  expect(text(comp)).toContain('余额¥10.00') // large: the balance is the page's main figure
+  expect(comp.querySelector('.balance').dom.innerHTML).toContain('money-large')
+  expect(text(comp)).toContain('充值（家人代充）2026-04-17 10:00+¥5.00') // credits with "+"
+  expect(text(comp)).toContain('充值2026-03-02 10:00+¥10.00')
+  expect(text(comp)).toContain('分摊2026-04-16 10:00-¥2.50')
   expect(wx.requests[1].options.url).toContain('/memberships/1/ledger?page=1&per_page=20')
   expect(comp.instance.onShareAppMessage()).toEqual({ title: '帮张*充值互助金', path: '/pages/topup/topup?sponsor=sp-tok' })
   await tap(comp, '.topup-button')
@@ -38,8 +40,11 @@ test('leaving asks first; a refusal (open claim) is toasted', async () => {
     'POST /memberships/1/leave': fail(409, 'open_claim', '有进行中的互助申请，暂不能退出') })
   const comp = mount(page)
   await comp.instance.onLoad({ id: '1' })
-  await tap(comp, '.leave-link')
+  await tap(comp, '.leave-button')
   expect(wx.showModal).toHaveBeenCalledTimes(1)
+  expect(wx.showModal.mock.calls[0][0]).toMatchObject({ title: '确认退出此计划？', confirmText: '退出', confirmColor: '#c5221f' })
+  expect(wx.showModal.mock.calls[0][0].content).toContain('余额 ¥10.00 按规则退回')
+  expect(comp.querySelector('.leave-button').dom.innerHTML).toContain('t-button--danger') // a destructive action
   expect(toasts(wx)).toEqual(['有进行中的互助申请，暂不能退出'])
 })
 
@@ -50,9 +55,38 @@ test('leaving confirmed: done and reloaded; declined: nothing sent', async () =>
   const comp = mount(page)
   await comp.instance.onLoad({ id: '1' })
   wx.showModal.mockImplementationOnce(({ success }) => success({ confirm: false, cancel: true }))
-  await tap(comp, '.leave-link')
+  await tap(comp, '.leave-button')
   expect(wx.requests.filter(r => r.key.endsWith('/leave'))).toEqual([])
-  await tap(comp, '.leave-link')
+  await tap(comp, '.leave-button')
   expect(toasts(wx)).toEqual(['已退出，退回 ¥10.00'])
   expect(text(comp)).toContain('已退出')
+})
+
+test('paging: the next ledger page is appended when the member reaches the bottom', async () => {
+  const first = Array.from({ length: 20 }, (_, i) => ledgerEntry(i + 1))
+  const wx = fakeWx({ 'GET /memberships/1': ok(membership(1)),
+    'GET /memberships/1/ledger': [ok(page_(first, { total: 21 })), ok(page_([ledgerEntry(21, { amount_fen: -250, reason: '分摊' })], { page: 2, total: 21 }))] })
+  const comp = mount(page)
+  await comp.instance.onLoad({ id: '1' })
+  expect(comp.querySelectorAll('.entry').length).toBe(20)
+  await comp.instance.onReachBottom()
+  expect(wx.requests[2].options.url).toContain('/memberships/1/ledger?page=2&per_page=20')
+  expect(comp.querySelectorAll('.entry').length).toBe(21)
+  expect(text(comp)).toContain('没有更多了')
+  await comp.instance.onReachBottom() // all loaded: nothing more is asked
+  expect(wx.requests.length).toBe(3)
+})
+
+test('a balance on its way back (wind-down or leaving) is shown with its progress', async () => {
+  fakeWx({ 'GET /memberships/1': ok(membership(1, { state: 'left', balance_return: { reason: 'wind_down', status: 'returning',
+    amount_fen: 1000, returned_fen: 400, by_refund_fen: 400, by_transfer_fen: 0 } })), 'GET /memberships/1/ledger': ledgerPage([]) })
+  const comp = mount(page)
+  await comp.instance.onLoad({ id: '1' })
+  expect(text(comp)).toContain('计划终止，余额 ¥10.00 退回中（已退回 ¥4.00）')
+  await emit(comp, '.wind-down-cell', 'click')
+  expect(global.wx.navigateTo).toHaveBeenLastCalledWith({ url: '/pages/wind-down/wind-down?code=adult_789&membership=1' })
+  await emit(comp, '.proposals-cell', 'click')
+  expect(global.wx.navigateTo).toHaveBeenLastCalledWith({ url: '/pages/proposals/proposals?membership=1&code=adult_789' })
+  await emit(comp, '.deductions-cell', 'click')
+  expect(global.wx.navigateTo).toHaveBeenLastCalledWith({ url: '/pages/deductions/deductions?id=1' })
 })

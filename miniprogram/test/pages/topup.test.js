@@ -1,10 +1,11 @@
 const { load, mount, fakeWx, ok, fail, PENDING, text, tap, input, toasts } = require('../harness')
-const { membership, payment, templates } = require('../fixtures')
+const { membership, payment, templates, plan } = require('../fixtures')
 
 const page = load('pages/topup/topup')
 
 async function open(routes, query = { id: '1' }) {
-  const wx = fakeWx(Object.assign({ 'GET /subscriptions': ok(templates()), 'GET /memberships/1': ok(membership(1, { balance_fen: 300 })) }, routes))
+  const wx = fakeWx(Object.assign({ 'GET /subscriptions': ok(templates()), 'GET /memberships/1': ok(membership(1, { balance_fen: 300 })),
+    'GET /plans/adult_789': ok(plan('adult_789', { share_cap_fen: 500 })) }, routes))
   const comp = mount(page)
   await comp.instance.onLoad(query)
   return { wx, comp }
@@ -17,7 +18,8 @@ test('loading, then whose balance is topped up', async () => {
   expect(text(comp)).toContain('加载中')
   const { comp: loaded } = await open({})
   expect(text(loaded)).toContain('张* · 成人互助计划')
-  expect(text(loaded)).toContain('¥3.00')
+  expect(text(loaded)).toContain('当前余额¥3.00')
+  expect(text(loaded)).toContain('每案每人最多分摊 ¥5.00') // the plan's own cap, from the API
 })
 
 test('load error is shown', async () => {
@@ -54,9 +56,10 @@ test('a custom amount in yuan is sent as integer fen', async () => {
 test('an invalid amount is refused before any request', async () => {
   const { wx, comp } = await open({})
   await input(comp, '.custom-amount', '1.234')
+  expect(text(comp.querySelector('.custom-amount'))).toContain('请输入正确的金额') // next to the field, as typed
   await tap(comp, '.pay-button')
   expect(text(comp)).toContain('请输入正确的金额')
-  expect(wx.requests.map(r => r.key).filter(key => key !== 'GET /subscriptions')).toEqual(['GET /memberships/1'])
+  expect(wx.requests.map(r => r.key).filter(key => key !== 'GET /subscriptions')).toEqual(['GET /memberships/1', 'GET /plans/adult_789'])
 })
 
 test('no templates from the API (it failed): paid all the same, no prompt', async () => {

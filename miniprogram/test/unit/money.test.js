@@ -21,7 +21,7 @@ test('no float arithmetic on money in the mini-program sources', () => {
   const offenders = []
   const walk = dir => fs.readdirSync(dir, { withFileTypes: true }).forEach(entry => {
     const file = path.join(dir, entry.name)
-    if (entry.isDirectory()) return walk(file)
+    if (entry.isDirectory()) return entry.name === 'miniprogram_npm' ? null : walk(file) // third-party code
     if (!/\.(js|wxml)$/.test(entry.name)) return
     fs.readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
       // dividing or multiplying a *_fen value by 100 (yuan as a float), or toFixed on money

@@ -2,12 +2,19 @@
 const { getAnnouncement, createObjection } = require('../../api/announcements')
 const { loadInto } = require('../../utils/load')
 const { formatDate } = require('../../utils/time')
+const { loadTemplates, askSubscriptions } = require('../../utils/pay')
+const { SUBSCRIBE_KEYS } = require('../../config')
+
+const a11y = require('../../utils/a11y')
 
 Component({
-  data: { status: 'loading', errorMessage: '', id: null, announcement: null, reason: '', sending: false, objectionError: '', objected: false },
+  behaviors: [a11y.behavior],
+  data: { status: 'loading', errorMessage: '', id: null, announcement: null, reason: '', sending: false, objectionError: '', objected: false, following: false },
   methods: {
     onLoad(query) {
       this.setData({ id: Number(query.id) })
+      this.templates = []
+      loadTemplates().then(templates => { this.templates = templates })
       return this.load()
     },
     load() {
@@ -20,7 +27,13 @@ Component({
       })))
     },
     onReason(event) {
-      this.setData({ reason: event.detail.value })
+      this.setData({ reason: event.detail.value, objectionError: '' })
+    },
+    // following a case: the notices of its publicity and its run, asked from this tap (WeChat's rule)
+    async follow() {
+      const accepted = await askSubscriptions(this.templates, SUBSCRIBE_KEYS.followCase)
+      this.setData({ following: accepted.length > 0 })
+      wx.showToast({ title: accepted.length ? '已关注，有进展会通知你' : '未开启通知', icon: 'none' })
     },
     async object() {
       const reason = this.data.reason.trim()

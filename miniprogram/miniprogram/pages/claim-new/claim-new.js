@@ -7,11 +7,18 @@ const { loadTemplates, askSubscriptions } = require('../../utils/pay')
 const { SUBSCRIBE_KEYS } = require('../../config')
 const consent = require('../../utils/consent')
 
+const STEPS = [{ title: '为谁申请' }, { title: '发生了什么' }, { title: '确认提交' }]
+const DATE = /^\d{4}-\d{2}-\d{2}$/
+
+const a11y = require('../../utils/a11y')
+
 Component({
+  behaviors: [a11y.behavior],
   data: {
     status: 'loading', errorMessage: '', memberships: [], incidents: INCIDENTS,
     membershipId: null, incidentType: 'illness', incidentDate: '', diagnosis: '', diagnosisDate: '', hospital: '', city: '',
     description: '', submitting: false, submitError: '', policy: null, consentScopes: [], consents: {},
+    steps: STEPS, step: 0, errors: {},
   },
   methods: {
     onLoad() {
@@ -29,27 +36,48 @@ Component({
     ...consent.methods,
     choose(event) {
       const { field, value } = event.currentTarget.dataset
-      this.setData({ [field]: field === 'membershipId' ? Number(value) : value })
+      this.setData({ [field]: field === 'membershipId' ? Number(value) : value, [`errors.${field}`]: '' })
     },
     onInput(event) {
-      this.setData({ [event.currentTarget.dataset.field]: event.detail.value })
+      const field = event.currentTarget.dataset.field
+      this.setData({ [field]: event.detail.value, [`errors.${field}`]: '' })
     },
-    problem() {
-      if (!this.data.membershipId) return '请选择为谁申请'
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(this.data.incidentDate)) return '请选择发病或出险日期'
-      if (!this.data.diagnosis.trim()) return '请填写诊断结果'
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(this.data.diagnosisDate)) return '请选择确诊日期'
-      if (!this.data.hospital.trim()) return '请填写确诊医院'
-      if (!this.data.city.trim()) return '请填写医院所在城市'
-      return this.consentProblem()
+    // {field: message} for one step: shown next to each field
+    problems(step) {
+      const d = this.data
+      const errors = {}
+      if (step === 0 && !d.membershipId) errors.membershipId = '请选择为谁申请'
+      if (step === 1) {
+        if (!DATE.test(d.incidentDate)) errors.incidentDate = '请选择发病或出险日期'
+        if (!d.diagnosis.trim()) errors.diagnosis = '请填写诊断结果'
+        if (!DATE.test(d.diagnosisDate)) errors.diagnosisDate = '请选择确诊日期'
+        if (!d.hospital.trim()) errors.hospital = '请填写确诊医院'
+        if (!d.city.trim()) errors.city = '请填写医院所在城市'
+      }
+      if (step === 2) {
+        const problem = this.consentProblem()
+        if (problem) errors.consent = problem
+      }
+      return errors
+    },
+    next() {
+      const errors = this.problems(this.data.step)
+      this.setData({ errors })
+      if (!Object.keys(errors).length) this.setData({ step: this.data.step + 1 })
+    },
+    back() {
+      this.setData({ step: Math.max(0, this.data.step - 1), errors: {}, submitError: '' })
     },
     async submit() {
-      const problem = this.problem()
-      if (problem) {
-        this.setData({ submitError: problem })
-        return
+      if (this.data.submitting) return
+      for (let step = 0; step < STEPS.length; step += 1) {
+        const errors = this.problems(step)
+        if (Object.keys(errors).length) {
+          this.setData({ step, errors })
+          return
+        }
       }
-      this.setData({ submitting: true, submitError: '' })
+      this.setData({ submitting: true, submitError: '', errors: {} })
       // straight from the tap (WeChat's rule): progress notices for this claim; optional
       const asked = askSubscriptions(this.templates, SUBSCRIBE_KEYS.afterClaim)
       try {

@@ -8,7 +8,10 @@ const { formatDateTime } = require('../../utils/time')
 const UPLOADABLE = ['submitted', 'under_review', 'returned', 'investigating']
 const documentText = d => (d.content_type === 'application/pdf' ? 'PDF 文件' : '图片')
 
+const a11y = require('../../utils/a11y')
+
 Component({
+  behaviors: [a11y.behavior],
   data: { status: 'loading', errorMessage: '', id: null, claim: null, uploading: false, uploadMessage: '', uploadError: '' },
   methods: {
     onLoad(query) {

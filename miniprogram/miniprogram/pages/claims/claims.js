@@ -4,11 +4,17 @@ const { listMemberships } = require('../../api/memberships')
 const { loadInto } = require('../../utils/load')
 const { formatDate } = require('../../utils/time')
 
+const a11y = require('../../utils/a11y')
+
 Component({
+  behaviors: [a11y.behavior],
   data: { status: 'loading', errorMessage: '', items: [] },
   methods: {
     onShow() {
       return this.load()
+    },
+    onPullDownRefresh() {
+      return this.load().then(() => wx.stopPullDownRefresh())
     },
     load() {
       // a claim names its membership; whose it is comes from the family's memberships

@@ -2,12 +2,17 @@
 const { listMemberships } = require('../../api/memberships')
 const { loadInto } = require('../../utils/load')
 const { describe } = require('../../utils/memberships')
+const a11y = require('../../utils/a11y')
 
 Component({
+  behaviors: [a11y.behavior],
   data: { status: 'loading', errorMessage: '', items: [] },
   methods: {
     onShow() {
       return this.load()
+    },
+    onPullDownRefresh() {
+      return this.load().then(() => wx.stopPullDownRefresh())
     },
     load() {
       return loadInto(this, options => listMemberships(options).then(data => ({ items: data.items.map(describe) })),

@@ -4,14 +4,18 @@ const { getMembership } = require('../../api/memberships')
 const { createTopup, getSponsor, sponsorTopup } = require('../../api/topups')
 const { loadInto } = require('../../utils/load')
 const { parseYuan, formatFen } = require('../../utils/money')
+const { getPlan } = require('../../api/plans')
 const { requestPayment, loadTemplates, askSubscriptions } = require('../../utils/pay')
+const a11y = require('../../utils/a11y')
 
 const AMOUNTS_FEN = [300, 1000, 3000, 5000]
 
 Component({
+  behaviors: [a11y.behavior],
   data: {
+    shareCapText: '',
     status: 'loading', errorMessage: '', id: null, sponsor: '', target: null,
-    amounts: AMOUNTS_FEN, amountFen: 1000, custom: '', paying: false, payState: '', payMessage: '',
+    amounts: AMOUNTS_FEN, amountFen: 1000, custom: '', customError: '', paying: false, payState: '', payMessage: '',
   },
   methods: {
     onLoad(query) {
@@ -20,16 +24,19 @@ Component({
       return this.load()
     },
     load() {
+      // the share cap in the plan's own number (own membership: its plan; a sponsor link names no plan code)
       return loadInto(this, options => (this.data.sponsor
-        ? getSponsor(this.data.sponsor, options)
-        : getMembership(this.data.id, options)).then(target => ({ target })))
+        ? getSponsor(this.data.sponsor, options).then(target => ({ target, shareCapText: '' }))
+        : getMembership(this.data.id, options).then(target => getPlan(target.plan_code, options)
+          .then(plan => ({ target, shareCapText: formatFen(plan.share_cap_fen) })))))
     },
     chooseAmount(event) {
       this.setData({ amountFen: Number(event.currentTarget.dataset.fen), custom: '' })
     },
     onCustom(event) {
       const fen = parseYuan(event.detail.value)
-      this.setData({ custom: event.detail.value, amountFen: fen })
+      this.setData({ custom: event.detail.value, amountFen: fen,
+        customError: event.detail.value && fen === null ? '请输入正确的金额（最多两位小数）' : '' })
     },
     async pay() {
       if (this.data.paying) return
