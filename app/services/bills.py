@@ -31,7 +31,7 @@ from . import payments
 from .clock import CHINA_TZ
 from .errors import InvalidRequest, NotFound
 from .ports import BillHashMismatch, PayFailure
-from .unit_of_work import atomic
+from .unit_of_work import atomic, outside_transaction, reading
 
 log = logging.getLogger(__name__)
 STAGE_CHUNK = 5_000
@@ -219,12 +219,12 @@ def _finish(session: Session, reconciliation_id: int, now: dt.datetime, **values
 def _settle_missed(session: Session, pay, reconciliation_id: int, now: dt.datetime) -> int:
     """Top-ups WeChat billed as paid whose order we still hold open: the payments' reconcile path
     (query WeChat, settle_transaction: idempotent), each outside any transaction of ours."""
-    open_orders = session.execute(text(
-        "SELECT o.id, o.out_trade_no, o.amount_fen, l.amount_fen FROM bill_lines l "
-        "JOIN orders o ON o.out_trade_no = l.reference WHERE l.reconciliation_id = :rec AND l.kind = 'payment' "
-        "AND l.state = 'SUCCESS' AND o.status IN ('created', 'paying', 'closed') ORDER BY o.id"),
-        {"rec": reconciliation_id}).all()
-    session.commit()
+    with reading(session):
+        open_orders = session.execute(text(
+            "SELECT o.id, o.out_trade_no, o.amount_fen, l.amount_fen FROM bill_lines l "
+            "JOIN orders o ON o.out_trade_no = l.reference WHERE l.reconciliation_id = :rec AND l.kind = 'payment' "
+            "AND l.state = 'SUCCESS' AND o.status IN ('created', 'paying', 'closed') ORDER BY o.id"),
+            {"rec": reconciliation_id}).all()
     settled = 0
     for order_id, out_trade_no, ours, theirs in open_orders:
         report = payments.ReconcileReport()
@@ -248,7 +248,8 @@ def reconcile_day(session: Session, pay, day: dt.date, now: dt.datetime) -> Bill
         for kind, to_lines, summary_first in (("trade", trade_lines, TRADE_SUMMARY_FIRST),
                                               ("fundflow", fundflow_lines, FUND_SUMMARY_FIRST)):
             with tempfile.TemporaryFile() as raw:
-                hashes[kind] = pay.download_bill(kind, day.isoformat(), raw)
+                with outside_transaction(session):
+                    hashes[kind] = pay.download_bill(kind, day.isoformat(), raw)
                 raw.seek(0)
                 text_stream = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
                 staged += _stage(session, rec, to_lines(ParsedBill(text_stream, summary_first)))
@@ -257,8 +258,7 @@ def reconcile_day(session: Session, pay, day: dt.date, now: dt.datetime) -> Bill
         return _finish(session, rec, now, status="refused", error=str(exc))
     except PayFailure as exc:  # e.g. the bill is not ready yet: the scheduler tries again
         return _finish(session, rec, now, status="refused", error=f"WeChat: {exc}")
-    except BillFormatError as exc:
-        session.rollback()
+    except BillFormatError as exc:  # raised while parsing, between the staging transactions
         return _finish(session, rec, now, status="refused", error=f"bill format: {exc}")
     settled = _settle_missed(session, pay, rec, now)
     start, end = day_bounds(day)
@@ -289,8 +289,9 @@ def reconcile_due(session: Session, pay, now: dt.datetime) -> BillReconciliation
     day = due_day(now)
     if day is None:
         return None
-    done = session.execute(select(BillReconciliation.status).where(BillReconciliation.bill_date == day)).scalar_one_or_none()
-    session.commit()
+    with reading(session):
+        done = session.execute(select(BillReconciliation.status)
+                               .where(BillReconciliation.bill_date == day)).scalar_one_or_none()
     if done == "done":
         return None
     return reconcile_day(session, pay, day, now)

@@ -27,7 +27,7 @@ from app.models import (Account, DomainEvent, Membership, Notification, Plan, Su
 
 from .ports import SubscribeMessageSender, WeChatRejected, WeChatUnavailable
 from .subscriptions import Template
-from .unit_of_work import atomic
+from .unit_of_work import atomic, outside_transaction
 
 PERMANENT_ERRCODES = {40003, 40037, 43101, 47003}
 RETRY_ERRCODES = {-1, 45009}
@@ -277,7 +277,8 @@ def deliver_chunk(session: Session, sender: SubscribeMessageSender, templates: d
                 recorder.add(row, attempts[row.id], "failed", f"unknown template {row.template_key}")
                 continue
             try:
-                sender.send_subscribe_message(row.openid, template.id, render(template, row), page=template.page)
+                with outside_transaction(session):
+                    sender.send_subscribe_message(row.openid, template.id, render(template, row), page=template.page)
             except Exception as error:  # classified; anything unexpected is a permanent failure, recorded
                 recorder.add(row, attempts[row.id], classify(error), f"{type(error).__name__}: {error}"[:500])
             else:

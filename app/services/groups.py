@@ -16,7 +16,7 @@ from .errors import Conflict, InvalidRequest, NotFound
 from .pii import PiiProtector
 from .ports import OpenDataDecryptor, OpenDataInvalid
 from .sql import insert_for
-from .unit_of_work import atomic
+from .unit_of_work import atomic, reading
 from .users import session_key_of
 
 _OPENGID = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
@@ -25,8 +25,8 @@ _OPENGID = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
 def enter(session: Session, pii: PiiProtector, decryptor: OpenDataDecryptor, *, user_id: int,
           encrypted_data: str, iv: str, now: dt.datetime) -> str:
     """Decrypt group-enter data (the watermark must carry our appid) and record presence; returns opengid."""
-    session_key = session_key_of(session, pii, user_id)
-    session.rollback()
+    with reading(session):
+        session_key = session_key_of(session, pii, user_id)
     if session_key is None:
         raise Conflict("登录状态已失效，请重新打开小程序", code="session_key_missing")
     try:

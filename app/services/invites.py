@@ -16,7 +16,7 @@ from app.models import ACTIVE_STATES, InviteQrCode, Membership, User
 from .errors import Unavailable
 from .ports import CodeGateway, WeChatCallFailed
 from .sql import insert_for
-from .unit_of_work import atomic
+from .unit_of_work import atomic, outside_transaction, reading
 
 SHARE_PAGE = "pages/index/index"
 
@@ -46,14 +46,14 @@ def summary(session: Session, user_id: int) -> InviteSummary:
 
 def qrcode(session: Session, gateway: CodeGateway, *, user_id: int, now: dt.datetime) -> bytes:
     """The user's mini-program code; fetched from WeChat once, then served from the database."""
-    cached = session.execute(sa.select(InviteQrCode.png).where(InviteQrCode.user_id == user_id)).scalar_one_or_none()
-    session.rollback()  # end the read before calling WeChat
+    with reading(session):  # ended before calling WeChat
+        cached = session.execute(sa.select(InviteQrCode.png).where(InviteQrCode.user_id == user_id)).scalar_one_or_none()
+        code = session.execute(sa.select(User.invite_code).where(User.id == user_id)).scalar_one()
     if cached is not None:
         return cached
-    code = session.execute(sa.select(User.invite_code).where(User.id == user_id)).scalar_one()
-    session.rollback()
     try:
-        png = gateway.get_unlimited_code(code, page=SHARE_PAGE)
+        with outside_transaction(session):
+            png = gateway.get_unlimited_code(code, page=SHARE_PAGE)
     except WeChatCallFailed:
         raise Unavailable("小程序码暂时无法生成，请稍后再试", code="qrcode_unavailable") from None
     table = InviteQrCode.__table__

@@ -33,7 +33,7 @@ from .claims import change_status, ensure_separate_duties
 from .errors import Conflict, InvalidRequest, NotFound
 from .operators import record_audit, require_role
 from .ports import PayOutcomeUnknown, PayRejected, TransferGateway
-from .unit_of_work import atomic
+from .unit_of_work import atomic, outside_transaction, reading
 from .wechat_resources import TransferBill as TransferBillResource, validated
 
 PAYOUT_REASON = "aid_payout"
@@ -102,7 +102,8 @@ def send(session: Session, gateway: TransferGateway, transfer_id: int, now: dt.d
                         .execution_options(synchronize_session=False))
         out_bill_no, amount = transfer.out_bill_no, transfer.amount_fen
     try:
-        answer = gateway.transfer(out_bill_no, openid, amount, TRANSFER_REMARK)
+        with outside_transaction(session):
+            answer = gateway.transfer(out_bill_no, openid, amount, TRANSFER_REMARK)
     except PayOutcomeUnknown:
         return _note_error(session, transfer_id, "timeout: outcome unknown, retry with the same number", now)
     except PayRejected as exc:
@@ -121,23 +122,24 @@ def _note_error(session: Session, transfer_id: int, error: str, now: dt.datetime
 
 def sync(session: Session, gateway: TransferGateway, transfer_id: int, now: dt.datetime) -> PayoutTransfer:
     """Ask WeChat where the bill stands and record it (a pending bill WeChat never saw is sent again)."""
-    transfer = session.get(PayoutTransfer, transfer_id)
-    if transfer is None:
-        raise NotFound("没有这笔转账", code="transfer_not_found")
-    session.refresh(transfer)
-    if transfer.status not in LIVE:
+    with reading(session):
+        transfer = session.get(PayoutTransfer, transfer_id)
+        if transfer is None:
+            raise NotFound("没有这笔转账", code="transfer_not_found")
+        session.refresh(transfer)
+        status, out_bill_no, package_info = transfer.status, transfer.out_bill_no, transfer.package_info
+    if status not in LIVE:
         return transfer
-    out_bill_no = transfer.out_bill_no
-    session.commit()  # no transaction held over the WeChat call
     try:
-        answer = gateway.query_transfer(out_bill_no)
+        with outside_transaction(session):
+            answer = gateway.query_transfer(out_bill_no)
     except PayOutcomeUnknown:
         return _note_error(session, transfer_id, "timeout while querying", now)
     except PayRejected as exc:
         if exc.status == 404:
             return send(session, gateway, transfer_id, now)
         return _note_error(session, transfer_id, f"{exc.status} {exc.code}"[:200], now)
-    if answer.get("state") == "WAIT_USER_CONFIRM" and transfer.status == "pending" and not transfer.package_info:
+    if answer.get("state") == "WAIT_USER_CONFIRM" and status == "pending" and not package_info:
         # The query does not carry package_info; the same call again (same number) returns it.
         return send(session, gateway, transfer_id, now)
     return record_state(session, transfer_id, answer, now)
@@ -225,9 +227,9 @@ def _settle(session: Session, transfer: PayoutTransfer, now: dt.datetime, common
 def handle_notification(session: Session, resource: dict, now: dt.datetime) -> PayoutTransfer | None:
     """A verified MCHTRANSFER.BILL.FINISHED resource (the payments notify endpoint passes it on)."""
     resource = validated(TransferBillResource, resource)
-    transfer_id = session.execute(select(PayoutTransfer.id).where(
-        PayoutTransfer.out_bill_no == resource["out_bill_no"])).scalar_one_or_none()
-    session.rollback()
+    with reading(session):
+        transfer_id = session.execute(select(PayoutTransfer.id).where(
+            PayoutTransfer.out_bill_no == resource["out_bill_no"])).scalar_one_or_none()
     if transfer_id is None:
         return None
     return record_state(session, transfer_id, resource, now)
@@ -240,9 +242,9 @@ def for_claim(session: Session, claim_id: int) -> PayoutTransfer | None:
 
 def process_open(session: Session, gateway: TransferGateway, now: dt.datetime) -> dict[str, int]:
     """The `flask claims advance` sweep: retry pending transfers, sync those awaiting the claimant."""
-    ids = session.execute(select(PayoutTransfer.id, PayoutTransfer.status)
-                          .where(PayoutTransfer.status.in_(LIVE)).order_by(PayoutTransfer.id)).all()
-    session.rollback()
+    with reading(session):
+        ids = session.execute(select(PayoutTransfer.id, PayoutTransfer.status)
+                              .where(PayoutTransfer.status.in_(LIVE)).order_by(PayoutTransfer.id)).all()
     outcome = {"succeeded": 0, "still_open": 0, "failed": 0}
     for transfer_id, status in ids:
         result = sync(session, gateway, transfer_id, now)

@@ -22,7 +22,7 @@ from .errors import Conflict, InvalidRequest, NotFound
 from .plans import fen_to_yuan_text
 from .ports import PayFailure, PayGateway, PayRejected
 from .reconciliation import ReconcileReport
-from .unit_of_work import atomic
+from .unit_of_work import atomic, outside_transaction
 from .wechat_resources import Refund as RefundResource, validated
 
 log = logging.getLogger(__name__)
@@ -296,8 +296,9 @@ def submit_refunds(session: Session, pay: PayGateway, now: dt.datetime, *, membe
                             .values(attempts=PaymentRefund.attempts + 1, updated_at=now)
                             .execution_options(synchronize_session=False))
         try:
-            answer = pay.refund(refund.out_refund_no, out_trade_no=refund.out_trade_no, refund_fen=refund.amount_fen,
-                                total_fen=refund.total_fen, reason=REFUND_REASON)
+            with outside_transaction(session):
+                answer = pay.refund(refund.out_refund_no, out_trade_no=refund.out_trade_no,
+                                    refund_fen=refund.amount_fen, total_fen=refund.total_fen, reason=REFUND_REASON)
         except PayFailure as exc:
             with atomic(session):
                 if isinstance(exc, PayRejected) and not _retryable(exc):
@@ -330,7 +331,8 @@ def reconcile_refunds(session: Session, pay: PayGateway, now: dt.datetime, repor
         submit_refunds(session, pay, now, report=report)
     for refund in (r for r in pending if r.refund_id is not None):
         try:
-            answer = pay.query_refund(refund.out_refund_no)
+            with outside_transaction(session):
+                answer = pay.query_refund(refund.out_refund_no)
         except PayFailure as exc:
             report.errors.append(f"refund {refund.out_refund_no}: {exc}")
             continue
