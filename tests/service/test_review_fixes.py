@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from app.container import container_of
 from app.extensions import db
 from app.models import Membership
 from app.services import claims, memberships
@@ -176,7 +177,7 @@ def test_a_failed_refund_is_retried_once_with_a_new_number(app, client, clock, e
         "SELECT balance_fen FROM accounts WHERE code = 'system:refund_pending'")).scalar_one()
     assert pending_fen() == 300  # stuck: the reason for retry-refund
 
-    app.extensions["yiqi"].overrides["pay"] = pay
+    container_of(app).override(pay=pay)
     result = app.test_cli_runner().invoke(args=["payments", "retry-refund", str(refund_id), "--at",
                                                 clock.now().isoformat()])
     assert result.exit_code == 0, result.output
