@@ -12,6 +12,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("app", "wechat")
 
@@ -159,6 +161,23 @@ def test_services_import_nothing_above_them_and_no_wechat_library():
 
 def test_models_import_no_service():
     assert _upward("app.models", FORBIDDEN["app.models"]) == []
+
+
+# The rooms above the services are peers that do not lean on each other, except the console reusing
+# the API's web helpers (error statuses, rate limits, document download).
+SIDEWAYS = {
+    "app.api": ("app.cli", "app.jobs", "app.console"),
+    "app.console": ("app.cli", "app.jobs"),
+    "app.cli": ("app.api", "app.console"),
+    "app.jobs": ("app.api", "app.cli", "app.console"),
+}
+
+
+@pytest.mark.parametrize("room", sorted(SIDEWAYS))
+def test_the_rooms_above_the_services_do_not_import_each_other(room):
+    wrong = sorted(f"{module} imports {name}" for module, names in GRAPH.items() if _within(module, room)
+                   for name in names if any(_within(name, other) for other in SIDEWAYS[room]))
+    assert wrong == []
 
 
 def test_wechat_adapters_reach_the_app_only_through_the_ports():
