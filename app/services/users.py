@@ -14,7 +14,7 @@ from app.models import User
 from .errors import InvalidRequest, NotFound, Unavailable
 from .pii import PiiProtector
 from .ports import LoginGateway, WeChatRejected, WeChatSession, WeChatUnavailable
-from .unit_of_work import atomic
+from .unit_of_work import atomic, outside_transaction
 
 # Short, unambiguous invite codes: no 0/O, 1/I/L.
 _INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -50,7 +50,8 @@ def exchange_code(gateway: LoginGateway, code: str) -> WeChatSession:
 def login(session: Session, pii: PiiProtector, gateway: LoginGateway, *, code: str, now: dt.datetime,
           inviter: str | None = None, invite_limiter=None) -> LoginResult:
     """`inviter`: the invite code the mini-program was opened with; only a new user is attributed."""
-    wx = exchange_code(gateway, code)
+    with outside_transaction(session):
+        wx = exchange_code(gateway, code)
     with atomic(session):
         user = session.execute(select(User).where(User.openid == wx.openid)).scalar_one_or_none()
         created = user is None
