@@ -56,13 +56,15 @@ def reading(session: Session) -> Iterator[Session]:
 
 @contextmanager
 def outside_transaction(session: Session) -> Iterator[None]:
-    """The block calls the outside world with no database transaction open. A transaction still open on
-    entry (reads a caller left open) is ended first; the block must not use the database: if it did,
-    that is a bug (a transaction held over a network call), and it is refused when the block ends."""
+    """The block calls the outside world (WeChat) with no database transaction open: one still open on
+    entry (reads a caller left open) is ended first; unsaved ORM changes are refused. The block itself
+    writes nothing through the session: a stand-in gateway that reads it (the demo's past bills) has
+    its reads ended (rolled back) when the block ends, so no transaction outlives the call either."""
     _refuse_unsaved_changes(session, "before a call outside the database")
     if _in_transaction(session):
         session.commit()  # reads only (unsaved writes were refused above): ends the transaction
-    yield
-    if _in_transaction(session):
-        session.rollback()
-        raise RuntimeError("the database was used during a call outside the database: read before, write after")
+    try:
+        yield
+    finally:
+        if _in_transaction(session):
+            session.rollback()
