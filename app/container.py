@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 
 from app.services.clock import SystemClock
 from app.services.pii import PiiProtector
+from app.services.ports import Clock
 from app.services.tokens import TokenIssuer
 from config import pii_keyrings
+
+if TYPE_CHECKING:
+    from wechat.mp import MiniProgramClient
+    from wechat.pay import PayClient
 
 
 @dataclass
 class Container:
     config: dict
-    clock: Any = field(default_factory=SystemClock)
+    clock: Clock = field(default_factory=SystemClock)
     # Re-entrant: a factory may need another collaborator (mini_program needs redis for its token storage).
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _cache: dict = field(default_factory=dict)
@@ -37,7 +42,7 @@ class Container:
         """Replace collaborators by name (clock, pay, mini_program, redis, ...); None removes an override."""
         for name, value in collaborators.items():
             if name == "clock":
-                self.clock = value
+                self.clock = SystemClock() if value is None else value
             elif value is None:
                 self.overrides.pop(name, None)
             else:
@@ -77,7 +82,7 @@ class Container:
         return self._once("rate_limit_storage", make)
 
     @property
-    def mini_program(self):
+    def mini_program(self) -> MiniProgramClient:
         def make():
             from wechat.mp import MiniProgramClient, RedisTokenStorage
 
@@ -102,7 +107,7 @@ class Container:
         return load_templates(self.config["SUBSCRIBE_TEMPLATES_FILE"])
 
     @property
-    def pay(self):
+    def pay(self) -> PayClient:
         def make():
             from wechat.pay import PayClient
 
