@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from config import BaseConfig, load_config
 
-from .container import Container
+from .container import Container, container_of, install
 from .extensions import EnvelopeApi, db, migrate
 
 
@@ -66,7 +66,7 @@ def create_app(config: BaseConfig | dict[str, Any] | None = None) -> Flask:
     api = EnvelopeApi(app, spec_kwargs={"components": {"securitySchemes": {
         "bearerAuth": {"type": "http", "scheme": "bearer"},
     }}, "extra_plugins": [ErrorCodesPlugin()]})
-    app.extensions["yiqi"] = Container(config=app.config)
+    install(app, Container(config=app.config))
 
     from .api import register_blueprints
 
@@ -98,7 +98,7 @@ def _check_pii_keys(app: Flask) -> None:
 
     from .services.pii_rotation import MissingKey, check_configured_keys
 
-    services = app.extensions["yiqi"]
+    services = container_of(app)
     with app.app_context():
         try:
             check_configured_keys(db.session, services.pii, services.clock.now())
@@ -106,7 +106,3 @@ def _check_pii_keys(app: Flask) -> None:
             raise ConfigError(str(exc)) from None
         finally:
             db.session.remove()
-
-
-def container(app: Flask) -> Container:
-    return app.extensions["yiqi"]

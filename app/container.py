@@ -1,21 +1,32 @@
 """Per-app wiring of the services' collaborators: clock, PII keys, token issuers, WeChat adapters,
-Redis. Built once in create_app; WeChat clients are created on first use."""
+Redis. Built once in create_app; WeChat clients are created on first use.
+
+The one way to reach it: `current_services()` inside a request, CLI command or job running in an app
+context (blueprints, app/cli, app/jobs), `container_of(app)` with an app object at hand. Tests replace
+a collaborator with `container_of(app).override(pay=fake)` (tests/conftest.py)."""
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+from flask import Flask, current_app
 
 from app.services.clock import SystemClock
 from app.services.pii import PiiProtector
+from app.services.ports import Clock
 from app.services.tokens import TokenIssuer
 from config import pii_keyrings
+
+if TYPE_CHECKING:
+    from wechat.mp import MiniProgramClient
+    from wechat.pay import PayClient
 
 
 @dataclass
 class Container:
     config: dict
-    clock: Any = field(default_factory=SystemClock)
+    clock: Clock = field(default_factory=SystemClock)
     # Re-entrant: a factory may need another collaborator (mini_program needs redis for its token storage).
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _cache: dict = field(default_factory=dict)
@@ -26,6 +37,16 @@ class Container:
         self.pii = PiiProtector(*pii_keyrings(cfg))
         self.member_tokens = TokenIssuer(cfg["SECRET_KEY"], "member", cfg["AUTH_TOKEN_MAX_AGE_SECONDS"])
         self.operator_tokens = TokenIssuer(cfg["SECRET_KEY"], "operator", cfg["OPERATOR_TOKEN_MAX_AGE_SECONDS"])
+
+    def override(self, **collaborators) -> None:
+        """Replace collaborators by name (clock, pay, mini_program, redis, ...); None removes an override."""
+        for name, value in collaborators.items():
+            if name == "clock":
+                self.clock = SystemClock() if value is None else value
+            elif value is None:
+                self.overrides.pop(name, None)
+            else:
+                self.overrides[name] = value
 
     def _once(self, name: str, factory):
         if name in self.overrides:
@@ -61,7 +82,7 @@ class Container:
         return self._once("rate_limit_storage", make)
 
     @property
-    def mini_program(self):
+    def mini_program(self) -> MiniProgramClient:
         def make():
             from wechat.mp import MiniProgramClient, RedisTokenStorage
 
@@ -86,7 +107,7 @@ class Container:
         return load_templates(self.config["SUBSCRIBE_TEMPLATES_FILE"])
 
     @property
-    def pay(self):
+    def pay(self) -> PayClient:
         def make():
             from wechat.pay import PayClient
 
@@ -102,3 +123,21 @@ class Container:
             )
 
         return self._once("pay", make)
+
+
+EXTENSION = "yiqi"  # the key under app.extensions
+
+
+def install(app: Flask, container: Container) -> Container:
+    app.extensions[EXTENSION] = container
+    return container
+
+
+def container_of(app: Flask) -> Container:
+    """The container wired into `app` by create_app."""
+    return app.extensions[EXTENSION]
+
+
+def current_services() -> Container:
+    """The current app's container (inside a request, a CLI command or a job's app context)."""
+    return container_of(current_app)

@@ -50,6 +50,7 @@ def load_data(url: str, redis_url: str, members: int, reuse: bool) -> dict:
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
+    from app.container import container_of
     from bench.synthetic import generate_members, migrated_app
 
     os.environ.update({k: v for k, v in _env(url, redis_url, API_PORT).items() if k != "PORT"})
@@ -62,7 +63,7 @@ def load_data(url: str, redis_url: str, members: int, reuse: bool) -> dict:
         started = time.perf_counter()
         with Session(engine) as s, s.begin():
             generate_members(s, PLAN, members, NOW)
-            _bench_members(s, app.extensions["yiqi"].pii)
+            _bench_members(s, container_of(app).pii)
         print(f"generated {members:,} members in {time.perf_counter() - started:.1f} s", flush=True)
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM ANALYZE"))
@@ -75,7 +76,7 @@ def load_data(url: str, redis_url: str, members: int, reuse: bool) -> dict:
         rows = conn.execute(sa.text("SELECT m.id, m.user_id FROM memberships m JOIN users u ON u.id = m.user_id "
                                     "WHERE u.openid LIKE 'o-bench-%' ORDER BY m.id")).all()
     engine.dispose()
-    tokens = app.extensions["yiqi"].member_tokens
+    tokens = container_of(app).member_tokens
     return {"members": [{"id": m, "token": tokens.issue(u)} for m, u in rows]}
 
 

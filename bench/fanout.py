@@ -118,6 +118,7 @@ def main() -> None:
     import sqlalchemy as sa
 
     from app import create_app, jobs
+    from app.container import container_of
     from app.extensions import db
     from app.services import delivery, events
     from app.services.unit_of_work import atomic
@@ -130,7 +131,7 @@ def main() -> None:
     generate_dev_keys(keys_dir)
     keys = load_keys(keys_dir)
     templates_probe = create_app({**TestingConfig().as_dict(), "WECHAT_KEYS_DIR": str(keys_dir)})
-    template = templates_probe.extensions["yiqi"].subscribe_templates["case_announced"]
+    template = container_of(templates_probe).subscribe_templates["case_announced"]
 
     print(f"fan-out benchmark: {n:,} consenting members, {args.workers} RQ worker(s), chunk "
           f"{TestingConfig.NOTIFICATION_CHUNK_SIZE}", flush=True)

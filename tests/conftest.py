@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import create_app
+from app.container import container_of
 from app.extensions import db
 from app.models import Base
 from app.services.clock import FrozenClock
@@ -154,7 +155,7 @@ def running_app(url: str, keys_dir, emulator_url: str, clock: FrozenClock, **set
     """The app on a clean, migrated database at `url` with the plan catalogue loaded."""
     application = create_app(_config(url, keys_dir, emulator_url))
     application.config.update(settings)
-    application.extensions["yiqi"].clock = clock
+    container_of(application).override(clock=clock)
     with application.app_context():
         clean_database(db.engine)
         from app.services.plans import load_catalogue
@@ -186,7 +187,11 @@ def session(app):
 
 @pytest.fixture
 def services(app):
-    return app.extensions["yiqi"]
+    """The app's Container (app/container.py). The one way a test replaces a collaborator:
+    `services.override(pay=fake, clock=clock)` (or `container_of(app).override(...)` where no fixture
+    reaches); `override(name=None)` puts the wired one back. App code reaches it with
+    `current_services()` in a request, command or job, `container_of(app)` with an app at hand."""
+    return container_of(app)
 
 
 # Hypothesis: random examples on developer machines (finding new cases), the same examples in CI

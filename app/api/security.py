@@ -7,13 +7,14 @@ from functools import wraps
 
 from flask import current_app, g, request
 
+from app.container import current_services
 from app.services.errors import Unauthorized
 
 BEARER = [{"bearerAuth": []}]
 
 
 def services():
-    return current_app.extensions["yiqi"]
+    return current_services()
 
 
 def bearer_token() -> str:

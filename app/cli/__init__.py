@@ -10,6 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app.container import current_services
 from app.extensions import db
 from app.logs import request_id_bound
 
@@ -18,7 +19,7 @@ def _now(at: str | None) -> dt.datetime:
     if at:
         moment = dt.datetime.fromisoformat(at)
         return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-    return current_app.extensions["yiqi"].clock.now()
+    return current_services().clock.now()
 
 
 at_option = click.option("--at", default=None, help="ISO time to act at (default: now); for operators and tests")

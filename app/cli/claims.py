@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
+from app.container import current_services
 from app.extensions import db
 from app.models import OPERATOR_ROLES
 
@@ -49,7 +49,7 @@ def advance(at):
     from app.services.claims import promote_finished_publicity
 
     now = _now(at)
-    pay = current_app.extensions["yiqi"].pay
+    pay = current_services().pay
     ready = promote_finished_publicity(db.session, now)
     outcome = payouts.process_open(db.session, pay, now)
     refunded = refunds.refund_aided_balances(db.session, pay, now)

@@ -5,6 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.container import current_services
 from app.extensions import db
 
 from . import _now, at_option
@@ -21,10 +22,10 @@ def demo_case(plan_code, aid_fen, at):
     _refuse_in_production()
     from app.services.demo import seed_ready_case
 
-    case = seed_ready_case(db.session, current_app.extensions["yiqi"].pii, plan_code=plan_code,
+    case = seed_ready_case(db.session, current_services().pii, plan_code=plan_code,
                            approved_aid_fen=aid_fen, now=_now(at),
                            documents_dir=current_app.config["CLAIM_DOCUMENTS_DIR"],
-                           policy=current_app.extensions["yiqi"].privacy_policy,
+                           policy=current_services().privacy_policy,
                            publicity_days=current_app.config["CLAIM_PUBLICITY_DAYS"])
     click.echo(f"claim {case.claim_id} (membership {case.membership_id}) ready with {case.approved_aid_fen} fen")
 
@@ -48,7 +49,7 @@ def demo_seed(members, keep_existing, at):
     from app.services.errors import ServiceError
 
     _refuse_in_production()
-    cfg, services = current_app.config, current_app.extensions["yiqi"]
+    cfg, services = current_app.config, current_services()
     started = time.perf_counter()
     try:
         report = seed_platform(db.session, services.pii, services.privacy_policy, members=members, now=_now(at), appid=cfg["WECHAT_APPID"],

@@ -4,9 +4,9 @@ close expired ones, finish pending refunds. Idempotent.
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
+from app.container import current_services
 from app.extensions import db
 
 from . import _now, at_option
@@ -24,7 +24,7 @@ def reconcile(at, older_than_minutes):
 
     from app.services.payments import reconcile as run
 
-    report = run(db.session, current_app.extensions["yiqi"].pay, _now(at),
+    report = run(db.session, current_services().pay, _now(at),
                  older_than=dt.timedelta(minutes=older_than_minutes))
     click.echo(report.summary())
     for error in report.errors:
@@ -42,7 +42,7 @@ def retry_refund(refund_id, at):
 
     now = _now(at)
     try:
-        retry = retry_and_submit(db.session, current_app.extensions["yiqi"].pay, refund_id, now)
+        retry = retry_and_submit(db.session, current_services().pay, refund_id, now)
     except ServiceError as exc:
         raise click.ClickException(f"{exc.code}: {exc.message}") from None
     click.echo(f"refund {refund_id} retried as refund {retry.id} ({retry.out_refund_no}): "

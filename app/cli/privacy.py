@@ -5,6 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from app.container import current_services
 from app.extensions import db
 
 from . import _now, at_option, finish_verification
@@ -27,7 +28,7 @@ def rotate(chunk_size, max_chunks, progress, at):
         if progress:
             click.echo(f"chunk committed: {table} up to id {last_id}", nl=True)
 
-    pii = current_app.extensions["yiqi"].pii
+    pii = current_services().pii
     result = run_rotation(db.session, pii, now=_now(at),
                           chunk_size=chunk_size or current_app.config["PII_ROTATE_CHUNK_SIZE"],
                           max_chunks=max_chunks, on_chunk=report)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from app.container import current_services
 from app.extensions import db
 
 from . import _now, at_option, finish_verification
@@ -42,15 +43,13 @@ def reconcile_bills_cmd(bill_date, at):
     """Download the day's trade and fund-flow bills, match every line; re-runnable. Exit 1 unless done."""
     import datetime as dt
 
-    from flask import current_app
-
     from app.metrics import record_bill_reconciliation
     from app.services.bills import reconcile_day
     from app.services.clock import china_date
 
     now = _now(at)
     day = dt.date.fromisoformat(bill_date) if bill_date else china_date(now) - dt.timedelta(days=1)
-    rec = reconcile_day(db.session, current_app.extensions["yiqi"].pay, day, now)
+    rec = reconcile_day(db.session, current_services().pay, day, now)
     record_bill_reconciliation(db.session, rec)
     click.echo(f"{rec.bill_date}: {rec.status}, lines {rec.lines}, matched {rec.matched}, "
                f"mismatched {rec.mismatched}, settled {rec.settled}" + (f" ({rec.error})" if rec.error else ""))

@@ -29,7 +29,9 @@ SECOND_FACTOR_ENDPOINTS = {"console.totp_verify", "console.totp_enrol", "console
 
 
 def services():
-    return current_app.extensions["yiqi"]
+    from app.container import current_services
+
+    return current_services()
 
 
 def now() -> dt.datetime:

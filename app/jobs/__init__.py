@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, has_app_context
 
+from app.container import container_of
 from app.extensions import db
 from app.logs import current_request_id, new_request_id, request_id_bound
 from app.services import delivery
@@ -24,7 +25,7 @@ def policy_of(app: Flask) -> delivery.Policy:
 def deliver(app: Flask, ids: list[int], token: str) -> delivery.ChunkResult:
     from app.metrics import NOTIFICATIONS_DELIVERED
 
-    services = app.extensions["yiqi"]
+    services = container_of(app)
     result = delivery.deliver_chunk(db.session, services.mini_program, services.subscribe_templates, ids, token,
                                     clock=services.clock, policy=policy_of(app))
     for outcome, count in result.outcomes.items():
@@ -54,7 +55,7 @@ def deliver_chunk_job(ids: list[int], token: str) -> dict:
 
 def queue(app: Flask):
     """The RQ queue, or None without Redis."""
-    redis = app.extensions["yiqi"].redis
+    redis = container_of(app).redis
     if redis is None:
         return None
     from rq import Queue
@@ -74,7 +75,7 @@ def enqueuer(app: Flask) -> delivery.Enqueue:
 
 
 def dispatch(app: Flask, now=None, max_chunks: int | None = None) -> int:
-    services = app.extensions["yiqi"]
+    services = container_of(app)
     return delivery.dispatch(db.session, enqueuer(app), now=now or services.clock.now(), policy=policy_of(app),
                              max_chunks=max_chunks)
 

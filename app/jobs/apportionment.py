@@ -12,6 +12,7 @@ from app.models import ApportionmentRun, Plan
 from app.services import apportionment
 from app.services.clock import CHINA_TZ, china_date
 from app.services.errors import Conflict
+from app.services.unit_of_work import reading
 
 
 def is_cut_off_day(now: dt.datetime, days_of_month) -> bool:
@@ -43,9 +44,9 @@ def prepare_and_publish_due(session: Session, now: dt.datetime, *, days_of_month
 def execute_due(session: Session, now: dt.datetime, *, notice: dt.timedelta, grace_days: int) -> list[int]:
     """Execute every run published at least `notice` ago, and resume any left 'executing' by a
     crash. Members see the share before they pay it; execution itself is idempotent."""
-    due = session.execute(select(ApportionmentRun.id).where(
-        (ApportionmentRun.status == "executing")
-        | ((ApportionmentRun.status == "published") & (ApportionmentRun.published_at <= now - notice))
-    ).order_by(ApportionmentRun.id)).scalars().all()
-    session.rollback()  # no transaction held open across the chunks
+    with reading(session):  # no transaction held open across the chunks
+        due = session.execute(select(ApportionmentRun.id).where(
+            (ApportionmentRun.status == "executing")
+            | ((ApportionmentRun.status == "published") & (ApportionmentRun.published_at <= now - notice))
+        ).order_by(ApportionmentRun.id)).scalars().all()
     return [apportionment.execute(session, run_id, now, grace_days=grace_days).id for run_id in due]

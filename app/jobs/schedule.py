@@ -13,6 +13,7 @@ from typing import Callable, Mapping
 
 from flask import Flask
 
+from app.container import container_of
 from app.extensions import db
 from app.logs import request_id_bound
 from app.metrics import SCHEDULED_TASK_RUNS
@@ -37,7 +38,7 @@ def _reconcile_payments(app: Flask, now: dt.datetime):
     from app.metrics import record_reconcile
     from app.services.payments import reconcile
 
-    report = reconcile(db.session, app.extensions["yiqi"].pay, now)
+    report = reconcile(db.session, container_of(app).pay, now)
     record_reconcile(report)
     return report
 
@@ -46,7 +47,7 @@ def _advance_claims(app: Flask, now: dt.datetime):
     from app.services import payouts, refunds
     from app.services.claims import promote_finished_publicity
 
-    pay = app.extensions["yiqi"].pay
+    pay = container_of(app).pay
     ready = promote_finished_publicity(db.session, now)
     return ready, payouts.process_open(db.session, pay, now), refunds.refund_aided_balances(db.session, pay, now)
 
@@ -103,7 +104,7 @@ def _reconcile_bills(app: Flask, now: dt.datetime):
     from app.metrics import record_bill_reconciliation
     from app.services.bills import reconcile_due
 
-    rec = reconcile_due(db.session, app.extensions["yiqi"].pay, now)
+    rec = reconcile_due(db.session, container_of(app).pay, now)
     record_bill_reconciliation(db.session, rec)
     return rec
 
@@ -162,7 +163,7 @@ class Scheduler:
     def _claim(self, task: PeriodicTask, slot: dt.datetime) -> bool:
         if self._done.get(task.name) == slot:
             return False
-        redis = self.app.extensions["yiqi"].redis
+        redis = container_of(self.app).redis
         if redis is not None:
             key = f"yiqi:schedule:{task.name}:{int(slot.timestamp())}"
             ttl = max(int(task.every.total_seconds()) * 2, 60)
@@ -193,7 +194,7 @@ class Scheduler:
         return ran
 
     def run_forever(self, poll_seconds: float | None = None) -> None:
-        clock = self.app.extensions["yiqi"].clock
+        clock = container_of(self.app).clock
         poll = poll_seconds if poll_seconds is not None else self.app.config.get("SCHEDULER_POLL_SECONDS", 20.0)
         while True:
             self.tick(clock.now())

@@ -20,7 +20,7 @@ import logging
 import re
 import tempfile
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator, Protocol
+from typing import Iterator
 
 from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
@@ -30,17 +30,14 @@ from app.models import BillLine, BillMismatch, BillReconciliation, UTCDateTime
 from . import payments
 from .clock import CHINA_TZ
 from .errors import InvalidRequest, NotFound
-from .unit_of_work import atomic
+from .ports import BillHashMismatch, PayFailure
+from .unit_of_work import atomic, outside_transaction, reading
 
 log = logging.getLogger(__name__)
 STAGE_CHUNK = 5_000
 _YUAN = re.compile(r"^(-?)([0-9]+)\.([0-9]{2})$")  # ASCII digits only
 TRADE_SUMMARY_FIRST = "总交易单数"
 FUND_SUMMARY_FIRST = "资金流水总笔数"
-
-
-class BillGateway(Protocol):
-    def download_bill(self, kind: str, bill_date: str, destination: BinaryIO) -> str: ...
 
 
 class BillFormatError(ValueError):
@@ -222,12 +219,12 @@ def _finish(session: Session, reconciliation_id: int, now: dt.datetime, **values
 def _settle_missed(session: Session, pay, reconciliation_id: int, now: dt.datetime) -> int:
     """Top-ups WeChat billed as paid whose order we still hold open: the payments' reconcile path
     (query WeChat, settle_transaction: idempotent), each outside any transaction of ours."""
-    open_orders = session.execute(text(
-        "SELECT o.id, o.out_trade_no, o.amount_fen, l.amount_fen FROM bill_lines l "
-        "JOIN orders o ON o.out_trade_no = l.reference WHERE l.reconciliation_id = :rec AND l.kind = 'payment' "
-        "AND l.state = 'SUCCESS' AND o.status IN ('created', 'paying', 'closed') ORDER BY o.id"),
-        {"rec": reconciliation_id}).all()
-    session.commit()
+    with reading(session):
+        open_orders = session.execute(text(
+            "SELECT o.id, o.out_trade_no, o.amount_fen, l.amount_fen FROM bill_lines l "
+            "JOIN orders o ON o.out_trade_no = l.reference WHERE l.reconciliation_id = :rec AND l.kind = 'payment' "
+            "AND l.state = 'SUCCESS' AND o.status IN ('created', 'paying', 'closed') ORDER BY o.id"),
+            {"rec": reconciliation_id}).all()
     settled = 0
     for order_id, out_trade_no, ours, theirs in open_orders:
         report = payments.ReconcileReport()
@@ -243,8 +240,6 @@ def _settle_missed(session: Session, pay, reconciliation_id: int, now: dt.dateti
 
 def reconcile_day(session: Session, pay, day: dt.date, now: dt.datetime) -> BillReconciliation:
     """Reconcile one China-time day; safe to run again (the day's previous result is replaced)."""
-    from wechat.pay import BillHashMismatch, PayError, PayTimeout  # the adapter's own error types
-
     if day >= now.astimezone(CHINA_TZ).date():
         raise InvalidRequest("只能对账已经结束的日期", code="bill_date_not_over", details={"bill_date": day.isoformat()})
     rec = _begin(session, day, now)
@@ -253,17 +248,17 @@ def reconcile_day(session: Session, pay, day: dt.date, now: dt.datetime) -> Bill
         for kind, to_lines, summary_first in (("trade", trade_lines, TRADE_SUMMARY_FIRST),
                                               ("fundflow", fundflow_lines, FUND_SUMMARY_FIRST)):
             with tempfile.TemporaryFile() as raw:
-                hashes[kind] = pay.download_bill(kind, day.isoformat(), raw)
+                with outside_transaction(session):
+                    hashes[kind] = pay.download_bill(kind, day.isoformat(), raw)
                 raw.seek(0)
                 text_stream = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
                 staged += _stage(session, rec, to_lines(ParsedBill(text_stream, summary_first)))
     except BillHashMismatch as exc:
         log.error("bill refused: %s", exc)
         return _finish(session, rec, now, status="refused", error=str(exc))
-    except (PayError, PayTimeout) as exc:  # e.g. the bill is not ready yet: the scheduler tries again
+    except PayFailure as exc:  # e.g. the bill is not ready yet: the scheduler tries again
         return _finish(session, rec, now, status="refused", error=f"WeChat: {exc}")
-    except BillFormatError as exc:
-        session.rollback()
+    except BillFormatError as exc:  # raised while parsing, between the staging transactions
         return _finish(session, rec, now, status="refused", error=f"bill format: {exc}")
     settled = _settle_missed(session, pay, rec, now)
     start, end = day_bounds(day)
@@ -294,8 +289,9 @@ def reconcile_due(session: Session, pay, now: dt.datetime) -> BillReconciliation
     day = due_day(now)
     if day is None:
         return None
-    done = session.execute(select(BillReconciliation.status).where(BillReconciliation.bill_date == day)).scalar_one_or_none()
-    session.commit()
+    with reading(session):
+        done = session.execute(select(BillReconciliation.status)
+                               .where(BillReconciliation.bill_date == day)).scalar_one_or_none()
     if done == "done":
         return None
     return reconcile_day(session, pay, day, now)

@@ -29,7 +29,7 @@ def _row(*fields) -> str:
 
 
 class PastBills:
-    """A bill gateway (bills.BillGateway) over the demo's own past."""
+    """A bill source (ports.BillSource) over the demo's own past."""
 
     def __init__(self, session: Session, mchid: str, extra_payments: tuple[tuple[str, int], ...] = ()):
         self.session, self.mchid, self.extra_payments = session, mchid, extra_payments

@@ -36,7 +36,7 @@ from .memberships import JoinRequest
 from .payments import ORDER_TTL, TOPUP_KEY_PREFIX, new_out_trade_no
 from .pii import PiiProtector, mask_id_number, mask_name
 from .plans import get_plan
-from .unit_of_work import atomic
+from .unit_of_work import atomic, reading
 from .users import new_invite_code
 
 FAMILY_OPENID = "demo-family"
@@ -337,19 +337,19 @@ def seed_platform(session: Session, pii: PiiProtector, policy: consents.PrivacyP
     bills.reconcile_day(session, PastBills(session, mchid, extra_payments=(("DEMOWXONLY0001", 300),)),
                         china_date(when.first_cut_off + dt.timedelta(days=3)), now)
 
-    report.members = session.execute(text("SELECT COUNT(*) FROM memberships")).scalar_one()
-    report.users = session.execute(text("SELECT COUNT(*) FROM users")).scalar_one()
-    report.family_user_id = family
-    report.states = dict(session.execute(text("SELECT state, COUNT(*) FROM memberships GROUP BY state")).all())
-    report.claims = dict(session.execute(text("SELECT status, COUNT(*) FROM claims GROUP BY status")).all())
-    session.commit()
+    with reading(session):
+        report.members = session.execute(text("SELECT COUNT(*) FROM memberships")).scalar_one()
+        report.users = session.execute(text("SELECT COUNT(*) FROM users")).scalar_one()
+        report.family_user_id = family
+        report.states = dict(session.execute(text("SELECT state, COUNT(*) FROM memberships GROUP BY state")).all())
+        report.claims = dict(session.execute(text("SELECT status, COUNT(*) FROM claims GROUP BY status")).all())
     return report
 
 
 def _pay_case(session: Session, pay: PastWeChat, staff, membership_id: int, at: dt.datetime) -> None:
-    claim_id = session.execute(text("SELECT id FROM claims WHERE membership_id = :m AND status = 'collected'"),
-                               {"m": membership_id}).scalar_one()
-    session.commit()
+    with reading(session):
+        claim_id = session.execute(text("SELECT id FROM claims WHERE membership_id = :m AND status = 'collected'"),
+                                   {"m": membership_id}).scalar_one()
     transfer = payouts.approve(session, staff.finance, claim_id, at)
     payouts.send(session, pay, transfer.id, at)
     refunds.submit_refunds(session, pay, at, membership_id=membership_id)

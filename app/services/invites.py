@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,8 +14,9 @@ from sqlalchemy.orm import Session
 from app.models import ACTIVE_STATES, InviteQrCode, Membership, User
 
 from .errors import Unavailable
+from .ports import CodeGateway, WeChatCallFailed
 from .sql import insert_for
-from .unit_of_work import atomic
+from .unit_of_work import atomic, outside_transaction, reading
 
 SHARE_PAGE = "pages/index/index"
 
@@ -44,23 +44,17 @@ def summary(session: Session, user_id: int) -> InviteSummary:
     return InviteSummary(code, share_path(code), code, invited_count, joined_count)
 
 
-class CodeGateway(Protocol):
-    def get_unlimited_code(self, scene: str, page: str | None, width: int = 430) -> bytes: ...
-
-
 def qrcode(session: Session, gateway: CodeGateway, *, user_id: int, now: dt.datetime) -> bytes:
     """The user's mini-program code; fetched from WeChat once, then served from the database."""
-    cached = session.execute(sa.select(InviteQrCode.png).where(InviteQrCode.user_id == user_id)).scalar_one_or_none()
-    session.rollback()  # end the read before calling WeChat
+    with reading(session):  # ended before calling WeChat
+        cached = session.execute(sa.select(InviteQrCode.png).where(InviteQrCode.user_id == user_id)).scalar_one_or_none()
+        code = session.execute(sa.select(User.invite_code).where(User.id == user_id)).scalar_one()
     if cached is not None:
         return cached
-    code = session.execute(sa.select(User.invite_code).where(User.id == user_id)).scalar_one()
-    session.rollback()
-    from wechat.mp import WeChatError
-
     try:
-        png = gateway.get_unlimited_code(code, page=SHARE_PAGE)
-    except WeChatError:
+        with outside_transaction(session):
+            png = gateway.get_unlimited_code(code, page=SHARE_PAGE)
+    except WeChatCallFailed:
         raise Unavailable("小程序码暂时无法生成，请稍后再试", code="qrcode_unavailable") from None
     table = InviteQrCode.__table__
     with atomic(session):

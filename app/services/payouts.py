@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,23 +29,16 @@ from sqlalchemy.orm import Session
 from app.models import Account, Claim, Membership, Operator, PayoutTransfer, Plan, User
 
 from . import apportionment, events, ledger, refunds
-from .claims import _move, _separate
+from .claims import change_status, ensure_separate_duties
 from .errors import Conflict, InvalidRequest, NotFound
 from .operators import record_audit, require_role
-from .unit_of_work import atomic
+from .ports import PayOutcomeUnknown, PayRejected, TransferGateway
+from .unit_of_work import atomic, outside_transaction, reading
 from .wechat_resources import TransferBill as TransferBillResource, validated
 
 PAYOUT_REASON = "aid_payout"
 TRANSFER_REMARK = "一起互助互助金"
 LIVE = ("pending", "wait_user_confirm")
-
-
-class TransferGateway(Protocol):
-    """What payout needs from WeChat Pay (wechat.pay.PayClient provides it)."""
-
-    def transfer(self, out_bill_no: str, openid: str, amount_fen: int, remark: str) -> dict: ...
-
-    def query_transfer(self, out_bill_no: str) -> dict: ...
 
 
 def new_out_bill_no(claim_id: int) -> str:
@@ -60,7 +52,7 @@ def approve(session: Session, operator: Operator, claim_id: int, now: dt.datetim
         claim = session.execute(select(Claim).where(Claim.id == claim_id).with_for_update()).scalar_one_or_none()
         if claim is None:
             raise NotFound("没有找到这个案件", code="claim_not_found")
-        _separate(claim, operator, "finance")
+        ensure_separate_duties(claim, operator, "finance")
         live = session.execute(select(PayoutTransfer).where(
             PayoutTransfer.claim_id == claim.id, PayoutTransfer.status.in_(LIVE))).scalar_one_or_none()
         if live is not None:
@@ -95,8 +87,6 @@ def approve(session: Session, operator: Operator, claim_id: int, now: dt.datetim
 
 def send(session: Session, gateway: TransferGateway, transfer_id: int, now: dt.datetime) -> PayoutTransfer:
     """Call WeChat for a pending transfer (outside any transaction) and record the answer."""
-    from wechat.pay import PayError, PayTimeout  # the adapter's own error types
-
     with atomic(session):
         row = session.execute(
             select(PayoutTransfer, User.openid).join(Claim, Claim.id == PayoutTransfer.claim_id)
@@ -112,10 +102,11 @@ def send(session: Session, gateway: TransferGateway, transfer_id: int, now: dt.d
                         .execution_options(synchronize_session=False))
         out_bill_no, amount = transfer.out_bill_no, transfer.amount_fen
     try:
-        answer = gateway.transfer(out_bill_no, openid, amount, TRANSFER_REMARK)
-    except PayTimeout:
+        with outside_transaction(session):
+            answer = gateway.transfer(out_bill_no, openid, amount, TRANSFER_REMARK)
+    except PayOutcomeUnknown:
         return _note_error(session, transfer_id, "timeout: outcome unknown, retry with the same number", now)
-    except PayError as exc:
+    except PayRejected as exc:
         return _note_error(session, transfer_id, f"{exc.status} {exc.code}"[:200], now)
     return record_state(session, transfer_id, answer, now)
 
@@ -131,25 +122,24 @@ def _note_error(session: Session, transfer_id: int, error: str, now: dt.datetime
 
 def sync(session: Session, gateway: TransferGateway, transfer_id: int, now: dt.datetime) -> PayoutTransfer:
     """Ask WeChat where the bill stands and record it (a pending bill WeChat never saw is sent again)."""
-    from wechat.pay import PayError, PayTimeout
-
-    transfer = session.get(PayoutTransfer, transfer_id)
-    if transfer is None:
-        raise NotFound("没有这笔转账", code="transfer_not_found")
-    session.refresh(transfer)
-    if transfer.status not in LIVE:
+    with reading(session):
+        transfer = session.get(PayoutTransfer, transfer_id)
+        if transfer is None:
+            raise NotFound("没有这笔转账", code="transfer_not_found")
+        session.refresh(transfer)
+        status, out_bill_no, package_info = transfer.status, transfer.out_bill_no, transfer.package_info
+    if status not in LIVE:
         return transfer
-    out_bill_no = transfer.out_bill_no
-    session.commit()  # no transaction held over the WeChat call
     try:
-        answer = gateway.query_transfer(out_bill_no)
-    except PayTimeout:
+        with outside_transaction(session):
+            answer = gateway.query_transfer(out_bill_no)
+    except PayOutcomeUnknown:
         return _note_error(session, transfer_id, "timeout while querying", now)
-    except PayError as exc:
+    except PayRejected as exc:
         if exc.status == 404:
             return send(session, gateway, transfer_id, now)
         return _note_error(session, transfer_id, f"{exc.status} {exc.code}"[:200], now)
-    if answer.get("state") == "WAIT_USER_CONFIRM" and transfer.status == "pending" and not transfer.package_info:
+    if answer.get("state") == "WAIT_USER_CONFIRM" and status == "pending" and not package_info:
         # The query does not carry package_info; the same call again (same number) returns it.
         return send(session, gateway, transfer_id, now)
     return record_state(session, transfer_id, answer, now)
@@ -211,7 +201,7 @@ def _settle(session: Session, transfer: PayoutTransfer, now: dt.datetime, common
     )
     first_payment = claim.status != "paid"  # else: an amount a later run made up
     if first_payment:
-        _move(session, claim, "paid", actor="system", now=now, closed_at=now,
+        change_status(session, claim, "paid", actor="system", now=now, closed_at=now,
               note=f"互助金 {transfer.amount_fen} 分已转入申请人的微信零钱")
         # The covered person received aid: the membership in this plan ends (domain.md, "aided"), owing
         # the share of an open run that counted it (withheld now, as that run's chunk would debit it).
@@ -237,9 +227,9 @@ def _settle(session: Session, transfer: PayoutTransfer, now: dt.datetime, common
 def handle_notification(session: Session, resource: dict, now: dt.datetime) -> PayoutTransfer | None:
     """A verified MCHTRANSFER.BILL.FINISHED resource (the payments notify endpoint passes it on)."""
     resource = validated(TransferBillResource, resource)
-    transfer_id = session.execute(select(PayoutTransfer.id).where(
-        PayoutTransfer.out_bill_no == resource["out_bill_no"])).scalar_one_or_none()
-    session.rollback()
+    with reading(session):
+        transfer_id = session.execute(select(PayoutTransfer.id).where(
+            PayoutTransfer.out_bill_no == resource["out_bill_no"])).scalar_one_or_none()
     if transfer_id is None:
         return None
     return record_state(session, transfer_id, resource, now)
@@ -252,9 +242,9 @@ def for_claim(session: Session, claim_id: int) -> PayoutTransfer | None:
 
 def process_open(session: Session, gateway: TransferGateway, now: dt.datetime) -> dict[str, int]:
     """The `flask claims advance` sweep: retry pending transfers, sync those awaiting the claimant."""
-    ids = session.execute(select(PayoutTransfer.id, PayoutTransfer.status)
-                          .where(PayoutTransfer.status.in_(LIVE)).order_by(PayoutTransfer.id)).all()
-    session.rollback()
+    with reading(session):
+        ids = session.execute(select(PayoutTransfer.id, PayoutTransfer.status)
+                              .where(PayoutTransfer.status.in_(LIVE)).order_by(PayoutTransfer.id)).all()
     outcome = {"succeeded": 0, "still_open": 0, "failed": 0}
     for transfer_id, status in ids:
         result = sync(session, gateway, transfer_id, now)

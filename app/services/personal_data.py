@@ -24,7 +24,7 @@ from .errors import Conflict, NotFound
 from .memberships import valid_person_name
 from .operators import record_audit, require_role
 from .pii import PiiProtector, mask_name
-from .unit_of_work import atomic
+from .unit_of_work import atomic, reading
 
 ERASED = ""  # what an erased ciphertext column holds: nothing to decrypt
 FINAL_REFUND_STATUSES = ("succeeded", "closed", "abnormal")
@@ -205,10 +205,10 @@ def erase_expired(session: Session, *, now: dt.datetime, retention_days: int, ba
 
     # Streamed into a compact array (8 bytes an id), not a list of result rows.
     candidates = array("q")
-    for chunk in session.execute(erasable().order_by(Membership.id),
-                                 execution_options={"yield_per": 10_000}).scalars().partitions():
-        candidates.extend(chunk)
-    session.rollback()
+    with reading(session):
+        for chunk in session.execute(erasable().order_by(Membership.id),
+                                     execution_options={"yield_per": 10_000}).scalars().partitions():
+            candidates.extend(chunk)
     erased = 0
     for start in range(0, len(candidates), batch):
         with atomic(session):

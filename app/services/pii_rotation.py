@@ -19,7 +19,7 @@ from app.models import Membership, NameCorrection, Operator, PiiKey, PiiRotation
 
 from .pii import PiiProtector
 from .sql import insert_for
-from .unit_of_work import atomic
+from .unit_of_work import atomic, reading
 
 
 class MissingKey(RuntimeError):
@@ -180,10 +180,10 @@ def check_configured_keys(session: Session, pii: PiiProtector, now: dt.datetime)
     if not inspect(session.get_bind()).has_table(PiiKey.__tablename__):
         return  # before `flask db upgrade`
     configured = {"encryption": set(pii.encryption_key_ids), "hash": set(pii.hash_key_ids)}
-    missing = [f"{k.kind} key {k.key_id}" for k in session.execute(
-        select(PiiKey).where(PiiKey.unreferenced_at.is_(None)).order_by(PiiKey.kind, PiiKey.key_id)).scalars()
-        if k.key_id not in configured[k.kind]]
-    session.rollback()
+    with reading(session):
+        missing = [f"{k.kind} key {k.key_id}" for k in session.execute(
+            select(PiiKey).where(PiiKey.unreferenced_at.is_(None)).order_by(PiiKey.kind, PiiKey.key_id)).scalars()
+            if k.key_id not in configured[k.kind]]
     if missing:
         raise MissingKey("stored personal data still uses " + ", ".join(missing)
                          + ", which PII_ENCRYPTION_KEYS / PII_HASH_KEYS do not configure: add it back "

@@ -1,9 +1,25 @@
+"""Where database transactions begin and end. Services use these three, never session.commit()
+or session.rollback() directly (tests/unit/test_architecture.py checks):
+
+- atomic(session): one transaction, committed when the block ends, rolled back on any exception;
+- reading(session): reads whose transaction ends with the block (nothing written, nothing held open);
+- outside_transaction(session): a call to the outside world (WeChat) with no transaction open.
+
+A WeChat call between database writes is written as three short steps:
+
+    with atomic(session):               # record the intent (our out_* number) and count the attempt
+        ...
+    with outside_transaction(session):  # call WeChat; the database is not touched here
+        answer = gateway.call(...)
+    with atomic(session):               # record the answer
+        ...
+"""
 from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 
 @contextmanager
@@ -15,3 +31,40 @@ def atomic(session: Session) -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+def _in_transaction(session: Session) -> bool:
+    real = session() if isinstance(session, scoped_session) else session  # Flask-SQLAlchemy's db.session
+    return real.in_transaction()
+
+
+def _refuse_unsaved_changes(session: Session, where: str) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError(f"unsaved changes in the session {where}: write them inside atomic()")
+
+
+@contextmanager
+def reading(session: Session) -> Iterator[Session]:
+    """Reads in a transaction of their own that ends (rolled back: nothing was written) with the block,
+    so nothing stays open over what follows: a WeChat call, or batches each in their own atomic()."""
+    try:
+        yield session
+        _refuse_unsaved_changes(session, "after a read-only block")
+    finally:
+        session.rollback()
+
+
+@contextmanager
+def outside_transaction(session: Session) -> Iterator[None]:
+    """The block calls the outside world (WeChat) with no database transaction open: one still open on
+    entry (reads a caller left open) is ended first; unsaved ORM changes are refused. The block itself
+    writes nothing through the session: a stand-in gateway that reads it (the demo's past bills) has
+    its reads ended (rolled back) when the block ends, so no transaction outlives the call either."""
+    _refuse_unsaved_changes(session, "before a call outside the database")
+    if _in_transaction(session):
+        session.commit()  # reads only (unsaved writes were refused above): ends the transaction
+    try:
+        yield
+    finally:
+        if _in_transaction(session):
+            session.rollback()

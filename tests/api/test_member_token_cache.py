@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from app.container import container_of
 from app.api.security import KnownUsers
 from tests.support import login
 
 
 def test_a_signed_token_of_a_missing_user_is_refused_every_time(app, client):
-    token = app.extensions["yiqi"].member_tokens.issue(987_654)
+    token = container_of(app).member_tokens.issue(987_654)
     for _ in range(2):
         response = client.get("/api/v1/memberships", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401 and response.get_json()["error"]["code"] == "token_invalid"

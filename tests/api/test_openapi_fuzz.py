@@ -18,6 +18,7 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
+from app.container import container_of
 from app import create_app
 from app.extensions import db
 from app.services.plans import load_catalogue
@@ -38,7 +39,7 @@ def fuzz_target(postgresql_url, keys_dir, emulator, tmp_path_factory):
     application = create_app(_config(postgresql_url, keys_dir, emulator.url))
     application.config["CLAIM_DOCUMENTS_DIR"] = str(tmp_path_factory.mktemp("fuzz-documents"))
     clock = FrozenClock(START)
-    application.extensions["yiqi"].clock = clock
+    container_of(application).override(clock=clock)
     with application.app_context():
         clean_database(db.engine)
         load_catalogue(db.session, application.config["PLANS_FILE"], clock.now())

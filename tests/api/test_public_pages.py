@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 import redis as redis_lib
 
+from app.container import container_of
 from app.services import apportionment
 from tests.apportionment_support import add_claim, add_members, make_user
 
@@ -35,7 +36,7 @@ def test_answers_come_from_redis_while_fresh(app, client, session, clock, redis_
     cache.delete("yiqi:public:plans", "yiqi:public:plan:adult_789", "yiqi:public:announcements:100",
                  "yiqi:plan_stats:refreshing")
     app.config["PUBLIC_CACHE_SECONDS"] = 15
-    app.extensions["yiqi"].overrides["redis"] = cache
+    container_of(app).override(redis=cache)
     try:
         first = client.get("/api/v1/plans")
         assert first.headers["Cache-Control"] == "public, max-age=15"
@@ -55,18 +56,18 @@ def test_answers_come_from_redis_while_fresh(app, client, session, clock, redis_
         client.get("/api/v1/announcements", query_string={"plan_code": "adult_789"})  # not this one
         assert cache.keys("yiqi:public:announcements:*") == [b"yiqi:public:announcements:100"]
     finally:
-        app.extensions["yiqi"].overrides.pop("redis")
+        container_of(app).override(redis=None)
         cache.delete("yiqi:public:plans", "yiqi:public:announcements:100", "yiqi:plan_stats:refreshing")
 
 
 def test_a_redis_failure_costs_only_the_cache(app, client):
     app.config["PUBLIC_CACHE_SECONDS"] = 15
-    app.extensions["yiqi"].overrides["redis"] = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    container_of(app).override(redis=redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2))
     try:
         response = client.get("/api/v1/plans")
         assert response.status_code == 200 and len(response.get_json()["items"]) == 6
     finally:
-        app.extensions["yiqi"].overrides.pop("redis")
+        container_of(app).override(redis=None)
 
 
 def _announce(session, clock, count: int, started: dt.datetime) -> list[int]:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.container import container_of
 from app import create_app, jobs
 from app.extensions import db
 from app.logs import request_id_bound
@@ -190,14 +191,14 @@ def test_worker_and_scheduler_processes_work_and_serve_their_metrics(production_
     cfg = _config(production_env["DATABASE_URL"], keys_dir, emulator.url)
     cfg["REDIS_URL"] = redis_url
     app = create_app(cfg)
-    app.extensions["yiqi"].clock = clock
+    container_of(app).override(clock=clock)
     with app.app_context():
         from flask_migrate import upgrade
 
         from app.services.plans import load_catalogue
 
         upgrade()
-        session, services = db.session, app.extensions["yiqi"]
+        session, services = db.session, container_of(app)
         load_catalogue(session, app.config["PLANS_FILE"], clock.now())
         services.redis.delete(*services.redis.keys("yiqi:schedule:*") or ["none"])
         jobs.queue(app).empty()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from app.container import container_of
 from app import create_app, jobs
 from app.extensions import db
 from app.models import Notification
@@ -27,13 +28,13 @@ def rq_app(postgresql_url, redis_url, keys_dir, emulator, clock):
     cfg = _config(postgresql_url, keys_dir, emulator.url)
     cfg.update(REDIS_URL=redis_url, NOTIFICATION_CHUNK_SIZE=20)
     application = create_app(cfg)
-    application.extensions["yiqi"].clock = clock
+    container_of(application).override(clock=clock)
     with application.app_context():
         clean_database(db.engine)
         from app.services.plans import load_catalogue
 
         load_catalogue(db.session, application.config["PLANS_FILE"], clock.now())
-        application.extensions["yiqi"].redis.flushdb()
+        container_of(application).redis.flushdb()
         yield application
         db.session.remove()
         db.engine.dispose()
@@ -48,7 +49,7 @@ def _worker(postgresql_url, redis_url, keys_dir, emulator):
 
 def test_killed_worker_restarted_sends_each_announcement_once(rq_app, postgresql_url, redis_url, keys_dir, emulator,
                                                              clock):
-    session, services = db.session, rq_app.extensions["yiqi"]
+    session, services = db.session, container_of(rq_app)
     template_id = services.subscribe_templates["case_announced"].id
     users = []
     for _ in range(MEMBERS):

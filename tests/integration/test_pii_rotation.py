@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.container import container_of
 from app import create_app
 from app.extensions import db
 from app.models import Membership, PiiKey, User
@@ -126,7 +127,7 @@ def test_production_refuses_to_start_without_a_key_stored_data_uses(app, service
         create_app(cfg)
     cfg.update(PII_ENCRYPTION_KEYS=f"v1:{app.config['PII_ENCRYPTION_KEY']},v2:{NEW_KEY}",
                PII_HASH_KEYS=f"v1:{app.config['PII_HASH_KEY']},v2:{NEW_HASH_KEY}")
-    assert create_app(cfg).extensions["yiqi"].pii.key_id == "v2"
+    assert container_of(create_app(cfg)).pii.key_id == "v2"
 
 
 _ROTATOR = """
@@ -148,7 +149,7 @@ print("done", flush=True)
 def test_rotation_sigkilled_mid_way_then_resumed(app, db_url, clock):
     engine = sa.create_engine(db_url)
     with Session(engine) as s, s.begin():
-        pool = generate_encrypted_members(s, app.extensions["yiqi"].pii, "adult_789", 3_000, clock.now(),
+        pool = generate_encrypted_members(s, container_of(app).pii, "adult_789", 3_000, clock.now(),
                                           distinct=3_000, state="protected")
     people = {mid: pool[mid % 3_000] for (mid,) in db.session.execute(sa.text("SELECT id FROM memberships"))}
     keys = rotated_keys(app)

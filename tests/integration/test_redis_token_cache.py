@@ -1,6 +1,7 @@
 """With REDIS_URL configured, the WeChat access token is shared through Redis."""
 import redis
 
+from app.container import container_of
 from app import create_app
 from tests.conftest import _config
 from tests.support import mint_code
@@ -17,7 +18,7 @@ def test_login_with_redis_shares_the_access_token(sqlite_url, keys_dir, emulator
         from tests.conftest import clean_database
 
         clean_database(db.engine)
-        load_catalogue(db.session, app.config["PLANS_FILE"], app.extensions["yiqi"].clock.now())
+        load_catalogue(db.session, app.config["PLANS_FILE"], container_of(app).clock.now())
     client = app.test_client()
     response = client.post("/api/v1/auth/login", json={"code": mint_code(emulator.url, "o-redis-1")})
     assert response.status_code == 200, response.get_json()

@@ -1,5 +1,6 @@
 import datetime as dt
 
+from app.container import container_of
 from app.jobs.schedule import PeriodicTask, Scheduler
 
 T0 = dt.datetime(2026, 3, 2, 2, 0, 30, tzinfo=dt.timezone.utc)
@@ -32,8 +33,8 @@ def test_a_failing_task_does_not_stop_the_others(app):
 
 
 def test_two_schedulers_share_slots_through_redis(app, redis_url):
-    app.extensions["yiqi"].config["REDIS_URL"] = redis_url
-    redis = app.extensions["yiqi"].redis
+    container_of(app).config["REDIS_URL"] = redis_url
+    redis = container_of(app).redis
     for key in redis.scan_iter("yiqi:schedule:*"):
         redis.delete(key)
     calls = []
