@@ -3,7 +3,9 @@
 Points wechatpy at any base URL (api.weixin.qq.com in production, the local
 emulator in development and tests), takes access tokens from cgi-bin/stable_token,
 shares them across processes through Redis with one refresh at a time, and turns
-every failure into WeChatError (WeChatTimeout for timeouts).
+every failure into the services' port exceptions (app.services.ports): WeChatRejected when WeChat
+answers with an errcode, WeChatUnavailable for timeouts and network or HTTP failures,
+OpenDataInvalid for open data that does not decrypt.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.memorystorage import MemoryStorage
 from wechatpy.session.redisstorage import RedisStorage
 
+from app.services.ports import OpenDataInvalid, WeChatCallFailed, WeChatRejected, WeChatUnavailable
+
 from .metrics import observed_call
 
 PRODUCTION_API_BASE = "https://api.weixin.qq.com/"
@@ -32,20 +36,8 @@ TOKEN_EXPIRY_MARGIN_SECONDS = 300  # refresh early rather than send a token abou
 T = TypeVar("T")
 
 
-class WeChatError(Exception):
-    def __init__(self, errcode: int | None, errmsg: str):
-        super().__init__(f"WeChat error {errcode}: {errmsg}")
-        self.errcode = errcode
-        self.errmsg = errmsg
-
-
-class WeChatTimeout(WeChatError):
-    def __init__(self, errmsg: str):
-        super().__init__(None, errmsg)
-
-
-class OpenDataError(Exception):
-    """Encrypted open data that does not decrypt, or was not sealed for this appid."""
+def _failure(errcode: int | None, errmsg: str) -> WeChatCallFailed:
+    return WeChatUnavailable(errmsg) if errcode is None else WeChatRejected(errcode, errmsg)
 
 
 @dataclass
@@ -154,7 +146,7 @@ class _StableTokenWeChatClient(WeChatClient):
                     token = self.session.get(self.access_token_key)
                     return token if token and token != rejected else self._fetch_stable_token()
             if time.monotonic() > deadline:
-                raise WeChatTimeout("timed out waiting for another process to refresh the access token")
+                raise WeChatUnavailable("timed out waiting for another process to refresh the access token", timed_out=True)
             time.sleep(0.05)
 
     def _fetch_stable_token(self) -> str:
@@ -175,7 +167,7 @@ class _StableTokenWeChatClient(WeChatClient):
         response.raise_for_status()
         result = response.json()
         if result.get("errcode"):
-            raise WeChatError(result["errcode"], result.get("errmsg", ""))
+            raise WeChatRejected(result["errcode"], result.get("errmsg", ""))
         ttl = max(int(result["expires_in"]) - TOKEN_EXPIRY_MARGIN_SECONDS, 1)
         self.session.set(self.access_token_key, result["access_token"], ttl)
         return result["access_token"]
@@ -224,14 +216,14 @@ class MiniProgramClient:
         )
         # wechatpy hands back the raw response when the body is not JSON (i.e. the image).
         if isinstance(response, dict):
-            raise WeChatError(response.get("errcode"), response.get("errmsg", "no image"))
+            raise _failure(response.get("errcode"), response.get("errmsg", "no image"))
         return response.content
 
     def decrypt_open_data(self, session_key: str, encrypted_data: str, iv: str) -> dict:
         try:
             return WeChatWxaCrypto(session_key, iv, self.appid).decrypt_message(encrypted_data)
         except Exception as exc:  # bad base64, key, padding or JSON, or another appid
-            raise OpenDataError(f"open data rejected: {type(exc).__name__}") from exc
+            raise OpenDataInvalid(f"open data rejected: {type(exc).__name__}") from exc
 
     def _call(self, operation: str, request: Callable[[], T]) -> T:
         """Run a wechatpy call; on a rejected token refresh it once and retry. Each call is logged
@@ -241,7 +233,7 @@ class MiniProgramClient:
             try:
                 with observed_call("mp", operation, _errcode_of):
                     return self._translate_errors(request)
-            except WeChatError as error:
+            except WeChatCallFailed as error:
                 if error.errcode not in TOKEN_ERRCODES or attempt == 2:
                     raise
                 self._wechat.refresh_access_token(rejected=used_token)
@@ -252,20 +244,20 @@ class MiniProgramClient:
         try:
             return request()
         except requests.Timeout as exc:
-            raise WeChatTimeout(str(exc)) from exc
+            raise WeChatUnavailable(str(exc), timed_out=True) from exc
         except WeChatClientException as exc:
             errmsg = exc.errmsg
             if exc.errcode is None and exc.response is not None:
                 errmsg = f"HTTP {exc.response.status_code}"
-            raise WeChatError(exc.errcode, errmsg) from exc
+            raise _failure(exc.errcode, errmsg) from exc
         except requests.RequestException as exc:
-            raise WeChatError(None, str(exc)) from exc
+            raise WeChatUnavailable(str(exc)) from exc
 
 
 def _errcode_of(error: Exception) -> str | None:
-    if isinstance(error, (WeChatTimeout, requests.Timeout)):
+    if isinstance(error, requests.Timeout) or getattr(error, "timed_out", False):
         return "timeout"
-    if isinstance(error, WeChatError):
+    if isinstance(error, WeChatCallFailed):
         return str(error.errcode) if error.errcode is not None else "network"
     if isinstance(error, requests.RequestException):  # the token fetch, before translation
         return "network"

@@ -1,14 +1,15 @@
 """WeChat Pay API v3 client for the app (JSAPI/mini-program payments, refunds, merchant transfers).
 
 A thin layer over wechatpayv3 in public-key mode that returns plain dicts and turns every
-failure into one of three exceptions:
+failure into one of the services' port exceptions (app.services.ports):
 
-- PayError: the gateway answered with an error (or something we cannot trust); the call failed.
-- PayTimeout: no answer; the outcome is unknown. Retry with the same out_* number
+- PayRejected: the gateway answered with an error (or something we cannot trust); the call failed.
+- PayOutcomeUnknown: no answer; the outcome is unknown. Retry with the same out_* number
   (every call here is idempotent on it) or query.
 - InvalidNotification: a payment/refund/transfer notification that must be rejected.
+- BillHashMismatch: a downloaded bill that does not hash to what WeChat announced.
 
-Nothing here imports Flask or the app: callers pass plain values.
+Nothing here imports Flask or the app beyond app.services.ports: callers pass plain values.
 """
 
 from __future__ import annotations
@@ -31,40 +32,14 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.utils import aes_decrypt, rsa_verify
 
+from app.services.ports import BillHashMismatch, InvalidNotification, PayOutcomeUnknown, PayRejected
+
 from .metrics import observed_call
 
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 NOTIFICATION_MAX_SKEW_SECONDS = 300
 # 商家转账 scene; 1000 = 现金营销. The scene must be enabled for the merchant.
 DEFAULT_TRANSFER_SCENE_ID = "1000"
-
-
-class PayError(Exception):
-    """The gateway refused the call. status is None when no HTTP status applies."""
-
-    def __init__(self, status: int | None, code: str, message: str):
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-class BillHashMismatch(Exception):
-    """A downloaded bill does not hash to the SHA-1 WeChat announced: it must not be used."""
-
-    def __init__(self, kind: str, bill_date: str, announced, computed: str):
-        super().__init__(f"{kind} bill of {bill_date}: WeChat says SHA-1 {announced}, the file is {computed}")
-        self.kind, self.bill_date, self.announced, self.computed = kind, bill_date, announced, computed
-
-
-class PayTimeout(Exception):
-    """No answer from the gateway: the call may or may not have taken effect."""
-
-
-class InvalidNotification(Exception):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -229,7 +204,7 @@ class PayClient:
             status, content = self._call_raw(self._wxpay.download_bill, url=answer["download_url"])
         if not 200 <= status < 300:
             detail = _json_or_empty(content)
-            raise PayError(status, str(detail.get("code", "UNKNOWN")), str(detail.get("message", "")))
+            raise PayRejected(status, str(detail.get("code", "UNKNOWN")), str(detail.get("message", "")))
         digest = hashlib.sha1()
         with gzip.GzipFile(fileobj=io.BytesIO(content)) as unzipped:
             for piece in iter(lambda: unzipped.read(1 << 20), b""):
@@ -310,16 +285,16 @@ class PayClient:
         answer = _json_or_empty(content)
         if 200 <= status < 300:
             return answer
-        raise PayError(status, str(answer.get("code", "UNKNOWN")), str(answer.get("message", content)))
+        raise PayRejected(status, str(answer.get("code", "UNKNOWN")), str(answer.get("message", content)))
 
     @staticmethod
     def _call_raw(sdk_method: Callable[..., tuple[int, Any]], **kwargs) -> tuple[int, Any]:
         try:
             return sdk_method(**kwargs)
         except (requests.Timeout, requests.ConnectionError) as error:
-            raise PayTimeout(str(error)) from error
+            raise PayOutcomeUnknown(str(error)) from error
         except Exception as error:  # noqa: BLE001 - the SDK raises bare Exception (e.g. bad response signature)
-            raise PayError(None, "SDK_ERROR", str(error)) from error
+            raise PayRejected(None, "SDK_ERROR", str(error)) from error
 
 
 def verify_payment_sign(params: Mapping[str, str], merchant_public_key_pem: str, appid: str) -> bool:
@@ -336,9 +311,9 @@ def verify_payment_sign(params: Mapping[str, str], merchant_public_key_pem: str,
 
 
 def _errcode_of(error: Exception) -> str | None:
-    if isinstance(error, PayTimeout):
+    if isinstance(error, PayOutcomeUnknown):
         return "timeout"
-    if isinstance(error, PayError):
+    if isinstance(error, PayRejected):
         return error.code
     return None
 

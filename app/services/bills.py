@@ -20,7 +20,7 @@ import logging
 import re
 import tempfile
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator, Protocol
+from typing import Iterator
 
 from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from app.models import BillLine, BillMismatch, BillReconciliation, UTCDateTime
 from . import payments
 from .clock import CHINA_TZ
 from .errors import InvalidRequest, NotFound
+from .ports import BillHashMismatch, PayFailure
 from .unit_of_work import atomic
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,6 @@ STAGE_CHUNK = 5_000
 _YUAN = re.compile(r"^(-?)([0-9]+)\.([0-9]{2})$")  # ASCII digits only
 TRADE_SUMMARY_FIRST = "总交易单数"
 FUND_SUMMARY_FIRST = "资金流水总笔数"
-
-
-class BillGateway(Protocol):
-    def download_bill(self, kind: str, bill_date: str, destination: BinaryIO) -> str: ...
 
 
 class BillFormatError(ValueError):
@@ -243,8 +240,6 @@ def _settle_missed(session: Session, pay, reconciliation_id: int, now: dt.dateti
 
 def reconcile_day(session: Session, pay, day: dt.date, now: dt.datetime) -> BillReconciliation:
     """Reconcile one China-time day; safe to run again (the day's previous result is replaced)."""
-    from wechat.pay import BillHashMismatch, PayError, PayTimeout  # the adapter's own error types
-
     if day >= now.astimezone(CHINA_TZ).date():
         raise InvalidRequest("只能对账已经结束的日期", code="bill_date_not_over", details={"bill_date": day.isoformat()})
     rec = _begin(session, day, now)
@@ -260,7 +255,7 @@ def reconcile_day(session: Session, pay, day: dt.date, now: dt.datetime) -> Bill
     except BillHashMismatch as exc:
         log.error("bill refused: %s", exc)
         return _finish(session, rec, now, status="refused", error=str(exc))
-    except (PayError, PayTimeout) as exc:  # e.g. the bill is not ready yet: the scheduler tries again
+    except PayFailure as exc:  # e.g. the bill is not ready yet: the scheduler tries again
         return _finish(session, rec, now, status="refused", error=f"WeChat: {exc}")
     except BillFormatError as exc:
         session.rollback()

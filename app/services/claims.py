@@ -1,7 +1,7 @@
 """Claims: the member's report, the operators' path (review → investigation → publicity → ready),
 objections, and the public, anonymised announcements. Payout is in app/services/payouts.py.
 
-Every status change goes through `_move`: a compare-and-set UPDATE (WHERE status = from), a
+Every status change goes through `change_status`: a compare-and-set UPDATE (WHERE status = from), a
 timeline entry the member sees, a `claim.status_changed` event, and (for operators) an audit entry,
 all in one transaction."""
 from __future__ import annotations
@@ -142,7 +142,7 @@ def _timeline(session: Session, claim_id: int, from_status: str | None, to_statu
                                    note=note, created_at=now))
 
 
-def _move(session: Session, claim: Claim, to: str, *, actor: str, note: str, now: dt.datetime,
+def change_status(session: Session, claim: Claim, to: str, *, actor: str, note: str, now: dt.datetime,
           operator: Operator | None = None, reason: str | None = None, **values) -> None:
     """Compare-and-set one transition inside the caller's transaction."""
     before = claim.status
@@ -211,14 +211,14 @@ def resubmit(session: Session, *, user_id: int, claim_id: int, now: dt.datetime)
         claim = get_for_user(session, user_id, claim_id)
         if claim.status != "returned":
             raise Conflict("只有被退回补充材料的申请才能重新提交", code="claim_transition_invalid")
-        _move(session, claim, "under_review", actor="member", note="补充材料后重新提交", now=now, missing_items=None)
+        change_status(session, claim, "under_review", actor="member", note="补充材料后重新提交", now=now, missing_items=None)
     return claim
 
 
 def withdraw(session: Session, *, user_id: int, claim_id: int, now: dt.datetime) -> Claim:
     with atomic(session):
         claim = get_for_user(session, user_id, claim_id)
-        _move(session, claim, "withdrawn", actor="member", note="申请人撤回", now=now, closed_at=now)
+        change_status(session, claim, "withdrawn", actor="member", note="申请人撤回", now=now, closed_at=now)
     return claim
 
 
@@ -254,7 +254,7 @@ def _lock(session: Session, claim_id: int, operator: Operator) -> Claim:
     return claim
 
 
-def _separate(claim: Claim, operator: Operator, duty: str) -> None:
+def ensure_separate_duties(claim: Claim, operator: Operator, duty: str) -> None:
     """Separation of duties: one case's reviewer, investigator and finance approver are three people."""
     others = {"reviewer": (claim.investigator_id, claim.finance_approver_id),
               "investigator": (claim.reviewer_id, claim.finance_approver_id),
@@ -268,8 +268,8 @@ def start_review(session: Session, operator: Operator, claim_id: int, now: dt.da
     require_role(operator, "reviewer")
     with atomic(session):
         claim = _lock(session, claim_id, operator)
-        _separate(claim, operator, "reviewer")
-        _move(session, claim, "under_review", actor="reviewer", note="平台开始审核材料", now=now, operator=operator,
+        ensure_separate_duties(claim, operator, "reviewer")
+        change_status(session, claim, "under_review", actor="reviewer", note="平台开始审核材料", now=now, operator=operator,
               reviewer_id=operator.id)
     return claim
 
@@ -287,7 +287,7 @@ def return_to_member(session: Session, operator: Operator, claim_id: int, missin
     with atomic(session):
         claim = _lock(session, claim_id, operator)
         _own_review(claim, operator)
-        _move(session, claim, "returned", actor="reviewer", note=f"请补充：{missing}", now=now, operator=operator,
+        change_status(session, claim, "returned", actor="reviewer", note=f"请补充：{missing}", now=now, operator=operator,
               reason=missing, missing_items=missing)
     return claim
 
@@ -300,7 +300,7 @@ def assign(session: Session, operator: Operator, claim_id: int, organisation_id:
         _own_review(claim, operator)
         if not documents(session, claim.id):
             raise InvalidRequest("申请还没有任何材料，不能交给调查机构", code="documents_missing")
-        _move(session, claim, "investigating", actor="reviewer", now=now, operator=operator,
+        change_status(session, claim, "investigating", actor="reviewer", now=now, operator=operator,
               note=f"材料齐全，交由第三方机构「{organisation.name}」调查（调查费用由平台承担）",
               organisation_id=organisation.id)
     return claim
@@ -323,7 +323,7 @@ def reject(session: Session, operator: Operator, claim_id: int, reason: str, now
         else:
             raise Conflict(f"案件当前状态为「{STATUS_WORDS[claim.status]}」，你不能拒绝它",
                            code="claim_transition_invalid")
-        _move(session, claim, "rejected", actor=actor, note=f"不予互助：{reason}", now=now, operator=operator,
+        change_status(session, claim, "rejected", actor=actor, note=f"不予互助：{reason}", now=now, operator=operator,
               reason=reason, rejection_reason=reason, closed_at=now, **extra)
     return claim
 
@@ -331,7 +331,7 @@ def reject(session: Session, operator: Operator, claim_id: int, reason: str, now
 def _investigates(claim: Claim, operator: Operator) -> None:
     if claim.organisation_id != operator.organisation_id:
         raise NotFound("没有找到这个案件", code="claim_not_found")
-    _separate(claim, operator, "investigator")
+    ensure_separate_duties(claim, operator, "investigator")
 
 
 @dataclass(frozen=True)
@@ -372,7 +372,7 @@ def submit_report(session: Session, operator: Operator, claim_id: int, report_: 
         if amount > ceiling:
             raise InvalidRequest(f"互助金额不能超过本计划该项目的上限 {ceiling} 分", code="aid_above_maximum",
                                  details={"max_aid_fen": ceiling})
-        _move(session, claim, "publicity", actor="investigator", now=now, operator=operator,
+        change_status(session, claim, "publicity", actor="investigator", now=now, operator=operator,
               note=f"调查完成，核定互助金 {amount} 分，公示 {publicity_days} 天",
               investigator_id=operator.id, findings=report_.findings.strip(),
               investigation_summary=report_.summary.strip(), aid_item_code=item["code"], approved_aid_fen=amount,
@@ -481,7 +481,7 @@ def resolve_objection(session: Session, operator: Operator, objection_id: int, *
         if objection.status != "pending":
             raise Conflict("这条异议已经处理过", code="objection_already_resolved")
         claim = _lock(session, objection.claim_id, operator)
-        _separate(claim, operator, "reviewer")
+        ensure_separate_duties(claim, operator, "reviewer")
         status = "upheld" if upheld else "dismissed"
         session.execute(update(ClaimObjection).where(ClaimObjection.id == objection.id)
                         .values(status=status, resolution=resolution, resolved_by_operator_id=operator.id,
@@ -491,7 +491,7 @@ def resolve_objection(session: Session, operator: Operator, objection_id: int, *
                      target_id=claim.id, before={"objection_id": objection.id, "status": "pending"},
                      after={"objection_id": objection.id, "status": status}, now=now)
         if upheld and claim.status == "publicity":
-            _move(session, claim, "investigating", actor="reviewer", now=now, operator=operator,
+            change_status(session, claim, "investigating", actor="reviewer", now=now, operator=operator,
                   note="异议成立，案件退回重新调查", reason="objection_upheld", approved_aid_fen=None,
                   aid_item_code=None, publicity_started_at=None, publicity_ends_at=None)
         else:

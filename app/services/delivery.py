@@ -11,14 +11,14 @@
   A row whose quota was already spent is not charged twice; if it was in fact delivered before the
   crash, WeChat answers 43101 (its consent is used up) and the member still gets one message.
 
-Services never import wechatpy: the sender is anything with send_subscribe_message (wechat.mp)."""
+Services never import a WeChat SDK: the sender is any SubscribeMessageSender (app.services.ports)."""
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from app.models import (Account, DomainEvent, Membership, Notification, Plan, SubscribeQuota, User)
 
 from .money import fen_to_yuan_text
+from .ports import SubscribeMessageSender, WeChatRejected, WeChatUnavailable
 from .subscriptions import Template
 from .unit_of_work import atomic
 
@@ -36,11 +37,6 @@ OUTCOME_BATCH = 25  # outcomes recorded per transaction (a crash re-sends at mos
 # WeChat's value limits by keyword type (the keyword without its digits).
 VALUE_LIMITS = {"thing": 20, "character_string": 32, "number": 32, "letter": 32, "symbol": 5,
                 "phone_number": 17, "car_number": 8, "name": 10, "phrase": 5}
-
-
-class Sender(Protocol):
-    def send_subscribe_message(self, openid: str, template_id: str, data: dict[str, str],
-                               page: str | None = None) -> None: ...
 
 
 Enqueue = Callable[[list[int], str], None]
@@ -231,11 +227,9 @@ def _spend_quotas(session: Session, claimed: list, now: dt.datetime) -> tuple[li
 
 def classify(error: Exception) -> str:
     """'retry' (45009, timeouts, 5xx, connection trouble), 'no_quota' (43101) or 'failed'."""
-    from wechat.mp import WeChatError, WeChatTimeout
-
-    if isinstance(error, WeChatTimeout):
+    if isinstance(error, WeChatUnavailable):
         return "retry"
-    if isinstance(error, WeChatError):
+    if isinstance(error, WeChatRejected):
         if error.errcode == 43101:
             return "no_quota"
         if error.errcode is None or error.errcode in RETRY_ERRCODES:
@@ -243,7 +237,7 @@ def classify(error: Exception) -> str:
     return "failed"
 
 
-def deliver_chunk(session: Session, sender: Sender, templates: dict[str, Template], ids: list[int],
+def deliver_chunk(session: Session, sender: SubscribeMessageSender, templates: dict[str, Template], ids: list[int],
                   token: str, *, clock, policy: Policy = Policy()) -> ChunkResult:
     """Send one chunk. Only rows still queued under this token are taken (a stale job does nothing)."""
     result = ChunkResult()

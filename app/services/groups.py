@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,6 +14,7 @@ from app.models import GroupPresence, Membership, Plan
 
 from .errors import Conflict, InvalidRequest, NotFound
 from .pii import PiiProtector
+from .ports import OpenDataDecryptor, OpenDataInvalid
 from .sql import insert_for
 from .unit_of_work import atomic
 from .users import session_key_of
@@ -22,22 +22,16 @@ from .users import session_key_of
 _OPENGID = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
 
 
-class OpenDataDecryptor(Protocol):
-    def decrypt_open_data(self, session_key: str, encrypted_data: str, iv: str) -> dict: ...
-
-
 def enter(session: Session, pii: PiiProtector, decryptor: OpenDataDecryptor, *, user_id: int,
           encrypted_data: str, iv: str, now: dt.datetime) -> str:
     """Decrypt group-enter data (the watermark must carry our appid) and record presence; returns opengid."""
-    from wechat.mp import OpenDataError
-
     session_key = session_key_of(session, pii, user_id)
     session.rollback()
     if session_key is None:
         raise Conflict("登录状态已失效，请重新打开小程序", code="session_key_missing")
     try:
         plain = decryptor.decrypt_open_data(session_key, encrypted_data, iv)
-    except OpenDataError:
+    except OpenDataInvalid:
         raise InvalidRequest("群信息无法解密，请重新进入", code="open_data_invalid") from None
     opengid = plain.get("opengid") if isinstance(plain, dict) else None
     if not isinstance(opengid, str) or not _OPENGID.match(opengid):

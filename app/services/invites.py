@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.models import ACTIVE_STATES, InviteQrCode, Membership, User
 
 from .errors import Unavailable
+from .ports import CodeGateway, WeChatCallFailed
 from .sql import insert_for
 from .unit_of_work import atomic
 
@@ -44,10 +44,6 @@ def summary(session: Session, user_id: int) -> InviteSummary:
     return InviteSummary(code, share_path(code), code, invited_count, joined_count)
 
 
-class CodeGateway(Protocol):
-    def get_unlimited_code(self, scene: str, page: str | None, width: int = 430) -> bytes: ...
-
-
 def qrcode(session: Session, gateway: CodeGateway, *, user_id: int, now: dt.datetime) -> bytes:
     """The user's mini-program code; fetched from WeChat once, then served from the database."""
     cached = session.execute(sa.select(InviteQrCode.png).where(InviteQrCode.user_id == user_id)).scalar_one_or_none()
@@ -56,11 +52,9 @@ def qrcode(session: Session, gateway: CodeGateway, *, user_id: int, now: dt.date
         return cached
     code = session.execute(sa.select(User.invite_code).where(User.id == user_id)).scalar_one()
     session.rollback()
-    from wechat.mp import WeChatError
-
     try:
         png = gateway.get_unlimited_code(code, page=SHARE_PAGE)
-    except WeChatError:
+    except WeChatCallFailed:
         raise Unavailable("小程序码暂时无法生成，请稍后再试", code="qrcode_unavailable") from None
     table = InviteQrCode.__table__
     with atomic(session):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from dataclasses import dataclass
+from typing import Mapping
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 from app.models import ACTIVE_STATES, Account, Membership, Plan, PlanVersion, User
 from app.models.payments import OPEN_ORDER_STATUSES, PaymentOrder
 
-from . import events, memberships
+from . import events, memberships, payouts, refunds
 from .clock import china_date
 from .errors import Conflict, InvalidRequest, NotFound, Unavailable
 from .plans import fen_to_yuan_text
+from .ports import InvalidNotification, PayFailure, PayGateway, PayOutcomeUnknown, PayRejected
+from .reconciliation import ReconcileReport
 from .unit_of_work import atomic
 from .wechat_resources import Transaction as TransactionResource, validated
 
@@ -31,28 +33,6 @@ log = logging.getLogger(__name__)
 ORDER_TTL = dt.timedelta(hours=2)  # a prepay_id is valid for 2 hours
 RECONCILE_AFTER = dt.timedelta(minutes=5)  # notifications normally arrive within seconds
 TOPUP_KEY_PREFIX = "topup:wechat:"
-
-
-class PayGateway(Protocol):
-    """What top-ups and refunds need from WeChat Pay (wechat.pay.PayClient provides it)."""
-
-    mchid: str
-    appid: str
-
-    def create_jsapi_order(self, out_trade_no: str, description: str, amount_fen: int, openid: str) -> str: ...
-    def request_payment_params(self, prepay_id: str) -> dict: ...
-    def query_order(self, out_trade_no: str) -> dict: ...
-    def close_order(self, out_trade_no: str) -> None: ...
-    def refund(self, out_refund_no: str, *, out_trade_no: str | None = None, transaction_id: str | None = None,
-               refund_fen: int, total_fen: int, reason: str | None = None) -> dict: ...
-    def query_refund(self, out_refund_no: str) -> dict: ...
-    def parse_notification(self, headers: Mapping[str, str], body: bytes): ...
-
-
-def _pay_errors():
-    from wechat.pay import InvalidNotification, PayError, PayTimeout  # the adapter's own error types
-
-    return PayError, PayTimeout, InvalidNotification
 
 
 # --- starting a top-up --------------------------------------------------------------------------
@@ -126,7 +106,6 @@ def start_topup(session: Session, pay: PayGateway, *, target: TopupTarget, payer
                 max_fen: int, now: dt.datetime) -> StartedTopup:
     """Record our order, then ask WeChat for a prepay_id (outside the transaction), then return
     what wx.requestPayment needs. A failed WeChat call leaves a 'created' order that reconcile closes."""
-    PayError, PayTimeout, _ = _pay_errors()
     _check_amount(target, amount_fen, max_fen)
     with atomic(session):
         openid = session.execute(select(User.openid).where(User.id == payer_user_id)).scalar_one()
@@ -138,11 +117,11 @@ def start_topup(session: Session, pay: PayGateway, *, target: TopupTarget, payer
     try:
         try:
             prepay_id = pay.create_jsapi_order(order.out_trade_no, description, amount_fen, openid)
-        except PayTimeout:  # same out_trade_no and content: WeChat answers with the same prepay_id
+        except PayOutcomeUnknown:  # same out_trade_no and content: WeChat answers with the same prepay_id
             prepay_id = pay.create_jsapi_order(order.out_trade_no, description, amount_fen, openid)
-    except PayTimeout:
+    except PayOutcomeUnknown:
         raise Unavailable() from None
-    except PayError as exc:
+    except PayRejected as exc:
         log.warning("jsapi order %s refused: %s", order.out_trade_no, exc)
         raise Unavailable("微信支付下单失败，请稍后再试", code="wechat_pay_order_failed",
                           details={"wechat_code": exc.code}) from None
@@ -228,9 +207,7 @@ def settle_transaction(session: Session, pay: PayGateway, transaction: dict, now
         if member.state not in ACTIVE_STATES:
             # Paid after the membership ended (left, lapsed, aided; e.g. a sponsor's late payment):
             # it goes straight back to its payer.
-            from .refunds import refund_late_payment
-
-            refund_late_payment(session, order, now)
+            refunds.refund_late_payment(session, order, now)
     return SettleResult(order.id, credited=True)
 
 
@@ -246,7 +223,6 @@ def handle_notification(session: Session, pay: PayGateway, headers: Mapping[str,
                         now: dt.datetime) -> NotificationOutcome:
     """Verify (signature, platform key, 5-minute timestamp window, AES-GCM) and apply a payment or
     refund notification. A doubtful one raises InvalidRequest/NotFound and changes nothing."""
-    _, _, InvalidNotification = _pay_errors()
     try:
         notification = pay.parse_notification(headers, body)
     except InvalidNotification as exc:
@@ -255,15 +231,11 @@ def handle_notification(session: Session, pay: PayGateway, headers: Mapping[str,
         result = settle_transaction(session, pay, notification.resource, now)
         return NotificationOutcome(notification.event_type, result.credited)
     if notification.event_type.startswith("REFUND."):
-        from .refunds import apply_refund_notification
-
         return NotificationOutcome(notification.event_type,
-                                   apply_refund_notification(session, pay, notification.resource, now))
+                                   refunds.apply_refund_notification(session, pay, notification.resource, now))
     if notification.event_type.startswith("MCHTRANSFER."):
         # Aid payouts (merchant transfers) report to the same notify URL.
-        from .payouts import handle_notification as apply_transfer_notification
-
-        transfer = apply_transfer_notification(session, notification.resource, now)
+        transfer = payouts.handle_notification(session, notification.resource, now)
         if transfer is None:
             raise NotFound("没有这笔转账", code="transfer_not_found")
         return NotificationOutcome(notification.event_type, True)
@@ -272,24 +244,6 @@ def handle_notification(session: Session, pay: PayGateway, headers: Mapping[str,
 
 
 # --- reconcile ----------------------------------------------------------------------------------
-
-@dataclass
-class ReconcileReport:
-    orders_checked: int = 0
-    orders_settled: int = 0
-    orders_closed: int = 0
-    orders_still_open: int = 0
-    refunds_checked: int = 0
-    refunds_completed: int = 0
-    refunds_failed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        return (f"orders checked: {self.orders_checked}, settled: {self.orders_settled}, "
-                f"closed: {self.orders_closed}, still open: {self.orders_still_open}; "
-                f"refunds checked: {self.refunds_checked}, completed: {self.refunds_completed}, "
-                f"failed: {self.refunds_failed}; errors: {len(self.errors)}")
-
 
 def _close_locally(session: Session, order_id: int, now: dt.datetime) -> bool:
     with atomic(session):
@@ -302,7 +256,6 @@ def _close_locally(session: Session, order_id: int, now: dt.datetime) -> bool:
 def reconcile_order(session: Session, pay: PayGateway, order_id: int, now: dt.datetime,
                     report: ReconcileReport) -> None:
     """Ask WeChat about one open order: settle it if paid, close it if expired."""
-    PayError, PayTimeout, _ = _pay_errors()
     with atomic(session):  # no transaction stays open across the WeChat calls
         order = session.execute(select(PaymentOrder.id, PaymentOrder.out_trade_no, PaymentOrder.expires_at)
                                 .where(PaymentOrder.id == order_id)).one()
@@ -310,7 +263,7 @@ def reconcile_order(session: Session, pay: PayGateway, order_id: int, now: dt.da
     try:
         try:
             answer = pay.query_order(order.out_trade_no)
-        except PayError as exc:
+        except PayRejected as exc:
             if exc.status == 404 and now >= order.expires_at:  # WeChat never got the order
                 report.orders_closed += _close_locally(session, order.id, now)
             else:
@@ -325,7 +278,7 @@ def reconcile_order(session: Session, pay: PayGateway, order_id: int, now: dt.da
         elif now >= order.expires_at:
             try:
                 pay.close_order(order.out_trade_no)
-            except PayError as exc:
+            except PayRejected as exc:
                 if exc.code != "ORDER_PAID":
                     raise
                 # Paid between our query and the close: settle it now.
@@ -335,7 +288,7 @@ def reconcile_order(session: Session, pay: PayGateway, order_id: int, now: dt.da
             report.orders_closed += _close_locally(session, order.id, now)
         else:
             report.orders_still_open += 1
-    except (PayError, PayTimeout) as exc:
+    except PayFailure as exc:
         report.errors.append(f"order {order.out_trade_no}: {exc}")
     except (InvalidRequest, NotFound, Conflict) as exc:
         # A query answer that does not match our order: never credited; an operator must look.
@@ -347,8 +300,6 @@ def reconcile(session: Session, pay: PayGateway, now: dt.datetime,
               older_than: dt.timedelta = RECONCILE_AFTER) -> ReconcileReport:
     """Settle or close every order still open `older_than` after it was created, and finish
     every pending refund. Idempotent: safe to run again, and concurrently with notifications."""
-    from .refunds import reconcile_refunds
-
     report = ReconcileReport()
     with atomic(session):
         order_ids = session.execute(
@@ -358,7 +309,7 @@ def reconcile(session: Session, pay: PayGateway, now: dt.datetime,
         ).scalars().all()
     for order_id in order_ids:
         reconcile_order(session, pay, order_id, now, report)
-    reconcile_refunds(session, pay, now, report)
+    refunds.reconcile_refunds(session, pay, now, report)
     return report
 
 

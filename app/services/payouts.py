@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,23 +29,16 @@ from sqlalchemy.orm import Session
 from app.models import Account, Claim, Membership, Operator, PayoutTransfer, Plan, User
 
 from . import apportionment, events, ledger, refunds
-from .claims import _move, _separate
+from .claims import change_status, ensure_separate_duties
 from .errors import Conflict, InvalidRequest, NotFound
 from .operators import record_audit, require_role
+from .ports import PayOutcomeUnknown, PayRejected, TransferGateway
 from .unit_of_work import atomic
 from .wechat_resources import TransferBill as TransferBillResource, validated
 
 PAYOUT_REASON = "aid_payout"
 TRANSFER_REMARK = "一起互助互助金"
 LIVE = ("pending", "wait_user_confirm")
-
-
-class TransferGateway(Protocol):
-    """What payout needs from WeChat Pay (wechat.pay.PayClient provides it)."""
-
-    def transfer(self, out_bill_no: str, openid: str, amount_fen: int, remark: str) -> dict: ...
-
-    def query_transfer(self, out_bill_no: str) -> dict: ...
 
 
 def new_out_bill_no(claim_id: int) -> str:
@@ -60,7 +52,7 @@ def approve(session: Session, operator: Operator, claim_id: int, now: dt.datetim
         claim = session.execute(select(Claim).where(Claim.id == claim_id).with_for_update()).scalar_one_or_none()
         if claim is None:
             raise NotFound("没有找到这个案件", code="claim_not_found")
-        _separate(claim, operator, "finance")
+        ensure_separate_duties(claim, operator, "finance")
         live = session.execute(select(PayoutTransfer).where(
             PayoutTransfer.claim_id == claim.id, PayoutTransfer.status.in_(LIVE))).scalar_one_or_none()
         if live is not None:
@@ -95,8 +87,6 @@ def approve(session: Session, operator: Operator, claim_id: int, now: dt.datetim
 
 def send(session: Session, gateway: TransferGateway, transfer_id: int, now: dt.datetime) -> PayoutTransfer:
     """Call WeChat for a pending transfer (outside any transaction) and record the answer."""
-    from wechat.pay import PayError, PayTimeout  # the adapter's own error types
-
     with atomic(session):
         row = session.execute(
             select(PayoutTransfer, User.openid).join(Claim, Claim.id == PayoutTransfer.claim_id)
@@ -113,9 +103,9 @@ def send(session: Session, gateway: TransferGateway, transfer_id: int, now: dt.d
         out_bill_no, amount = transfer.out_bill_no, transfer.amount_fen
     try:
         answer = gateway.transfer(out_bill_no, openid, amount, TRANSFER_REMARK)
-    except PayTimeout:
+    except PayOutcomeUnknown:
         return _note_error(session, transfer_id, "timeout: outcome unknown, retry with the same number", now)
-    except PayError as exc:
+    except PayRejected as exc:
         return _note_error(session, transfer_id, f"{exc.status} {exc.code}"[:200], now)
     return record_state(session, transfer_id, answer, now)
 
@@ -131,8 +121,6 @@ def _note_error(session: Session, transfer_id: int, error: str, now: dt.datetime
 
 def sync(session: Session, gateway: TransferGateway, transfer_id: int, now: dt.datetime) -> PayoutTransfer:
     """Ask WeChat where the bill stands and record it (a pending bill WeChat never saw is sent again)."""
-    from wechat.pay import PayError, PayTimeout
-
     transfer = session.get(PayoutTransfer, transfer_id)
     if transfer is None:
         raise NotFound("没有这笔转账", code="transfer_not_found")
@@ -143,9 +131,9 @@ def sync(session: Session, gateway: TransferGateway, transfer_id: int, now: dt.d
     session.commit()  # no transaction held over the WeChat call
     try:
         answer = gateway.query_transfer(out_bill_no)
-    except PayTimeout:
+    except PayOutcomeUnknown:
         return _note_error(session, transfer_id, "timeout while querying", now)
-    except PayError as exc:
+    except PayRejected as exc:
         if exc.status == 404:
             return send(session, gateway, transfer_id, now)
         return _note_error(session, transfer_id, f"{exc.status} {exc.code}"[:200], now)
@@ -211,7 +199,7 @@ def _settle(session: Session, transfer: PayoutTransfer, now: dt.datetime, common
     )
     first_payment = claim.status != "paid"  # else: an amount a later run made up
     if first_payment:
-        _move(session, claim, "paid", actor="system", now=now, closed_at=now,
+        change_status(session, claim, "paid", actor="system", now=now, closed_at=now,
               note=f"互助金 {transfer.amount_fen} 分已转入申请人的微信零钱")
         # The covered person received aid: the membership in this plan ends (domain.md, "aided"), owing
         # the share of an open run that counted it (withheld now, as that run's chunk would debit it).

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -21,11 +20,10 @@ from app.models.payments import PaymentOrder, PaymentRefund
 from . import apportionment, events, ledger, memberships, refund_orders
 from .errors import Conflict, InvalidRequest, NotFound
 from .plans import fen_to_yuan_text
+from .ports import PayFailure, PayGateway, PayRejected
+from .reconciliation import ReconcileReport
 from .unit_of_work import atomic
 from .wechat_resources import Refund as RefundResource, validated
-
-if TYPE_CHECKING:
-    from .payments import PayGateway, ReconcileReport
 
 log = logging.getLogger(__name__)
 
@@ -276,16 +274,13 @@ def apply_refund_notification(session: Session, pay: PayGateway, resource: dict,
 RETRYABLE_CODES = ("NOT_ENOUGH", "FREQUENCY_LIMITED", "SYSTEM_ERROR")
 
 
-def _retryable(exc) -> bool:
+def _retryable(exc: PayRejected) -> bool:
     return exc.status is None or exc.status >= 500 or exc.code in RETRYABLE_CODES
 
 
 def submit_refunds(session: Session, pay: PayGateway, now: dt.datetime, *, membership_id: int | None = None,
                    report: ReconcileReport | None = None) -> None:
     """Ask WeChat for every pending refund it has not accepted yet (same out_refund_no each time)."""
-    from .payments import _pay_errors
-
-    PayError, PayTimeout, _ = _pay_errors()
     with atomic(session):
         query = (select(PaymentRefund.id, PaymentRefund.out_refund_no, PaymentRefund.amount_fen,
                         PaymentOrder.out_trade_no, PaymentOrder.amount_fen.label("total_fen"))
@@ -303,9 +298,9 @@ def submit_refunds(session: Session, pay: PayGateway, now: dt.datetime, *, membe
         try:
             answer = pay.refund(refund.out_refund_no, out_trade_no=refund.out_trade_no, refund_fen=refund.amount_fen,
                                 total_fen=refund.total_fen, reason=REFUND_REASON)
-        except (PayError, PayTimeout) as exc:
+        except PayFailure as exc:
             with atomic(session):
-                if isinstance(exc, PayError) and not _retryable(exc):
+                if isinstance(exc, PayRejected) and not _retryable(exc):
                     failed = fail_refund(session, refund.out_refund_no, str(exc), now)
                     if report is not None:
                         report.refunds_failed += failed
@@ -327,9 +322,6 @@ def submit_refunds(session: Session, pay: PayGateway, now: dt.datetime, *, membe
 
 def reconcile_refunds(session: Session, pay: PayGateway, now: dt.datetime, report: ReconcileReport) -> None:
     """Pending refunds: resubmit those WeChat never accepted; query the others."""
-    from .payments import _pay_errors
-
-    PayError, PayTimeout, _ = _pay_errors()
     with atomic(session):
         pending = session.execute(select(PaymentRefund.out_refund_no, PaymentRefund.refund_id)
                                   .where(PaymentRefund.status == "pending").order_by(PaymentRefund.id)).all()
@@ -339,7 +331,7 @@ def reconcile_refunds(session: Session, pay: PayGateway, now: dt.datetime, repor
     for refund in (r for r in pending if r.refund_id is not None):
         try:
             answer = pay.query_refund(refund.out_refund_no)
-        except (PayError, PayTimeout) as exc:
+        except PayFailure as exc:
             report.errors.append(f"refund {refund.out_refund_no}: {exc}")
             continue
         with atomic(session):

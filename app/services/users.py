@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,22 +13,11 @@ from app.models import User
 
 from .errors import InvalidRequest, NotFound, Unavailable
 from .pii import PiiProtector
+from .ports import LoginGateway, WeChatRejected, WeChatSession, WeChatUnavailable
 from .unit_of_work import atomic
 
 # Short, unambiguous invite codes: no 0/O, 1/I/L.
 _INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-
-
-class WeChatSession(Protocol):
-    openid: str
-    unionid: str | None
-    session_key: str
-
-
-class LoginGateway(Protocol):
-    """What login needs from WeChat (wechat.mp.MiniProgramClient provides it)."""
-
-    def code_to_session(self, code: str) -> WeChatSession: ...
 
 
 @dataclass(frozen=True)
@@ -44,14 +32,14 @@ def new_invite_code() -> str:
 
 def exchange_code(gateway: LoginGateway, code: str) -> WeChatSession:
     """Ask WeChat (outside any database transaction) who this code belongs to."""
-    from wechat.mp import WeChatError, WeChatTimeout  # the adapter's own error types
-
     try:
         return gateway.code_to_session(code)
-    except WeChatTimeout:
-        raise Unavailable() from None
-    except WeChatError as exc:
-        if exc.errcode is None or exc.errcode == -1:  # unreachable, HTTP error, or WeChat busy
+    except WeChatUnavailable as exc:
+        if exc.timed_out:
+            raise Unavailable() from None
+        raise Unavailable(details={"errmsg": exc.errmsg}) from None  # unreachable or an HTTP error
+    except WeChatRejected as exc:
+        if exc.errcode == -1:  # WeChat busy
             raise Unavailable(details={"errmsg": exc.errmsg}) from None
         raise InvalidRequest(
             f"微信登录失败（{exc.errcode}：{exc.errmsg}），请重新打开小程序",

@@ -140,13 +140,13 @@ def test_retries_end_in_failed_after_the_last_attempt(app, session, services, em
 
 
 def test_timeouts_are_retried():
-    from wechat.mp import WeChatError, WeChatTimeout
+    from app.services.ports import WeChatRejected, WeChatUnavailable
 
-    assert delivery.classify(WeChatTimeout("read timed out")) == "retry"
-    assert delivery.classify(WeChatError(None, "HTTP 502")) == "retry"
-    assert delivery.classify(WeChatError(45009, "limit")) == "retry"
-    assert delivery.classify(WeChatError(43101, "refuse")) == "no_quota"
-    assert delivery.classify(WeChatError(47003, "bad")) == "failed"
+    assert delivery.classify(WeChatUnavailable("read timed out", timed_out=True)) == "retry"
+    assert delivery.classify(WeChatUnavailable("HTTP 502")) == "retry"
+    assert delivery.classify(WeChatRejected(45009, "limit")) == "retry"
+    assert delivery.classify(WeChatRejected(43101, "refuse")) == "no_quota"
+    assert delivery.classify(WeChatRejected(47003, "bad")) == "failed"
     assert delivery.classify(ValueError("bug")) == "failed"
 
 

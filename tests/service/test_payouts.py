@@ -13,8 +13,8 @@ from app.services import audit, claims, payouts
 from app.services.claim_documents import add_document
 from app.services.operators import get_operator
 from tests.claims_support import claim_body, join_and_fund, make_operator, make_protected, member, settle_collected
+from app.services.ports import PayOutcomeUnknown
 from tests.support import POLICY
-from wechat.pay import PayTimeout
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ class TimesOutAfterEffect:
         self.calls += 1
         self.real.transfer(*args, **kwargs)
         if self.calls == 1:
-            raise PayTimeout("read timed out")
+            raise PayOutcomeUnknown("read timed out")
         return self.real.transfer(*args, **kwargs)
 
     def query_transfer(self, out_bill_no):

@@ -151,9 +151,9 @@ def test_temporary_refund_refusals_stay_pending_and_reconcile_retries_the_same_n
     from app.models.payments import PaymentRefund
     from app.services.payments import ReconcileReport
     from app.services.refunds import reconcile_refunds
-    from wechat.pay import PayError
+    from app.services.ports import PayRejected
 
-    pay = _RefundPay(PayError(400 if code != "SYSTEM_ERROR" else 500, code, "暂时不行"))
+    pay = _RefundPay(PayRejected(400 if code != "SYSTEM_ERROR" else 500, code, "暂时不行"))
     _, refund_id = _left_with_a_paid_order(client, clock, emulator, f"o-temp-{code}", pay)
     refund = db.session.get(PaymentRefund, refund_id)
     db.session.refresh(refund)
@@ -167,9 +167,9 @@ def test_a_failed_refund_is_retried_once_with_a_new_number(app, client, clock, e
     from app.models.payments import PaymentRefund
     from app.services.audit import audit_ledger
     from app.services.refunds import retry_failed_refund
-    from wechat.pay import PayError
+    from app.services.ports import PayRejected
 
-    pay = _RefundPay(PayError(400, "INVALID_REQUEST", "退款失败"))
+    pay = _RefundPay(PayRejected(400, "INVALID_REQUEST", "退款失败"))
     membership_id, refund_id = _left_with_a_paid_order(client, clock, emulator, "o-failed-refund", pay)
     failed = db.session.get(PaymentRefund, refund_id)
     assert failed.status == "failed"

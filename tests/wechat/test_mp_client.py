@@ -7,15 +7,9 @@ import pytest
 import redis
 import requests
 
+from app.services.ports import OpenDataInvalid, WeChatCallFailed, WeChatUnavailable
 from wechat.emulator import EmulatorServer
-from wechat.mp import (
-    MiniProgramClient,
-    OpenDataError,
-    RedisTokenStorage,
-    Session,
-    WeChatError,
-    WeChatTimeout,
-)
+from wechat.mp import MiniProgramClient, RedisTokenStorage, Session
 
 TEMPLATE = "tmpl-claim-approved"
 STABLE_TOKEN = "cgi-bin/stable_token"
@@ -73,7 +67,7 @@ def test_code_to_session_once(emulator, client):
     assert (session.openid, session.unionid) == ("o-alice", "u-alice")
     assert session.session_key == control(emulator, "sessions/o-alice")["session_key"]
 
-    with pytest.raises(WeChatError) as reused:
+    with pytest.raises(WeChatCallFailed) as reused:
         client.code_to_session(code)
     assert reused.value.errcode == 40163
 
@@ -81,7 +75,7 @@ def test_code_to_session_once(emulator, client):
 def test_expired_code_is_refused(emulator, client):
     code = control(emulator, "codes", {"openid": "o-alice"})["code"]
     control(emulator, "clock", {"advance_seconds": 301})
-    with pytest.raises(WeChatError) as expired:
+    with pytest.raises(WeChatCallFailed) as expired:
         client.code_to_session(code)
     assert expired.value.errcode == 40029
 
@@ -89,7 +83,7 @@ def test_expired_code_is_refused(emulator, client):
 def test_bad_secret_surfaces_as_wechat_error(emulator):
     config = emulator.config
     client = MiniProgramClient(config.appid, "wrong-secret", api_base=emulator.url)
-    with pytest.raises(WeChatError) as refused:
+    with pytest.raises(WeChatCallFailed) as refused:
         client.code_to_session("any")
     assert refused.value.errcode == 40125
 
@@ -114,7 +108,7 @@ def test_token_is_fetched_once_and_refreshed_when_wechat_expires_it(emulator, cl
 def test_a_token_rejected_twice_is_not_retried_forever(emulator, client):
     log_in(emulator, client, "o-alice")
     control(emulator, "faults", {"path": SUBSCRIBE_SEND, "errcode": 40001, "times": 5})
-    with pytest.raises(WeChatError) as rejected:
+    with pytest.raises(WeChatCallFailed) as rejected:
         client.send_subscribe_message("o-alice", TEMPLATE, {"thing1": "x"})
     assert rejected.value.errcode == 40001
     assert token_fetches(emulator) == 2  # the first token, then one refresh and one retry
@@ -166,7 +160,7 @@ def test_redis_storage_shares_one_refresh_between_clients(emulator, redis_client
 
 def test_subscribe_without_consent_is_43101(emulator, client):
     log_in(emulator, client, "o-alice")
-    with pytest.raises(WeChatError) as refused:
+    with pytest.raises(WeChatCallFailed) as refused:
         client.send_subscribe_message("o-alice", TEMPLATE, {"thing1": "x"})
     assert refused.value.errcode == 43101
 
@@ -174,7 +168,7 @@ def test_subscribe_without_consent_is_43101(emulator, client):
 def test_subscribe_with_too_long_thing_is_47003(emulator, client):
     log_in(emulator, client, "o-alice")
     consent(emulator, "o-alice")
-    with pytest.raises(WeChatError) as invalid:
+    with pytest.raises(WeChatCallFailed) as invalid:
         client.send_subscribe_message("o-alice", TEMPLATE, {"thing1": "很" * 21}, page="pages/claim/index")
     assert invalid.value.errcode == 47003
     assert "data.thing1.value" in invalid.value.errmsg
@@ -186,10 +180,10 @@ def test_rate_limit_and_http_failures_surface(emulator, client):
     control(emulator, "faults", {"path": SUBSCRIBE_SEND, "errcode": 45009, "times": 1})
     control(emulator, "faults", {"path": SUBSCRIBE_SEND, "status": 503, "times": 1})
 
-    with pytest.raises(WeChatError) as limited:
+    with pytest.raises(WeChatCallFailed) as limited:
         client.send_subscribe_message("o-alice", TEMPLATE, {"thing1": "x"})
     assert limited.value.errcode == 45009
-    with pytest.raises(WeChatError) as unavailable:
+    with pytest.raises(WeChatCallFailed) as unavailable:
         client.send_subscribe_message("o-alice", TEMPLATE, {"thing1": "x"})
     assert unavailable.value.errcode is None and "503" in unavailable.value.errmsg
     client.send_subscribe_message("o-alice", TEMPLATE, {"thing1": "x"})  # quota was not spent
@@ -199,7 +193,7 @@ def test_slow_answer_raises_wechat_timeout(emulator):
     client = make_client(emulator, timeout=0.1)
     log_in(emulator, client, "o-alice")
     control(emulator, "faults", {"path": SUBSCRIBE_SEND, "delay_seconds": 0.3})
-    with pytest.raises(WeChatTimeout):
+    with pytest.raises(WeChatUnavailable):
         client.send_subscribe_message("o-alice", TEMPLATE, {"thing1": "x"})
 
 
@@ -212,7 +206,7 @@ def test_unlimited_code_is_png(client):
 
 
 def test_unlimited_code_with_33_char_scene_is_40169(client):
-    with pytest.raises(WeChatError) as invalid:
+    with pytest.raises(WeChatCallFailed) as invalid:
         client.get_unlimited_code("x" * 33, page="pages/join/index")
     assert invalid.value.errcode == 40169
 
@@ -231,7 +225,7 @@ def test_open_data_for_another_appid_is_rejected(emulator, client):
     session = log_in(emulator, client, "o-alice")
     sealed = control(emulator, "groups/encrypt", {"openid": "o-alice", "opengid": "G-42"})
     other_app = MiniProgramClient("wx-other-app", "secret", api_base=emulator.url)
-    with pytest.raises(OpenDataError):
+    with pytest.raises(OpenDataInvalid):
         other_app.decrypt_open_data(session.session_key, sealed["encryptedData"], sealed["iv"])
-    with pytest.raises(OpenDataError):
+    with pytest.raises(OpenDataInvalid):
         client.decrypt_open_data(session.session_key, sealed["encryptedData"][:-4] + "AAAA", sealed["iv"])

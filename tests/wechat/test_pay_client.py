@@ -11,7 +11,8 @@ from wechat.emulator.pay import ApiError, encrypt_resource, sign_notification, s
 from wechat.emulator.server import EmulatorServer
 from wechat.emulator.state import EmulatorConfig
 from wechat.keys import generate_dev_keys, load_keys
-from wechat.pay import InvalidNotification, PayClient, PayError, PayTimeout, verify_payment_sign
+from app.services.ports import InvalidNotification, PayOutcomeUnknown, PayRejected
+from wechat.pay import PayClient, verify_payment_sign
 
 OPENID = "o-payer-openid"
 
@@ -64,13 +65,13 @@ def test_same_order_twice_gives_same_prepay_id_and_changed_content_is_refused(cl
     prepay_id = client.create_jsapi_order("ORDER0001", "互助金", 1000, OPENID)
     assert prepay_id.startswith("wx")
     assert client.create_jsapi_order("ORDER0001", "互助金", 1000, OPENID) == prepay_id
-    with pytest.raises(PayError) as error:
+    with pytest.raises(PayRejected) as error:
         client.create_jsapi_order("ORDER0001", "互助金", 2000, OPENID)
     assert (error.value.status, error.value.code) == (400, "INVALID_REQUEST")
 
 
 def test_malformed_out_trade_no_is_a_param_error(client):
-    with pytest.raises(PayError) as error:
+    with pytest.raises(PayRejected) as error:
         client.create_jsapi_order("bad no!", "互助金", 1000, OPENID)
     assert (error.value.status, error.value.code) == (400, "PARAM_ERROR")
 
@@ -97,7 +98,7 @@ def test_query_shows_the_order_before_and_after_payment(client, emulator):
 
 
 def test_query_of_unknown_order_is_404(client):
-    with pytest.raises(PayError) as error:
+    with pytest.raises(PayRejected) as error:
         client.query_order("NOSUCHORDER")
     assert (error.value.status, error.value.code) == (404, "ORDER_NOT_EXIST")
 
@@ -114,7 +115,7 @@ def test_close_unpaid_order_then_it_cannot_be_paid(client, emulator):
 
 def test_close_paid_order_is_refused(client, emulator):
     paid_order(client, emulator)
-    with pytest.raises(PayError) as error:
+    with pytest.raises(PayRejected) as error:
         client.close_order("ORDER0001")
     assert (error.value.status, error.value.code) == (400, "ORDER_PAID")
 
@@ -129,7 +130,7 @@ def test_same_out_refund_no_refunds_once(client, emulator):
     again = client.refund("REFUND1", out_trade_no="ORDER0001", refund_fen=600, total_fen=1000, reason="退出互助")
     assert again["refund_id"] == first["refund_id"]
     # Only 600 of 1000 is gone: a second, different refund of 400 fits, 401 would not.
-    with pytest.raises(PayError) as error:
+    with pytest.raises(PayRejected) as error:
         client.refund("REFUND2", out_trade_no="ORDER0001", refund_fen=401, total_fen=1000)
     assert (error.value.status, error.value.code) == (400, "NOT_ENOUGH")
     client.refund("REFUND2", out_trade_no="ORDER0001", refund_fen=400, total_fen=1000)
@@ -139,7 +140,7 @@ def test_same_out_refund_no_refunds_once(client, emulator):
 def test_refund_replay_with_other_amount_is_refused(client, emulator):
     paid_order(client, emulator)
     client.refund("REFUND1", out_trade_no="ORDER0001", refund_fen=100, total_fen=1000)
-    with pytest.raises(PayError) as error:
+    with pytest.raises(PayRejected) as error:
         client.refund("REFUND1", out_trade_no="ORDER0001", refund_fen=200, total_fen=1000)
     assert error.value.code == "INVALID_REQUEST"
 
@@ -154,7 +155,7 @@ def test_refund_by_transaction_id_settles_to_success(client, emulator):
 
 def test_refund_of_unpaid_order_is_refused(client):
     client.create_jsapi_order("ORDER0001", "互助金", 1000, OPENID)
-    with pytest.raises(PayError) as error:
+    with pytest.raises(PayRejected) as error:
         client.refund("REFUND1", out_trade_no="ORDER0001", refund_fen=100, total_fen=1000)
     assert error.value.status == 400
 
@@ -162,13 +163,13 @@ def test_refund_of_unpaid_order_is_refused(client):
 def test_refund_more_than_a_year_after_payment_is_refused(client, emulator):
     paid_order(client, emulator)
     emulator.state.advance_clock(366 * 24 * 3600)
-    with pytest.raises(PayError) as error:
+    with pytest.raises(PayRejected) as error:
         client.refund("REFUND1", out_trade_no="ORDER0001", refund_fen=100, total_fen=1000)
     assert (error.value.status, error.value.code) == (400, "INVALID_REQUEST")
 
 
 def test_query_of_unknown_refund_is_404(client):
-    with pytest.raises(PayError) as error:
+    with pytest.raises(PayRejected) as error:
         client.query_refund("NOSUCHREFUND")
     assert error.value.status == 404
 
@@ -183,7 +184,7 @@ def test_transfer_is_idempotent_by_out_bill_no(client):
     assert again["transfer_bill_no"] == first["transfer_bill_no"]
     bill = client.query_transfer("CLAIM0001")
     assert (bill["transfer_amount"], bill["openid"], bill["state"]) == (5000, OPENID, "WAIT_USER_CONFIRM")
-    with pytest.raises(PayError) as error:
+    with pytest.raises(PayRejected) as error:
         client.transfer("CLAIM0001", OPENID, 6000, "互助理赔")
     assert error.value.code == "INVALID_REQUEST"
 
@@ -197,7 +198,7 @@ def test_transfer_confirmed_by_the_user_succeeds(client, emulator):
 def test_injected_transfer_errors_fail_the_next_calls_only(client, emulator):
     emulator.state.pay.fail_next_transfers(times=2, status=500)
     for _ in range(2):
-        with pytest.raises(PayError) as error:
+        with pytest.raises(PayRejected) as error:
             client.transfer("CLAIM0001", OPENID, 5000, "互助理赔")
         assert error.value.status == 500
     assert client.transfer("CLAIM0001", OPENID, 5000, "互助理赔")["state"] == "WAIT_USER_CONFIRM"
@@ -206,7 +207,7 @@ def test_injected_transfer_errors_fail_the_next_calls_only(client, emulator):
 def test_transfer_timeout_is_reported_and_a_retry_finds_the_same_bill(keys, emulator):
     impatient = make_client(keys, emulator.url, timeout=0.2)
     emulator.state.pay.fail_next_transfers(times=1, status=None, delay_seconds=0.5)
-    with pytest.raises(PayTimeout):
+    with pytest.raises(PayOutcomeUnknown):
         impatient.transfer("CLAIM0001", OPENID, 5000, "互助理赔")
     assert wait_until(lambda: "CLAIM0001" in emulator.state.pay.transfers)
     created = emulator.state.pay.transfers["CLAIM0001"]
@@ -215,7 +216,7 @@ def test_transfer_timeout_is_reported_and_a_retry_finds_the_same_bill(keys, emul
 
 
 def test_query_of_unknown_transfer_is_404(client):
-    with pytest.raises(PayError) as error:
+    with pytest.raises(PayRejected) as error:
         client.query_transfer("NOSUCHBILL")
     assert error.value.status == 404
 
@@ -227,14 +228,14 @@ def test_response_signed_by_another_platform_key_is_not_trusted(keys, emulator, 
     generate_dev_keys(tmp_path)
     other = load_keys(tmp_path)
     client = make_client(keys, emulator.url, platform_public_key_pem=other.platform_public_key)
-    with pytest.raises(PayError) as error:
+    with pytest.raises(PayRejected) as error:
         client.create_jsapi_order("ORDER0001", "互助金", 1000, OPENID)
     assert error.value.code == "SDK_ERROR"
 
 
 def test_unreachable_gateway_is_a_timeout(keys):
     client = make_client(keys, "http://127.0.0.1:9")
-    with pytest.raises(PayTimeout):
+    with pytest.raises(PayOutcomeUnknown):
         client.query_order("ORDER0001")
 
 
