@@ -14,7 +14,8 @@ ACTIVE_STATES = ("pending", "observing", "protected", "suspended")
 GOOD_STANDING = ("observing", "protected")
 # Members who may object to a case during its publicity.
 OBJECTING_STATES = ("observing", "protected", "suspended")
-# A membership may be left (its balance refunded) while it counts, or once lapsed or aided.
+# A membership may be left (its balance refunded) while it counts, or once lapsed or aided (an aided
+# membership has ended, but what is left of its balance is still the member's).
 LEAVABLE_STATES = ACTIVE_STATES + ("lapsed", "aided")
 RELATIONS = ("self", "child", "parent", "spouse")
 

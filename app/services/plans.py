@@ -15,7 +15,7 @@ from app.models import GOOD_STANDING, Account, Membership, Plan, PlanVersion
 
 from . import ledger
 from .errors import InvalidRequest, NotFound
-from .money import fen_to_yuan_text  # noqa: F401 (also imported from here by older modules)
+from .money import fen_to_yuan_text
 from .unit_of_work import atomic
 
 _RULE_KEYS = (
