@@ -3,8 +3,8 @@ from .apportionment import (OPEN_RUN_STATUSES, PUBLIC_RUN_STATUSES, RUN_STATUSES
                             ApportionmentRunCase)
 from .base import Base, BigId, UTCDateTime
 from .claims import (CLAIM_STATUSES, CLOSED_CLAIM_STATUSES, COLLECTABLE_CLAIM_STATUSES, COLLECTED_CLAIM_STATUSES,
-                     INCIDENT_TYPES, OBJECTION_STATUSES, OPEN_CLAIM_STATUSES, Claim, ClaimDocument, ClaimObjection,
-                     ClaimTimelineEntry)
+                     INCIDENT_TYPES, OBJECTION_STATUSES, OPEN_CLAIM_STATUSES, PUBLISHED_CLAIM_STATUSES, Claim,
+                     ClaimDocument, ClaimObjection, ClaimTimelineEntry)
 from .events import DomainEvent
 from .ledger import ACCOUNT_KINDS, EXTERNAL_KINDS, Account, LedgerTransaction, Posting
 from .memberships import (ACTIVE_STATES, GOOD_STANDING, LEAVABLE_STATES, MEMBERSHIP_STATES, OBJECTING_STATES,
@@ -26,9 +26,9 @@ __all__ = [
     "ClaimTimelineEntry", "InvestigationOrganisation", "Operator", "OperatorAuditEntry", "PayoutTransfer",
     "ApportionmentRun", "ApportionmentRunCase", "OPEN_RUN_STATUSES", "PUBLIC_RUN_STATUSES", "RUN_STATUSES",
     "CLAIM_STATUSES", "CLOSED_CLAIM_STATUSES", "COLLECTABLE_CLAIM_STATUSES", "COLLECTED_CLAIM_STATUSES", "Claim",
-    "DomainEvent", "INCIDENT_TYPES", "OPEN_CLAIM_STATUSES",
-    "ACCOUNT_KINDS", "ACTIVE_STATES", "GOOD_STANDING", "LEAVABLE_STATES", "OBJECTING_STATES", "Account", "Base", "BigId",
-    "EXTERNAL_KINDS", "LedgerTransaction",
+    "DomainEvent", "INCIDENT_TYPES", "OPEN_CLAIM_STATUSES", "PUBLISHED_CLAIM_STATUSES",
+    "ACCOUNT_KINDS", "ACTIVE_STATES", "GOOD_STANDING", "LEAVABLE_STATES", "OBJECTING_STATES", "Account", "Base",
+    "BigId", "EXTERNAL_KINDS", "LedgerTransaction",
     "MEMBERSHIP_STATES", "Membership", "OPEN_ORDER_STATUSES", "ORDER_STATUSES", "PaymentOrder", "PaymentRefund",
     "REFUND_STATUSES", "Plan", "PlanStats", "PlanVersion", "Posting", "RELATIONS", "UTCDateTime", "User",
     "FINAL_STATUSES", "NOTIFICATION_STATUSES", "GroupPresence",

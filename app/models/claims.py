@@ -28,6 +28,8 @@ CLOSED_CLAIM_STATUSES = ("paid", "rejected", "withdrawn")
 # aid a run collected (an amount still owed to them may follow in a later run).
 COLLECTABLE_CLAIM_STATUSES = ("publicity", "ready")
 COLLECTED_CLAIM_STATUSES = ("collected", "paid")
+# Cases the public announcements show (approved: in publicity or past it).
+PUBLISHED_CLAIM_STATUSES = ("publicity", "ready", "collected", "paid")
 OBJECTION_STATUSES = ("pending", "upheld", "dismissed")
 INCIDENT_TYPES = ("illness", "accident")
 _open_sql = "status IN ('submitted','under_review','returned','investigating','publicity','ready','collected')"

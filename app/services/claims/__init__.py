@@ -15,7 +15,7 @@ from .core import (
     timeline,
 )
 from .publicity import (
-    PUBLISHED, Announcement, get_announcement, list_announcements, object_to, promote_finished_publicity,
+    Announcement, get_announcement, list_announcements, object_to, promote_finished_publicity,
     resolve_objection,
 )
 from .reporting import REPORT_WITHIN_DAYS, ReportRequest, get_for_user, report, resubmit, withdraw
@@ -25,7 +25,7 @@ from .review import (
 )
 
 __all__ = [
-    "ALLOWED", "MEMBER_EDITABLE", "PUBLISHED", "REPORT_WITHIN_DAYS", "STATUS_WORDS", "Announcement",
+    "ALLOWED", "MEMBER_EDITABLE", "REPORT_WITHIN_DAYS", "STATUS_WORDS", "Announcement",
     "InvestigationReport", "ReportRequest", "add_timeline_entry", "assign", "change_status", "claim_rules",
     "documents", "ensure_separate_duties", "get_announcement", "get_for_operator", "get_for_user",
     "list_announcements", "lock_claim", "object_to", "objections", "promote_finished_publicity", "reject",

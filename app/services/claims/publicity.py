@@ -9,7 +9,10 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.models import OBJECTING_STATES, Claim, ClaimObjection, InvestigationOrganisation, Membership, Operator, Plan
+from app.models import (
+    OBJECTING_STATES, PUBLISHED_CLAIM_STATUSES, Claim, ClaimObjection, InvestigationOrganisation, Membership, Operator,
+    Plan,
+)
 
 from .. import events
 from ..errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -18,9 +21,6 @@ from ..operators import record_audit, require_role
 from ..unit_of_work import atomic
 from .core import add_timeline_entry, change_status, lock_claim
 from .review import ensure_separate_duties
-
-
-PUBLISHED = ("publicity", "ready", "collected", "paid")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def _announcements(session: Session, *conditions, limit: int = 100) -> list[Anno
                InvestigationOrganisation.name)
         .join(Plan, Plan.id == Claim.plan_id).join(Membership, Membership.id == Claim.membership_id)
         .outerjoin(InvestigationOrganisation, InvestigationOrganisation.id == Claim.organisation_id)
-        .where(Claim.status.in_(PUBLISHED), Claim.publicity_started_at.is_not(None), *conditions)
+        .where(Claim.status.in_(PUBLISHED_CLAIM_STATUSES), Claim.publicity_started_at.is_not(None), *conditions)
         .order_by(Claim.publicity_started_at.desc(), Claim.id.desc()).limit(limit)
     ).all()
     by_claim: dict[int, list[ClaimObjection]] = {r[0].id: [] for r in rows}
@@ -80,7 +80,7 @@ def object_to(session: Session, *, user_id: int, claim_id: int, reason: str, now
         raise InvalidRequest("请写明异议的理由（5至1000字）", code="objection_reason_invalid")
     with atomic(session):
         claim = session.get(Claim, claim_id)
-        if claim is None or claim.status not in PUBLISHED or claim.publicity_started_at is None:
+        if claim is None or claim.status not in PUBLISHED_CLAIM_STATUSES or claim.publicity_started_at is None:
             raise NotFound("没有这条公示", code="announcement_not_found")
         if claim.status != "publicity" or now >= claim.publicity_ends_at:
             raise Conflict("公示期已结束，不能再提出异议", code="publicity_over")
