@@ -6,12 +6,11 @@ from flask import current_app, g
 from flask_smorest import Blueprint
 
 from app.extensions import db
-from app.models import Membership
-from app.services import claim_documents, claims as claim_service, operators, payouts
+from app.services import claim_documents, claim_views, claims as claim_service, operators, payouts
 
 from .error_docs import errors
 from .admin_security import operator_required
-from .claims import claim_out, send_document
+from .claims import send_document
 from .claims_schemas import (OutboxStatusOut, AdminClaimList, AdminClaimOut, AdminClaimQuery, AssignIn, AuditList, AuditQuery,
                              ObjectionOut, OperatorLoginIn, OperatorLoginOut, OrganisationList, RejectIn, ReportIn,
                              ResolveIn, ReturnIn, TransferOut)
@@ -23,16 +22,7 @@ blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Oper
 
 
 def admin_claim_out(claim) -> dict:
-    data = claim_out(claim, for_claimant=False)
-    masked = db.session.get(Membership, claim.membership_id)
-    data.update(
-        plan_id=claim.plan_id, person=masked.person_name_masked, id_number=masked.person_id_masked,
-        reviewer_id=claim.reviewer_id, organisation_id=claim.organisation_id, investigator_id=claim.investigator_id,
-        finance_approver_id=claim.finance_approver_id, findings=claim.findings,
-        investigation_summary=claim.investigation_summary,
-        objections=claim_service.objections(db.session, claim.id),
-    )
-    return data
+    return claim_views.operator_claim(db.session, claim.id)
 
 
 def _now():
@@ -64,8 +54,7 @@ def login(body):
 @blp.doc(security=BEARER)
 def list_claims(query):
     """Cases (an investigator sees only its organisation's)."""
-    return {"items": [admin_claim_out(c) for c in
-                      claim_service.list_for_operator(db.session, g.operator, query.get("status"))]}
+    return {"items": claim_views.operator_claims(db.session, g.operator, query.get("status"))}
 
 
 @blp.route("/claims/<int:claim_id>", methods=["GET"])

@@ -5,7 +5,7 @@ from flask import current_app, g, request, send_file
 from flask_smorest import Blueprint
 
 from app.extensions import db
-from app.services import claim_documents, claims as claim_service, payouts, refunds
+from app.services import claim_documents, claim_views, claims as claim_service, payouts, refunds
 from app.services.errors import InvalidRequest
 
 from .error_docs import errors
@@ -17,26 +17,8 @@ from .security import BEARER, member_required, services
 blp = Blueprint("claims", __name__, url_prefix="/api/v1/claims", description="Members' aid claims")
 
 
-def claim_out(claim, *, for_claimant: bool = True) -> dict:
-    transfer = payouts.for_claim(db.session, claim.id)
-    payout = None
-    if transfer is not None:
-        payout = {"status": transfer.status, "amount_fen": transfer.amount_fen, "paid_at": transfer.paid_at,
-                  "package_info": transfer.package_info if for_claimant and transfer.status == "wait_user_confirm"
-                  else None}
-    return {
-        "id": claim.id, "membership_id": claim.membership_id, "status": claim.status,
-        "status_text": claim_service.STATUS_WORDS[claim.status], "incident_type": claim.incident_type,
-        "incident_date": claim.incident_date, "diagnosis_date": claim.diagnosis_date, "diagnosis": claim.diagnosis,
-        "hospital": claim.hospital, "city": claim.city, "description": claim.description,
-        "missing_items": claim.missing_items, "rejection_reason": claim.rejection_reason,
-        "aid_item_code": claim.aid_item_code, "approved_aid_fen": claim.approved_aid_fen,
-        "collected_aid_fen": claim.collected_aid_fen, "publicity_ends_at": claim.publicity_ends_at,
-        "submitted_at": claim.submitted_at,
-        "timeline": claim_service.timeline(db.session, claim.id),
-        "documents": claim_service.documents(db.session, claim.id),
-        "payout": payout,
-    }
+def claim_out(claim) -> dict:
+    return claim_views.member_claim(db.session, claim.id)
 
 
 @blp.route("", methods=["POST"])
@@ -65,7 +47,7 @@ def report(body):
 @blp.response(200, ClaimList)
 @blp.doc(security=BEARER)
 def list_mine():
-    return {"items": [claim_out(c) for c in claim_service.list_for_user(db.session, g.user_id)]}
+    return {"items": claim_views.member_claims(db.session, g.user_id)}
 
 
 @blp.route("/<int:claim_id>", methods=["GET"])

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.services import groups
 
 from .error_docs import errors
-from .growth_schemas import GroupEnterIn, GroupEnterOut, GroupSummaryOut
+from .groups_schemas import GroupEnterIn, GroupEnterOut, GroupSummaryOut
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
 

@@ -8,7 +8,7 @@ from app.extensions import db
 from app.services import invites
 
 from .error_docs import errors
-from .growth_schemas import InviteOut
+from .invites_schemas import InviteOut
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
 

@@ -8,8 +8,7 @@ from flask import Response, g
 from flask_smorest import Blueprint
 
 from app.extensions import db
-from app.models import Membership
-from app.services import consents, personal_data
+from app.services import consents, personal_data, privacy_views
 
 from .admin_security import operator_required
 from .privacy_schemas import (AdminNameCorrectionList, AdminNameCorrectionOut, AuditHeadList, AuditHeadQuery,
@@ -105,18 +104,6 @@ def my_corrections():
     return {"items": personal_data.list_corrections(db.session, user_id=g.user_id)}
 
 
-def _admin_correction_out(correction) -> dict:
-    pii = services().pii
-    membership = db.session.get(Membership, correction.membership_id)
-    return {
-        "id": correction.id, "membership_id": correction.membership_id, "new_name_masked": correction.new_name_masked,
-        "status": correction.status, "created_at": correction.created_at, "reviewed_at": correction.reviewed_at,
-        "reviewed_by_operator_id": correction.reviewed_by_operator_id,
-        "current_name": pii.decrypt(membership.person_name_encrypted) if membership.person_name_encrypted else None,
-        "new_name": pii.decrypt(correction.new_name_encrypted) if correction.new_name_encrypted else None,
-    }
-
-
 @blp.route("/admin/name-corrections", methods=["GET"])
 @operator_required("reviewer")
 @blp.arguments(NameCorrectionQuery, location="query")
@@ -124,14 +111,14 @@ def _admin_correction_out(correction) -> dict:
 @blp.doc(security=BEARER)
 def admin_corrections(query):
     """Name corrections to review (reviewers only: they see the names)."""
-    return {"items": [_admin_correction_out(c) for c in personal_data.list_corrections(db.session, query.get("status"))]}
+    return {"items": privacy_views.corrections_for_reviewer(db.session, services().pii, query.get("status"))}
 
 
 def _review(correction_id: int, approve: bool):
     container = services()
     correction = personal_data.review_name_correction(db.session, container.pii, g.operator, correction_id,
                                                       approve=approve, now=container.clock.now())
-    return _admin_correction_out(correction)
+    return privacy_views.correction_for_reviewer(db.session, container.pii, correction.id)
 
 
 @blp.route("/admin/name-corrections/<int:correction_id>/approve", methods=["POST"])

@@ -61,12 +61,12 @@ def member_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         from app.extensions import db
-        from app.models import User
+        from app.services.users import user_exists
 
         user_id = services().member_tokens.verify(bearer_token())
         known = known_users()
         if user_id not in known:
-            if db.session.get(User, user_id) is None:
+            if not user_exists(db.session, user_id):
                 raise Unauthorized("登录凭证无效，请重新登录", code="token_invalid")
             known.add(user_id)
         g.user_id = user_id

@@ -8,7 +8,7 @@ from app.extensions import db
 from app.services import subscriptions
 
 from .error_docs import errors
-from .growth_schemas import ConsentIn, SubscriptionsOut
+from .subscriptions_schemas import ConsentIn, SubscriptionsOut
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
 

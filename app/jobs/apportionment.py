@@ -1,5 +1,5 @@
 """Scheduled job: on the cadence's cut-off days, prepare and publish a run for every plan with
-cases waiting. A plain function (the notifications issue wires the scheduler); safe to call many
+cases waiting. A plain function (app/jobs/schedule.py runs it); safe to call many
 times a day: a plan with an open run, or a run already cut off that China day, is skipped."""
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ from .base import Base, BigId, UTCDateTime
 
 RUN_STATUSES = ("prepared", "published", "executing", "executed", "cancelled")
 OPEN_RUN_STATUSES = ("prepared", "published", "executing")
+PUBLIC_RUN_STATUSES = ("published", "executing", "executed")  # runs the public pages show
 _open_sql = "status IN ('prepared', 'published', 'executing')"
 _first_collection_sql = "active AND carried_from_id IS NULL"
 _carried_sql = "active AND carried_from_id IS NOT NULL"

@@ -10,6 +10,13 @@ from .base import Base, BigId, UTCDateTime
 MEMBERSHIP_STATES = ("pending", "observing", "protected", "suspended", "lapsed", "left", "aided")
 # States in which a person counts as a member of the plan (one such membership per person per plan).
 ACTIVE_STATES = ("pending", "observing", "protected", "suspended")
+# In good standing: covered or waiting out the observation period; these pay a run's share.
+GOOD_STANDING = ("observing", "protected")
+# Members who may object to a case during its publicity.
+OBJECTING_STATES = ("observing", "protected", "suspended")
+# A membership may be left (its balance refunded) while it counts, or once lapsed or aided (an aided
+# membership has ended, but what is left of its balance is still the member's).
+LEAVABLE_STATES = ACTIVE_STATES + ("lapsed", "aided")
 RELATIONS = ("self", "child", "parent", "spouse")
 
 _active_sql = "state IN ('pending', 'observing', 'protected', 'suspended')"

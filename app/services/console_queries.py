@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.models import (Account, ApportionmentRun, Claim, ClaimObjection, LedgerTransaction, Membership,
                         OperatorAuditEntry, PaymentRefund, PayoutTransfer, Plan, Posting)
-from app.models.claim_workflow import Operator
+from app.models.operators import Operator
 
 from .claims import visible_to
 from .memberships import MembershipView, views_where

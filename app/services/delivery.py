@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session
 
 from app.models import (Account, DomainEvent, Membership, Notification, Plan, SubscribeQuota, User)
 
+from .money import fen_to_yuan_text
 from .ports import SubscribeMessageSender, WeChatRejected, WeChatUnavailable
 from .subscriptions import Template
 from .unit_of_work import atomic, outside_transaction
 
-PERMANENT_ERRCODES = {40003, 40037, 43101, 47003}
 RETRY_ERRCODES = {-1, 45009}
 BACKOFF_SECONDS = (30, 120, 600, 1800, 3600)
 OUTCOME_BATCH = 25  # outcomes recorded per transaction (a crash re-sends at most this many)
@@ -73,8 +73,7 @@ STATUS_NOTES = {"observing": "已加入，观察期开始", "resumed": "充值�
 
 
 def yuan(fen: int | None) -> str:
-    yuan_part, cents = divmod(int(fen or 0), 100)
-    return f"{yuan_part}.{cents:02d}元"
+    return fen_to_yuan_text(int(fen or 0), form="amount")
 
 
 @dataclass

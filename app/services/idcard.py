@@ -46,10 +46,14 @@ def parse_id_number(raw: str) -> IdentityFacts:
     return IdentityFacts(id_number=id_number, birth_date=birth, sex=sex)
 
 
+def age_years(birth: dt.date, day: dt.date) -> int:
+    """Whole years of age on `day` (the birthday itself counts; 29 February: on 1 March in other years)."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
 def age_on(birth: dt.date, day: dt.date) -> tuple[int, int]:
     """(whole years, days since birth) on `day`."""
-    years = day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-    return years, (day - birth).days
+    return age_years(birth, day), (day - birth).days
 
 
 # Administrative region codes in use for every birth year from 1930 to 2026 (python-stdnum's table):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from app.models import Membership
-from app.models.claim_workflow import Operator
+from app.models.operators import Operator
 
 from .claims import get_for_operator
 from .errors import InvalidRequest

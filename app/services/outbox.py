@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from app.models import Account, Claim, DomainEvent, LedgerTransaction, Membership, Notification, PlanVersion, Posting
+from app.models import (GOOD_STANDING, Account, Claim, DomainEvent, LedgerTransaction, Membership, Notification,
+                        PlanVersion, Posting)
 
 # Members in good standing hear about a plan's cases (observation included: they pay too).
-from .apportionment import DEDUCTION_REASON, GOOD_STANDING, RUN_REFERENCE
+from .apportionment import DEDUCTION_REASON, RUN_REFERENCE
 from .events import subscribe
 from .sql import insert_for
 

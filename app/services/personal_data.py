@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import String, cast, exists, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from app.models import (ACTIVE_STATES, Account, Claim, ClaimDocument, ClaimObjection,
+from app.models import (ACTIVE_STATES, CLOSED_CLAIM_STATUSES, Account, Claim, ClaimDocument, ClaimObjection,
                         ClaimTimelineEntry, Consent, DomainEvent, GroupPresence, InviteQrCode, LedgerTransaction,
                         Membership, NameCorrection, Notification, Operator, PaymentOrder, PaymentRefund, Posting,
                         SubscribeQuota, User)
@@ -28,7 +28,6 @@ from .unit_of_work import atomic, reading
 
 ERASED = ""  # what an erased ciphertext column holds: nothing to decrypt
 FINAL_REFUND_STATUSES = ("succeeded", "closed", "abnormal")
-CLAIM_CLOSED_STATUSES = ("paid", "rejected", "withdrawn")
 
 
 # --- export -------------------------------------------------------------------------------------
@@ -185,7 +184,7 @@ def _person_still_needed(cutoff: dt.datetime) -> tuple:
     refund = exists().where(same, PaymentRefund.membership_id == other.c.id,
                             PaymentRefund.status.not_in(FINAL_REFUND_STATUSES))
     other, same = other_of_same_person()
-    claim = exists().where(same, Claim.membership_id == other.c.id, Claim.status.not_in(CLAIM_CLOSED_STATUSES))
+    claim = exists().where(same, Claim.membership_id == other.c.id, Claim.status.not_in(CLOSED_CLAIM_STATUSES))
     return running, money, refund, claim
 
 
@@ -241,7 +240,7 @@ def delete_expired_documents(session: Session, storage_dir: str | Path, *, now: 
         documents = session.execute(
             select(ClaimDocument.id, ClaimDocument.claim_id, ClaimDocument.storage_name)
             .join(Claim, Claim.id == ClaimDocument.claim_id)
-            .where(ClaimDocument.deleted_at.is_(None), Claim.status.in_(CLAIM_CLOSED_STATUSES),
+            .where(ClaimDocument.deleted_at.is_(None), Claim.status.in_(CLOSED_CLAIM_STATUSES),
                    Claim.updated_at <= cutoff)
             .order_by(ClaimDocument.id)).all()
         root = Path(storage_dir).resolve()

@@ -19,7 +19,7 @@ from sqlalchemy import BigInteger, case, cast, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.models import Account, ApportionmentRun, Claim, Membership, Plan, PlanStats
+from app.models import GOOD_STANDING, Account, ApportionmentRun, Claim, Membership, Plan, PlanStats
 
 from .unit_of_work import atomic
 
@@ -30,7 +30,7 @@ def _figures(now: dt.datetime, runs_per_year: int):
     """One SELECT: every plan with its figures, aggregated from memberships, accounts, claims and runs."""
     counts = select(
         Membership.plan_id,
-        func.sum(case((Membership.state.in_(("observing", "protected")), 1), else_=0)).label("members"),
+        func.sum(case((Membership.state.in_(GOOD_STANDING), 1), else_=0)).label("members"),
         func.sum(case((Membership.state == "observing", 1), else_=0)).label("observing"),
         func.sum(case((Membership.state == "protected", 1), else_=0)).label("protected"),
     ).group_by(Membership.plan_id).subquery()

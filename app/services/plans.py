@@ -12,10 +12,11 @@ from pathlib import Path
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from app.models import Account, Membership, Plan, PlanVersion
+from app.models import GOOD_STANDING, Account, Membership, Plan, PlanVersion
 
 from . import ledger, rule_changes
 from .errors import InvalidRequest, NotFound
+from .money import fen_to_yuan_text
 from .unit_of_work import atomic
 
 _RULE_KEYS = (
@@ -124,7 +125,7 @@ def member_counts(session: Session) -> dict[int, dict[str, int]]:
     rows = session.execute(
         select(
             Membership.plan_id,
-            func.sum(case((Membership.state.in_(("observing", "protected")), 1), else_=0)),
+            func.sum(case((Membership.state.in_(GOOD_STANDING), 1), else_=0)),
             func.sum(case((Membership.state == "observing", 1), else_=0)),
             func.sum(case((Membership.state == "protected", 1), else_=0)),
         ).group_by(Membership.plan_id)
@@ -169,16 +170,6 @@ def list_plans(session: Session) -> list[tuple[Plan, PlanVersion]]:
             select(Plan, PlanVersion).join(PlanVersion, PlanVersion.id == Plan.current_version_id).order_by(Plan.id)
         ).all()
     ]
-
-
-def fen_to_yuan_text(fen: int) -> str:
-    """Display only: 30000000 → '30万元', 300 → '3元', 150 → '1.50元'."""
-    yuan, cents = divmod(fen, 100)
-    if cents:
-        return f"{yuan}.{cents:02d}元"
-    if yuan >= 10_000 and yuan % 10_000 == 0:
-        return f"{yuan // 10_000}万元"
-    return f"{yuan}元"
 
 
 def _age_text(group: dict) -> str:

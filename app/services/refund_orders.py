@@ -14,7 +14,7 @@ from app.models.payments import PaymentOrder, PaymentRefund
 
 from . import ledger, memberships
 from .errors import Conflict
-from .plans import fen_to_yuan_text
+from .money import fen_to_yuan_text
 
 REFUND_WINDOW = dt.timedelta(days=365)  # WeChat refunds a payment up to one year after it
 LEAVE_REASON = "leave"

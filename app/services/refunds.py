@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import ACTIVE_STATES, Account, Membership
+from app.models import LEAVABLE_STATES, Account, Membership
 from app.models.payments import PaymentOrder, PaymentRefund
 
 from . import apportionment, events, ledger, memberships, refund_orders
 from .errors import Conflict, InvalidRequest, NotFound
-from .plans import fen_to_yuan_text
+from .money import fen_to_yuan_text
 from .ports import PayFailure, PayGateway, PayRejected
 from .reconciliation import ReconcileReport
 from .unit_of_work import atomic, outside_transaction
@@ -27,8 +27,6 @@ from .wechat_resources import Refund as RefundResource, validated
 
 log = logging.getLogger(__name__)
 
-# An aided membership has ended, but what is left of its balance is still the member's.
-LEAVABLE_STATES = ACTIVE_STATES + ("lapsed", "aided")
 REFUND_REASON = "退出互助，余额原路退回"
 FINAL_FAILURE_STATES = ("CLOSED", "ABNORMAL")
 

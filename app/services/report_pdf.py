@@ -26,6 +26,8 @@ from reportlab.pdfbase import pdfmetrics  # noqa: E402
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont  # noqa: E402
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # noqa: E402
 
+from .money import fen_to_yuan_text  # noqa: E402
+
 FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 _TITLE = ParagraphStyle("title", fontName=FONT, fontSize=16, leading=22)
@@ -33,10 +35,7 @@ _TEXT = ParagraphStyle("text", fontName=FONT, fontSize=9, leading=13)
 
 
 def yuan(fen: int | None) -> str:
-    if fen is None:
-        return "—"
-    sign = "-" if fen < 0 else ""
-    return f"{sign}¥{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
+    return "—" if fen is None else fen_to_yuan_text(fen, form="ledger")
 
 
 def _table(rows: list[list], widths: list[float]) -> Table:

@@ -88,6 +88,10 @@ def get_user(session: Session, user_id: int) -> User:
     return user
 
 
+def user_exists(session: Session, user_id: int) -> bool:
+    return session.get(User, user_id) is not None
+
+
 def session_key_of(session: Session, pii: PiiProtector, user_id: int) -> str | None:
     encrypted = session.execute(select(User.session_key_encrypted).where(User.id == user_id)).scalar_one_or_none()
     return pii.decrypt(encrypted) if encrypted else None

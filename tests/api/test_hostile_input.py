@@ -1,4 +1,4 @@
-"""Inputs anyone can send (issue 10's reproductions): each answers 4xx in the envelope and changes
+"""Inputs anyone can send (reproductions of hostile requests): each answers 4xx in the envelope and changes
 nothing, on both databases. NUL and lone surrogates used to reach PostgreSQL (500), deep JSON hit
 Python's recursion limit, a 5,000-digit number its int-string limit."""
 import json

@@ -1,4 +1,4 @@
-"""schemathesis against our own OpenAPI document, on PostgreSQL (issue 10).
+"""schemathesis against our own OpenAPI document, on PostgreSQL.
 
 Every operation gets a bounded number of generated requests (valid and invalid), sent with a
 member token, or with an operator token holding every role for /admin routes. Checks: no 5xx; the

@@ -180,7 +180,7 @@ def test_prepare_uses_the_members_rule_version_and_refuses_mixed_terms(session, 
 
 def _balances_forcing_a_cycle(data, aids: list[int], cap: int, surplus: int) -> list[int]:
     """A rich group of k members and m members whose balance lies between share(k) and
-    share(k + m): with large cases and a surplus the recomputation then cycles (as in issue 20)."""
+    share(k + m): with large cases and a surplus the recomputation then cycles (as in docs/apportionment.md)."""
     k, m = data.draw(st.integers(2, 8), label="rich"), data.draw(st.integers(1, 4), label="middle")
     low = apportionment.numbers_for(k, aids, cap, 0, surplus).share_fen
     high = apportionment.numbers_for(k + m, aids, cap, 0, surplus).share_fen

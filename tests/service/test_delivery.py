@@ -197,7 +197,7 @@ def test_consent_refuses_unknown_templates(session, services, clock):
     assert subscriptions.quotas_of(session, user.id) == {}
 
 
-# --- issue 6's acceptance: each kind of event reaches the emulator as its own template ---------------
+# --- each kind of event reaches the emulator as its own template ------------------------------------
 # Each case makes the event happen for BOTH users (the real engine where there is one) and returns
 # the template keywords its message must carry.
 

@@ -216,7 +216,7 @@ def test_an_amount_made_up_later_is_paid_to_the_claimant_too(session, clock):
     assert audit_ledger(session).ok
 
 
-def test_the_issue_20_cycle_on_the_database(session, clock):
+def test_a_payer_set_cycle_on_the_database(session, clock):
     """seniors: 11 candidates, two large cases, 1,200 fen surplus: 6 payers → share 400 payable by
     8; 8 payers → share 450 payable by 6. Share 400, all 8 pay, each case's aid limited to
     300 × 8 = 2,400 and given all that was collected: 8 × 400 + 1,200 = 4,400 → 2,200 each."""

@@ -92,7 +92,7 @@ def _assert_cycle_rule(result, approved, cap, fee_bp, surplus, count):
     assert n.share_fen * n.payers < n.amount_fen
 
 
-def test_issue_20_cycle_takes_the_smallest_share_and_everyone_who_can_pay_it():
+def test_a_cycle_takes_the_smallest_share_and_everyone_who_can_pay_it():
     # seniors run 3: 11 candidates, two large cases, 1,200 fen surplus, cap 300. 11 → 491 (6 can pay);
     # 6 payers → limited 2 × 1,800, amount 2,400, share 400, which 8 can pay; 8 payers → limited
     # 2 × 2,400, amount 3,600, share 450, which only 6 can pay: a cycle.

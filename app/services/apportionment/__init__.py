@@ -26,22 +26,23 @@ The package, by subject: arithmetic (pure), runs (constants, finding a run, who 
 lifecycle (prepare, publish, cancel, settle), engine (execute in chunks), withholding (a payer
 whose membership ends first), views (what the API, console and CLI show). The public names are
 re-exported here: `from app.services.apportionment import prepare` keeps working."""
+from app.models import GOOD_STANDING  # defined next to the membership model; re-exported for older imports
+
 from .arithmetic import (
     Numbers, Round, ShareResult, aid_parts, fee_of, numbers_for, planned_split, solve_share, split_proportionally,
 )
 from .engine import ChunkResult, execute
 from .lifecycle import cancel, prepare, publish, settle
 from .runs import (
-    CASE_STATUSES, COLLECTED_STATUSES, DEDUCTION_REASON, DEFAULT_CHUNK_SIZE, DEFAULT_GRACE_DAYS, GOOD_STANDING,
-    PUBLIC_STATUSES, RUN_REFERENCE, SETTLE_REASON, WITHHELD_RETURNED_REASON, find_open_run, get_run,
-    member_account_id, open_run_id, payers_select, suspended_select,
+    DEDUCTION_REASON, DEFAULT_CHUNK_SIZE, DEFAULT_GRACE_DAYS, RUN_REFERENCE, SETTLE_REASON, WITHHELD_RETURNED_REASON,
+    find_open_run, get_run, member_account_id, open_run_id, payers_select, suspended_select,
 )
 from .views import deductions, public_run, public_runs, run_cases, run_notes, run_out
 from .withholding import WITHHELD_KEY, lock_open_run, owes_share, withhold_share, withheld_shares
 
 __all__ = [
-    "CASE_STATUSES", "COLLECTED_STATUSES", "DEDUCTION_REASON", "DEFAULT_CHUNK_SIZE", "DEFAULT_GRACE_DAYS",
-    "GOOD_STANDING", "PUBLIC_STATUSES", "RUN_REFERENCE", "SETTLE_REASON", "WITHHELD_KEY", "WITHHELD_RETURNED_REASON",
+    "DEDUCTION_REASON", "DEFAULT_CHUNK_SIZE", "DEFAULT_GRACE_DAYS", "GOOD_STANDING", "RUN_REFERENCE", "SETTLE_REASON",
+    "WITHHELD_KEY", "WITHHELD_RETURNED_REASON",
     "ChunkResult", "Numbers", "Round", "ShareResult", "aid_parts", "cancel", "deductions", "execute", "fee_of",
     "find_open_run", "get_run", "lock_open_run", "member_account_id", "numbers_for", "open_run_id", "owes_share",
     "payers_select", "planned_split", "prepare", "public_run", "public_runs", "publish", "run_cases", "run_notes",

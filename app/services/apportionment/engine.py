@@ -17,7 +17,7 @@ from .. import ledger
 from ..errors import Conflict
 from ..unit_of_work import atomic
 from .lifecycle import settle
-from .runs import DEDUCTION_REASON, DEFAULT_GRACE_DAYS, RUN_REFERENCE, get_run, sql_text
+from .runs import DEDUCTION_REASON, DEFAULT_GRACE_DAYS, GOOD_STANDING_SQL, RUN_REFERENCE, get_run, sql_text
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def _chunk_hash(run: ApportionmentRun, lo: int, hi: int) -> str:
 _CANDIDATES = (
     "FROM memberships m JOIN accounts a ON a.membership_id = m.id "
     "WHERE m.plan_id = :plan AND m.id >= :lo AND m.id < :hi AND a.membership_id >= :lo AND a.membership_id < :hi "
-    "AND m.state IN ('observing', 'protected') AND m.observation_starts_at <= :cut_off"
+    f"AND m.state IN {GOOD_STANDING_SQL} AND m.observation_starts_at <= :cut_off"
 )
 _SUSPEND_SET = ("state = 'suspended', state_before_suspension = state, suspended_at = :stamp, "
                 "grace_ends_at = :grace_ends, state_changed_at = :stamp")
@@ -86,7 +86,7 @@ txn AS (
     RETURNING 1
 ), suspended AS (
     UPDATE memberships m SET {_SUSPEND_SET}
-      FROM cand WHERE m.id = cand.membership_id AND NOT cand.pays AND m.state IN ('observing', 'protected')
+      FROM cand WHERE m.id = cand.membership_id AND NOT cand.pays AND m.state IN {GOOD_STANDING_SQL}
     RETURNING 1
 ), progress AS (
     UPDATE apportionment_runs r

@@ -9,7 +9,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from app.models import ApportionmentRun, ApportionmentRunCase, Claim, ClaimObjection, Membership, Plan, PlanVersion
+from app.models import (
+    COLLECTABLE_CLAIM_STATUSES, COLLECTED_CLAIM_STATUSES, GOOD_STANDING, ApportionmentRun, ApportionmentRunCase, Claim,
+    ClaimObjection, Membership, Plan, PlanVersion,
+)
 
 from .. import events, ledger, refund_orders, rule_changes, transparency
 from ..errors import Conflict, InvalidRequest
@@ -17,8 +20,8 @@ from ..plans import get_plan
 from ..unit_of_work import atomic
 from .arithmetic import aid_parts, fee_of, planned_split, solve_share
 from .runs import (
-    CASE_STATUSES, COLLECTED_STATUSES, DEFAULT_CHUNK_SIZE, GOOD_STANDING, RUN_REFERENCE, SETTLE_REASON,
-    WITHHELD_RETURNED_REASON, find_open_run, get_run, member_account_id, payers_select, sql_text,
+    DEFAULT_CHUNK_SIZE, GOOD_STANDING_SQL, RUN_REFERENCE, SETTLE_REASON, WITHHELD_RETURNED_REASON, find_open_run,
+    get_run, member_account_id, payers_select, sql_text,
 )
 from .withholding import withheld_shares
 
@@ -30,7 +33,7 @@ def _candidates_histogram(session: Session, plan_id: int, cut_off: dt.datetime, 
     rows = session.execute(sql_text(
         "SELECT CASE WHEN a.balance_fen >= :clamp THEN :clamp ELSE a.balance_fen END AS b, COUNT(*) AS n "
         "FROM memberships m JOIN accounts a ON a.membership_id = m.id "
-        "WHERE m.plan_id = :plan AND m.state IN ('observing', 'protected') AND m.observation_starts_at <= :cut_off "
+        f"WHERE m.plan_id = :plan AND m.state IN {GOOD_STANDING_SQL} AND m.observation_starts_at <= :cut_off "
         "GROUP BY 1", cut_off=cut_off), {"plan": plan_id, "clamp": clamp}).all()
     return sorted((int(b), int(n)) for b, n in rows)
 
@@ -50,7 +53,7 @@ def _eligible_cases(session: Session, plan_id: int, cut_off: dt.datetime) -> lis
         ClaimObjection.claim_id == Claim.id, ClaimObjection.status == "pending").exists()
     return list(session.execute(
         select(Claim).where(
-            Claim.plan_id == plan_id, Claim.status.in_(CASE_STATUSES), Claim.publicity_ends_at <= cut_off,
+            Claim.plan_id == plan_id, Claim.status.in_(COLLECTABLE_CLAIM_STATUSES), Claim.publicity_ends_at <= cut_off,
             Claim.approved_aid_fen.is_not(None), ~in_a_run, ~challenged,
         ).order_by(Claim.publicity_ends_at, Claim.id)
     ).scalars())
@@ -89,7 +92,7 @@ def _owed_cases(session: Session, plan_id: int) -> list[ApportionmentRunCase]:
         select(_Owed).join(ApportionmentRun, ApportionmentRun.id == _Owed.run_id)
         .join(Claim, Claim.id == _Owed.claim_id)
         .where(ApportionmentRun.plan_id == plan_id, ApportionmentRun.status == "executed",
-               _Owed.shortfall_fen > 0, Claim.status.in_(COLLECTED_STATUSES), ~carried)
+               _Owed.shortfall_fen > 0, Claim.status.in_(COLLECTED_CLAIM_STATUSES), ~carried)
         .order_by(_Owed.id)
     ).scalars())
 
@@ -258,7 +261,7 @@ def settle(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun:
                 claim.collected_aid_fen, claim.updated_at = (claim.collected_aid_fen or 0) + part, now
                 events.record(session, "claim.aid_made_up", now=now, claim_id=claim.id, user_id=claim.user_id,
                               plan_id=run.plan_id, run_id=run.id, payload={"amount_fen": part, "still_owed_fen": owed})
-            elif claim.status in CASE_STATUSES:
+            elif claim.status in COLLECTABLE_CLAIM_STATUSES:
                 before = claim.status
                 claim.status, claim.collected_aid_fen, claim.collected_by_run_id, claim.updated_at = (
                     "collected", part, run.id, now)
@@ -281,4 +284,4 @@ def settle(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun:
 def _still_owed(rc: ApportionmentRunCase, claim: Claim) -> bool:
     """Does the case still get this row's aid? A first collection: the claim still waits for it;
     a carried amount: the claim's aid was collected (and maybe paid) and is still honoured."""
-    return claim.status in (COLLECTED_STATUSES if rc.carried_from_id else CASE_STATUSES)
+    return claim.status in (COLLECTED_CLAIM_STATUSES if rc.carried_from_id else COLLECTABLE_CLAIM_STATUSES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
-from app.models import Account, ApportionmentRun, Membership, Posting, UTCDateTime
+from app.models import GOOD_STANDING, OPEN_RUN_STATUSES, Account, ApportionmentRun, Membership, Posting, UTCDateTime
 from app.models.ledger import LedgerTransaction
 
 from ..errors import NotFound
@@ -16,12 +16,10 @@ RUN_REFERENCE = "apportionment_run"
 DEDUCTION_REASON = "deduction"
 SETTLE_REASON = "apportionment_settle"
 WITHHELD_RETURNED_REASON = "withheld_returned"  # a cancelled run gives back a share withheld at leaving
-CASE_STATUSES = ("publicity", "ready")
-COLLECTED_STATUSES = ("collected", "paid")  # a case whose aid a run collected (an amount owed may follow)
-GOOD_STANDING = ("observing", "protected")
 DEFAULT_CHUNK_SIZE = 100_000
 DEFAULT_GRACE_DAYS = 30
-PUBLIC_STATUSES = ("published", "executing", "executed")
+# The membership states a run counts, as SQL (for the text() statements of prepare and the chunks).
+GOOD_STANDING_SQL = "(" + ", ".join(f"'{state}'" for state in GOOD_STANDING) + ")"
 _DT = UTCDateTime()
 
 
@@ -34,7 +32,7 @@ def sql_text(statement: str, **datetimes) -> text:
 
 def find_open_run(session: Session, plan_id: int) -> ApportionmentRun | None:
     return session.execute(select(ApportionmentRun).where(
-        ApportionmentRun.plan_id == plan_id, ApportionmentRun.status.in_(("prepared", "published", "executing"))
+        ApportionmentRun.plan_id == plan_id, ApportionmentRun.status.in_(OPEN_RUN_STATUSES)
     )).scalar_one_or_none()
 
 

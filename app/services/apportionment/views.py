@@ -1,22 +1,20 @@
 """Read views of runs: what the API, the console and the CLI show (masked names only)."""
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Account, ApportionmentRun, ApportionmentRunCase, Claim, Membership, Plan, Posting
+from app.models import (
+    PUBLIC_RUN_STATUSES, Account, ApportionmentRun, ApportionmentRunCase, Claim, Membership, Plan, Posting,
+)
 from app.models.ledger import LedgerTransaction
 
 from ..errors import NotFound
-from ..plans import fen_to_yuan_text, get_plan
+from ..idcard import age_years
+from ..money import fen_to_yuan_text
+from ..plans import get_plan
 from .arithmetic import split_proportionally
-from .runs import DEDUCTION_REASON, PUBLIC_STATUSES, RUN_REFERENCE
-
-
-def _age(birth: dt.date, on: dt.date) -> int:
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+from .runs import DEDUCTION_REASON, RUN_REFERENCE
 
 
 def _cases_out(session: Session, run_ids: list[int]) -> dict[int, list[dict]]:
@@ -32,7 +30,7 @@ def _cases_out(session: Session, run_ids: list[int]) -> dict[int, list[dict]]:
     out: dict[int, list[dict]] = {rid: [] for rid in run_ids}
     for rc, claim, name, birth in rows:
         out[rc.run_id].append({
-            "case_id": claim.id, "person": name, "age_years": _age(birth, claim.diagnosis_date),
+            "case_id": claim.id, "person": name, "age_years": age_years(birth, claim.diagnosis_date),
             "incident_type": claim.incident_type, "diagnosis": claim.diagnosis, "city": claim.city,
             "approved_aid_fen": rc.approved_aid_fen, "limited_aid_fen": rc.limited_aid_fen,
             "due_aid_fen": rc.due_aid_fen, "collected_aid_fen": rc.collected_aid_fen,
@@ -100,7 +98,7 @@ def public_runs(session: Session, plan_code: str, *, limit: int | None = None,
     """Newest first; a page of `limit` runs with ids below `before_id` (keyset) when given."""
     plan, _ = get_plan(session, plan_code)
     runs = session.execute(select(ApportionmentRun).where(
-        ApportionmentRun.plan_id == plan.id, ApportionmentRun.status.in_(PUBLIC_STATUSES),
+        ApportionmentRun.plan_id == plan.id, ApportionmentRun.status.in_(PUBLIC_RUN_STATUSES),
         *([ApportionmentRun.id < before_id] if before_id is not None else [])
     ).order_by(ApportionmentRun.id.desc()).limit(limit)).scalars().all()
     return [run_out(r, plan.code) for r in runs]
@@ -109,7 +107,7 @@ def public_runs(session: Session, plan_code: str, *, limit: int | None = None,
 def public_run(session: Session, plan_code: str, run_id: int) -> dict:
     plan, _ = get_plan(session, plan_code)
     run = session.get(ApportionmentRun, run_id)
-    if run is None or run.plan_id != plan.id or run.status not in PUBLIC_STATUSES:
+    if run is None or run.plan_id != plan.id or run.status not in PUBLIC_RUN_STATUSES:
         raise NotFound("没有找到这次分摊", code="run_not_found", details={"run_id": run_id})
     return run_out(run, plan.code, _cases_out(session, [run.id])[run.id])
 

@@ -6,11 +6,11 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import Account, ApportionmentRun, Membership, Plan, Posting
+from app.models import GOOD_STANDING, OPEN_RUN_STATUSES, Account, ApportionmentRun, Membership, Plan, Posting
 from app.models.ledger import LedgerTransaction
 
 from .. import ledger
-from .runs import DEDUCTION_REASON, GOOD_STANDING, RUN_REFERENCE, member_account_id
+from .runs import DEDUCTION_REASON, RUN_REFERENCE, member_account_id
 
 
 # domain.md: a payer counted when a run is prepared owes that run's share even if the membership
@@ -25,7 +25,7 @@ def lock_open_run(session: Session, plan_id: int) -> ApportionmentRun | None:
     chunk takes (run, memberships, accounts), so an ending and a chunk never deadlock, and the
     ending sees the recovery point the chunk committed."""
     return session.execute(select(ApportionmentRun).where(
-        ApportionmentRun.plan_id == plan_id, ApportionmentRun.status.in_(("prepared", "published", "executing"))
+        ApportionmentRun.plan_id == plan_id, ApportionmentRun.status.in_(OPEN_RUN_STATUSES)
     ).with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
 
 

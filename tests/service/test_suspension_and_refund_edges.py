@@ -1,4 +1,5 @@
-"""Review fixes: each test fails without its fix."""
+"""Edges of suspension, ending a membership and refunds: an incident while suspended, observation
+ending during a suspension, a payment settling after the membership ended, refund refusals and retries."""
 from __future__ import annotations
 
 import datetime as dt
