@@ -17,6 +17,7 @@ from app.models import GOOD_STANDING, Account, Membership, Plan, PlanVersion
 from . import ledger, rule_changes
 from .errors import InvalidRequest, NotFound
 from .money import fen_to_yuan_text
+from .rule_words import age_group_text
 from .unit_of_work import atomic
 
 _RULE_KEYS = (
@@ -172,16 +173,10 @@ def list_plans(session: Session) -> list[tuple[Plan, PlanVersion]]:
     ]
 
 
-def _age_text(group: dict) -> str:
-    low = group["min_age"]
-    low_text = f"出生{low['days']}天" if "days" in low else f"{low['years']}周岁"
-    return f"{low_text}至{group['max_age_years']}周岁"
-
-
 def rules_in_plain_words(rules: dict) -> list[str]:
     words = []
     for group in rules["eligibility"]:
-        words.append(f"可加入：{group['label']}（加入时{_age_text(group)}）")
+        words.append(f"可加入：{group['label']}（加入时{age_group_text(group)}）")
     incidents = {"illness": "重大疾病", "accident": "公共交通及旅游意外"}
     covered = "、".join(incidents.get(i, i) for i in rules["covered_incidents"])
     words.append(f"保障范围：{covered}")

@@ -28,6 +28,8 @@ from app.models import ACTIVE_STATES, ANSWERS, Membership, Plan, PlanVersion, Ru
 from . import audit_chain, events
 from .clock import CHINA_TZ, china_date
 from .errors import Conflict, InvalidRequest, NotFound
+from .money import fen_to_yuan_text
+from .rule_words import age_group_text
 from .unit_of_work import atomic
 
 PENDING_STATUSES = ("open", "passed")
@@ -83,8 +85,6 @@ class ProposalSettings:
 
 # --- differences in plain words ------------------------------------------------------------
 def _yuan(fen: int) -> str:
-    from .plans import fen_to_yuan_text
-
     return fen_to_yuan_text(fen)
 
 
@@ -93,9 +93,7 @@ def _fee_text(bp: int) -> str:
 
 
 def _ages_text(rules: dict) -> str:
-    from .plans import _age_text
-
-    return "；".join(f"{g['label']}（加入时{_age_text(g)}）" for g in rules["eligibility"])
+    return "；".join(f"{g['label']}（加入时{age_group_text(g)}）" for g in rules["eligibility"])
 
 
 def _aid_table_text(rules: dict) -> str:
