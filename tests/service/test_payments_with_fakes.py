@@ -56,10 +56,6 @@ def test_reconcile_calls_wechat_outside_any_database_transaction(world, member):
     assert world.pay.calls_inside_a_transaction == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "start_topup reads order.out_trade_no after its commit expired the order: the reload opens a read "
-    "transaction that stays open over create_jsapi_order. Fix in payments.start_topup: keep out_trade_no "
-    "from inside the atomic block and call WeChat within unit_of_work.outside_transaction."))
 def test_start_topup_calls_wechat_outside_any_database_transaction(world, member):
     user_id, membership_id = member
     world.start_topup(user_id, membership_id, 300)

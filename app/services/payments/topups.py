@@ -18,7 +18,7 @@ from ..clock import china_date
 from ..errors import Conflict, InvalidRequest, NotFound, Unavailable
 from ..money import fen_to_yuan_text
 from ..ports import PayGateway, PayOutcomeUnknown, PayRejected
-from ..unit_of_work import atomic
+from ..unit_of_work import atomic, outside_transaction
 
 log = logging.getLogger(__name__)
 
@@ -102,20 +102,23 @@ def start_topup(session: Session, pay: PayGateway, *, target: TopupTarget, payer
                              payer_user_id=payer_user_id, amount_fen=amount_fen, status="created",
                              created_at=now, expires_at=now + ORDER_TTL)
         session.add(order)
+        session.flush()
+        order_id, out_trade_no = order.id, order.out_trade_no  # the commit expires `order`
     description = f"一起互助-{target.plan_name}-互助金充值"[:127]
     try:
-        try:
-            prepay_id = pay.create_jsapi_order(order.out_trade_no, description, amount_fen, openid)
-        except PayOutcomeUnknown:  # same out_trade_no and content: WeChat answers with the same prepay_id
-            prepay_id = pay.create_jsapi_order(order.out_trade_no, description, amount_fen, openid)
+        with outside_transaction(session):
+            try:
+                prepay_id = pay.create_jsapi_order(out_trade_no, description, amount_fen, openid)
+            except PayOutcomeUnknown:  # same out_trade_no and content: WeChat answers with the same prepay_id
+                prepay_id = pay.create_jsapi_order(out_trade_no, description, amount_fen, openid)
     except PayOutcomeUnknown:
         raise Unavailable() from None
     except PayRejected as exc:
-        log.warning("jsapi order %s refused: %s", order.out_trade_no, exc)
+        log.warning("jsapi order %s refused: %s", out_trade_no, exc)
         raise Unavailable("微信支付下单失败，请稍后再试", code="wechat_pay_order_failed",
                           details={"wechat_code": exc.code}) from None
     with atomic(session):
-        session.execute(update(PaymentOrder).where(PaymentOrder.id == order.id, PaymentOrder.status == "created")
+        session.execute(update(PaymentOrder).where(PaymentOrder.id == order_id, PaymentOrder.status == "created")
                         .values(status="paying", prepay_id=prepay_id).execution_options(synchronize_session=False))
     session.refresh(order)
     return StartedTopup(order=order, payment_params=pay.request_payment_params(prepay_id))
