@@ -13,15 +13,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from app import create_app
 from app.extensions import db
 from app.services import apportionment
-from tests.apportionment_support import add_claim, add_members, make_user
-from tests.conftest import PG_URL, _config
-from tests.notify_support import member, new_user, record
-from tests.payments_support import alice, join, order_topup, phone_pays  # noqa: F401 - fixture
+from tests.support import (PG_URL, add_claim, add_members, app_config, join, make_user, member, new_user, order_topup,
+                           phone_pays, record)
 from wechat.emulator.state import Fault
 
 
 def _app(url: str, keys_dir, emulator, **overrides):
-    cfg = _config(url, keys_dir, emulator.url)
+    cfg = app_config(url, keys_dir, emulator.url)
     cfg.update(overrides)
     return create_app(cfg)
 

@@ -8,9 +8,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Base
-from tests.claims_support import make_operator, operator_login
-from tests.payments_support import join_body
-from tests.support import login
+from tests.support import join_body, login, make_operator, operator_login
 
 
 def row_counts() -> dict[str, int]:

@@ -9,9 +9,8 @@ from app.services import memberships
 from app.services.audit import audit_ledger
 from app.services.payments import reconcile
 from app.services.unit_of_work import atomic
-from tests.payments_support import (DISCARD_URL, NOTIFY_PATH, REFUND_NOTIFY_PATH, alice, bob, join,  # noqa: F401
-                                    notification_body, order_topup, phone_pays, point_notifications_at, signed,
-                                    transaction_of, wait_until)
+from tests.support import (DISCARD_URL, NOTIFY_PATH, REFUND_NOTIFY_PATH, join, notification_body, order_topup,
+                           phone_pays, point_notifications_at, signed, transaction_of, wait_until)
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +80,7 @@ def test_leave_without_balance_and_another_users_membership(client, alice, bob, 
 def test_leaving_while_a_run_counts_you_withholds_the_share(client, alice, clock, emulator):
     """domain.md: a payer counted when a run is prepared owes its share; the answer and the ledger say so."""
     from app.services import apportionment
-    from tests.apportionment_support import add_claim as add_case, add_members, make_user
+    from tests.support import add_claim as add_case, add_members, make_user
 
     m = join(client, alice, clock)
     paid(client, emulator, alice, m["id"], 1_000)

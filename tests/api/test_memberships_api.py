@@ -22,16 +22,6 @@ def join_body(clock, plan="adult_789", age=30, relation="self", answers=None, se
     }
 
 
-@pytest.fixture
-def alice(client, emulator):
-    return login(client, emulator.url, "o-alice")
-
-
-@pytest.fixture
-def bob(client, emulator):
-    return login(client, emulator.url, "o-bob")
-
-
 def test_join_then_read_masked(client, alice, clock):
     body = join_body(clock, plan="children", age=16, relation="child", name="张小宝")
     response = client.post("/api/v1/memberships", json=body, headers=alice)

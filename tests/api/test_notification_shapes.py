@@ -5,9 +5,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from tests.api.test_hostile_input import assert_refused, row_counts
-from tests.payments_support import (DISCARD_URL, NOTIFY_PATH, REFUND_NOTIFY_PATH, alice, join,  # noqa: F401
-                                    notification_body, order_topup, phone_pays, point_notifications_at, signed,
-                                    transaction_of, wait_until)
+from tests.support import (DISCARD_URL, NOTIFY_PATH, REFUND_NOTIFY_PATH, join, notification_body, order_topup,
+                           phone_pays, point_notifications_at, signed, transaction_of, wait_until)
 
 
 @pytest.fixture(autouse=True)

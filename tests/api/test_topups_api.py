@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from app.extensions import db
 from app.services.audit import audit_ledger
-from tests.payments_support import (DISCARD_URL, NOTIFY_PATH, alice, bob, join, notification_body,  # noqa: F401
-                                    order_topup, phone_pays, point_notifications_at, signed, transaction_of)
+from tests.support import (DISCARD_URL, NOTIFY_PATH, join, notification_body, order_topup, phone_pays,
+                           point_notifications_at, signed, transaction_of)
 from wechat.emulator.pay import sign_message
 from wechat.keys import load_keys
 from wechat.pay import verify_payment_sign

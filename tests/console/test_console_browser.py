@@ -12,9 +12,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Claim, OperatorAuditEntry, PaymentRefund
-from tests.apportionment_support import add_members, make_user
-from tests.claims_support import claim_body, join_and_fund, make_protected, make_staff, member
-from tests.payments_support import join, live_server, order_topup, phone_pays, wait_until
+from tests.support import (add_members, claim_body, join, join_and_fund, live_server, login_as, make_protected,
+                           make_staff, make_user, order_topup, phone_pays, wait_until)
 from wechat.emulator.state import Fault
 
 from .browser_support import Operator, Screens, launch
@@ -59,10 +58,10 @@ def screens(request):
     return Screens(request.node.name)
 
 
-def test_every_role_walks_a_claim_from_review_to_payout(app, client, live, browser, screens, emulator, clock):
+def test_every_role_walks_a_claim_from_review_to_payout(app, client, live, browser, screens, emulator, clock, runner):
     staff = make_staff(clock.now())
-    claimant = member(client, emulator, "o-browser-claimant")
-    objector = member(client, emulator, "o-browser-objector")
+    claimant = login_as(client, emulator, "o-browser-claimant")
+    objector = login_as(client, emulator, "o-browser-objector")
     membership_id, _ = join_and_fund(client, claimant, clock, name="张三丰")
     join_and_fund(client, objector, clock, name="李四")
     make_protected(clock)
@@ -110,7 +109,7 @@ def test_every_role_walks_a_claim_from_review_to_payout(app, client, live, brows
     rev.close()
 
     clock.advance(days=5)
-    assert "ready: 1" in app.test_cli_runner().invoke(args=["claims", "advance"]).output
+    assert "ready: 1" in runner.invoke(args=["claims", "advance"]).output
     add_members(db.session, make_user(db.session, clock.now()), "adult_789", [500, 500, 500, 500], clock.now())
 
     fin = Operator(browser, live, clock, screens, "fin", secrets)
@@ -181,7 +180,7 @@ def _execute_watching_the_bar(fin: Operator, run_id: int) -> None:
 
 def test_a_refund_failed_by_wechat_is_retried_from_the_console(app, client, live, browser, screens, emulator, clock):
     make_staff(clock.now())
-    headers = member(client, emulator, "o-browser-leaver")
+    headers = login_as(client, emulator, "o-browser-leaver")
     membership_id = join(client, headers, clock)["id"]
     topup = order_topup(client, headers, membership_id, 800)
     phone_pays(emulator, topup["payment"])

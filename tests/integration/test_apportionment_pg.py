@@ -18,7 +18,7 @@ from app.services.audit import audit_ledger
 from app.services.unit_of_work import atomic
 from bench.synthetic import add_case, generate_members
 from config import PROJECT_ROOT
-from tests.apportionment_support import add_claim, add_members, make_user, run_postings, states
+from tests.support import add_claim, add_members, make_user, run_postings, states
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -246,8 +246,8 @@ def test_a_leave_waits_for_the_chunk_in_flight_and_never_pays_twice(pg_engine, c
     a leave for a member whose chunk is still ahead withholds the share."""
     from app.models import Plan
     from app.services import ledger, refunds
-    from tests.apportionment_support import RecordingPay, add_paid_orders
-    from tests.payments_support import wait_until
+    from tests.support import RecordingPay, add_paid_orders
+    from tests.support import wait_until
 
     now = clock.now()
     with Session(pg_engine) as s:

@@ -23,8 +23,7 @@ from app import create_app, jobs
 from app.extensions import db
 from app.logs import request_id_bound
 from config import DevelopmentConfig
-from tests.conftest import _config
-from tests.notify_support import consent, member, new_user, record
+from tests.support import app_config, consent, member, new_user, record
 from wechat.keys import load_keys
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -187,7 +186,7 @@ def test_worker_and_scheduler_processes_work_and_serve_their_metrics(production_
                                                                     clock, tmp_path):
     # The deploy step in-process (its command is the previous test's): migrations and the catalogue.
     # An announcement to one consenting member, in the outbox; dispatched under a known request id.
-    cfg = _config(production_env["DATABASE_URL"], keys_dir, emulator.url)
+    cfg = app_config(production_env["DATABASE_URL"], keys_dir, emulator.url)
     cfg["REDIS_URL"] = redis_url
     app = create_app(cfg)
     app.extensions["yiqi"].clock = clock

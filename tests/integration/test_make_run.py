@@ -18,8 +18,7 @@ import requests
 
 from app.services.clock import FrozenClock
 from config import DEVELOPMENT_SCHEDULE_SECONDS
-from tests.payments_support import join_body
-from tests.support import mint_code
+from tests.support import join_body, mint_code
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_DEADLINE = 180  # migrations + four processes on a shared 2-core machine

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.payments_support import join_body, phone_pays
-from tests.support import mint_code
+from tests.support import join_body, mint_code, phone_pays
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR_PASSWORD = "correct horse battery staple 42"

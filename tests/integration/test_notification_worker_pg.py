@@ -14,8 +14,7 @@ import sqlalchemy as sa
 from app import create_app, jobs
 from app.extensions import db
 from app.models import Notification
-from tests.conftest import _config, clean_database
-from tests.notify_support import consent, member, new_user, record
+from tests.support import app_config, clean_database, consent, member, new_user, record
 from wechat.emulator.state import Fault
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +23,7 @@ MEMBERS = 120
 
 @pytest.fixture
 def rq_app(postgresql_url, redis_url, keys_dir, emulator, clock):
-    cfg = _config(postgresql_url, keys_dir, emulator.url)
+    cfg = app_config(postgresql_url, keys_dir, emulator.url)
     cfg.update(REDIS_URL=redis_url, NOTIFICATION_CHUNK_SIZE=20)
     application = create_app(cfg)
     application.extensions["yiqi"].clock = clock

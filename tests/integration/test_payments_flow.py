@@ -12,9 +12,8 @@ from app.services import ledger
 from app.services.audit import audit_ledger
 from app.services.payments import reconcile
 from app.services.unit_of_work import atomic
-from tests.payments_support import (NOTIFY_PATH, join_body, live_server, notification_body, phone_pays, signed,
-                                    transaction_of, wait_until)
-from tests.support import mint_code
+from tests.support import (NOTIFY_PATH, join_body, live_server, mint_code, notification_body, phone_pays, signed,
+                           transaction_of, wait_until)
 from wechat.emulator.state import Fault
 from wechat.keys import load_keys
 from wechat.pay import verify_payment_sign
@@ -69,7 +68,7 @@ def paid_topup(api, emulator, membership_id, amount_fen):
     return topup
 
 
-def test_topup_end_to_end_over_http(app, live, emulator, clock, keys_dir):
+def test_topup_end_to_end_over_http(app, live, emulator, clock, keys_dir, runner):
     api = Api(live, emulator, "o-e2e")
     m = api.join(clock)
     topup = api.topup(m["id"], 800)
@@ -86,7 +85,7 @@ def test_topup_end_to_end_over_http(app, live, emulator, clock, keys_dir):
     assert count("SELECT COUNT(*) FROM ledger_transactions WHERE reason = 'topup'") == 1
     assert count("SELECT transaction_id FROM orders WHERE out_trade_no = :n", n=out_trade_no) == \
         emulator.state.pay.orders[out_trade_no].transaction_id
-    result = app.test_cli_runner().invoke(args=["ledger", "audit"])
+    result = runner.invoke(args=["ledger", "audit"])
     assert result.exit_code == 0 and "ledger audit passed" in result.output
 
 
@@ -111,13 +110,12 @@ def test_same_notification_100_times_20_at_once_credits_once(app, live, emulator
     assert audit_ledger(db.session).ok
 
 
-def test_missing_notification_is_reconciled_once_even_if_it_arrives_late(app, live, emulator, clock, services):
+def test_missing_notification_is_reconciled_once_even_if_it_arrives_late(app, live, emulator, clock, services, runner):
     api = Api(live, emulator, "o-late")
     m = api.join(clock)
     paid = api.topup(m["id"], 500)
     phone_pays(emulator, paid["payment"], silent=True)  # paid; WeChat never tells us
     unpaid = api.topup(m["id"], 600)  # the user closed the payment sheet
-    runner = app.test_cli_runner()
     early = runner.invoke(args=["payments", "reconcile", "--at", (clock.now() + dt.timedelta(minutes=1)).isoformat()])
     assert "orders checked: 0" in early.output and api.membership(m["id"])["balance_fen"] == 0
     later = (clock.now() + dt.timedelta(minutes=6)).isoformat()
@@ -166,7 +164,7 @@ def _deduct(membership_id, amount_fen, now):
                   ledger.Leg(ledger.account_id(db.session, "plan:adult_789:plan_pool"), amount_fen)], now=now)
 
 
-def test_leave_refunds_three_orders_newest_first_and_retry_refunds_nothing(app, live, emulator, clock):
+def test_leave_refunds_three_orders_newest_first_and_retry_refunds_nothing(app, live, emulator, clock, runner):
     api = Api(live, emulator, "o-leaver")
     m = api.join(clock)
     orders = []
@@ -198,7 +196,7 @@ def test_leave_refunds_three_orders_newest_first_and_retry_refunds_nothing(app, 
     assert count("SELECT COUNT(*) FROM domain_events WHERE kind = 'refund.completed'") == 3
     statement = api.get(f"/api/v1/memberships/{m['id']}/ledger").json()["items"]
     assert (statement[0]["reason"], statement[0]["amount_fen"]) == ("leave", -1300)
-    assert app.test_cli_runner().invoke(args=["ledger", "audit"]).exit_code == 0
+    assert runner.invoke(args=["ledger", "audit"]).exit_code == 0
 
 
 def test_refund_call_failing_is_retried_with_the_same_number(app, live, emulator, clock, services):

@@ -4,8 +4,7 @@ published; when executed, "share deducted" to each payer, "suspended" to those l
 import datetime as dt
 
 from app.services import apportionment
-from tests.apportionment_support import add_claim, add_members, make_user
-from tests.notify_support import rows
+from tests.support import add_claim, add_members, make_user, rows
 
 
 def test_published_and_executed_runs_notify_the_right_members(session, clock):

@@ -44,8 +44,8 @@ def test_two_schedulers_share_slots_through_redis(app, redis_url):
     assert len(calls) == 3
 
 
-def test_the_real_tasks_run(app):
-    result = app.test_cli_runner().invoke(args=["scheduler", "run", "--once", "--at", T0.isoformat()])
+def test_the_real_tasks_run(app, runner):
+    result = runner.invoke(args=["scheduler", "run", "--once", "--at", T0.isoformat()])
     assert result.exit_code == 0
     assert ("ran: notifications.dispatch, payments.reconcile, claims.advance, members.advance, apportionment.publish, "
             "apportionment.execute, privacy.retention, audit.publish_heads, reports.freeze, bills.reconcile, "
@@ -57,7 +57,7 @@ def test_published_runs_execute_after_the_notice_and_crashed_ones_resume(app, se
 
     from app.jobs.apportionment import execute_due
     from app.services import apportionment
-    from tests.apportionment_support import add_claim, add_members, make_user
+    from tests.support import add_claim, add_members, make_user
 
     now = clock.now()
     uid = make_user(session, now)

@@ -9,8 +9,7 @@ from app.models import Membership, SubscribeQuota
 from app.services import apportionment, delivery, memberships, subscriptions
 from app.services.errors import InvalidRequest
 from app.services.unit_of_work import atomic
-from tests.apportionment_support import add_claim, run_postings
-from tests.notify_support import consent, delivered, member, new_user, record, rows
+from tests.support import add_claim, consent, delivered, member, new_user, record, rows, run_postings
 
 SEND_PATH = "cgi-bin/message/subscribe/send"
 

@@ -11,7 +11,7 @@ from app.services import apportionment, memberships, plan_stats
 from app.services import plans as plan_service
 from app.services.errors import Conflict
 from app.services.unit_of_work import atomic
-from tests.apportionment_support import add_claim, add_members, make_user
+from tests.support import add_claim, add_members, make_user
 
 RUNS_PER_YEAR = 24
 PLANS = ("adult_789", "children", "seniors")
