@@ -5,7 +5,7 @@ import pytest
 from app.extensions import db
 from app.services import memberships
 from app.services.unit_of_work import atomic
-from tests.support import JOIN_CONSENT, login, make_id_number, no_answers, years_ago
+from tests.support import JOIN_CONSENT, make_id_number, no_answers, years_ago
 
 
 def today(clock):

@@ -52,7 +52,10 @@ def test_case_announcement_reaches_consenting_members_once(app, session, service
     assert by_user == {yes.id: "sent", no.id: "skipped_no_quota"}
     assert _quota(session, yes, "case_announced") == 0
     assert _drain(app, clock) == 0 and len(delivered(emulator, yes.openid, template.id)) == 1
-    assert m_yes.id  # (the observing notice went nowhere: no consent for membership_status)
+    # The observing notices went nowhere: neither user consented to membership_status.
+    observing = {r.membership_id: r.status for r in rows(session, kind="observing")}
+    assert observing[m_yes.id] == "skipped_no_quota"
+    assert set(observing.values()) == {"skipped_no_quota"} and len(observing) == 2
 
 
 def test_each_message_spends_one_quota_and_a_second_needs_a_second_consent(app, session, services, emulator, clock):
