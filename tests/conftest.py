@@ -50,6 +50,8 @@ def emulator_reset(request):
     with state.lock:
         state.faults.clear()
         state._clock_offset = 0.0  # EmulatorState has advance_clock only; the offset is what it moves
+    if state.pay is not None:
+        state.pay.set_merchant_balance(None)
 
 
 @pytest.fixture(scope="session")

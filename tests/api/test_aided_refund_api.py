@@ -90,7 +90,8 @@ def test_aided_balance_goes_back_to_the_original_payments(client, app, alice, cl
     assert all(n in emulator.state.pay.refunds for n in numbers)
     swept = runner.invoke(args=["claims", "advance"])
     assert "aided balances refunded: 0 fen" in swept.output, swept.output
-    assert wait_until(lambda: all(emulator.state.pay.refunds[n].status == "SUCCESS" for n in numbers))
+    wait_until(lambda: all(emulator.state.pay.refunds[n].status == "SUCCESS" for n in numbers),
+               10, "the refunds to succeed at the emulator")
     report = reconcile(db.session, services.pay, clock.now())
     assert report.refunds_completed == 2
     assert {r["status"] for r in client.get(f"/api/v1/memberships/{m['id']}/refunds",

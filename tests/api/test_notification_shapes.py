@@ -67,7 +67,8 @@ def test_malformed_refund_resources(client, alice, clock, emulator, paid_resourc
     membership_id = db.session.execute(sa.text("SELECT membership_id FROM orders")).scalar_one()
     left = client.post(f"/api/v1/memberships/{membership_id}/leave", headers=alice).get_json()
     number = left["refunds"][0]["out_refund_no"]
-    assert wait_until(lambda: emulator.state.pay.refunds[number].status == "SUCCESS")
+    wait_until(lambda: emulator.state.pay.refunds[number].status == "SUCCESS",
+               10, "the refund to succeed at the emulator")
     resource = emulator.state.pay.refunds[number].as_notification_resource(emulator.state.pay.keys.mchid)
     before = row_counts()
     for change in [("amount.refund", "500"), ("amount", "500"), ("out_refund_no", 7), ("out_trade_no", ["x"]),

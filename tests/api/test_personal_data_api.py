@@ -105,7 +105,8 @@ def test_erasure_after_retention_keeps_the_books_and_leaves_nothing_decryptable(
     _paid(client, emulator, alice, staying["id"], 300)
     left = client.post(f"/api/v1/memberships/{gone['id']}/leave", headers=alice).get_json()
     number = left["refunds"][0]["out_refund_no"]
-    assert wait_until(lambda: emulator.state.pay.refunds[number].status == "SUCCESS")
+    wait_until(lambda: emulator.state.pay.refunds[number].status == "SUCCESS",
+               10, "the refund to succeed at the emulator")
     gone_id_number = decrypted_people(services)[gone["id"]][1]
 
     at = clock.now() + dt.timedelta(days=29)

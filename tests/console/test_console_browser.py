@@ -184,8 +184,8 @@ def test_a_refund_failed_by_wechat_is_retried_from_the_console(app, client, live
     membership_id = join(client, headers, clock)["id"]
     topup = order_topup(client, headers, membership_id, 800)
     phone_pays(emulator, topup["payment"])
-    assert wait_until(lambda: client.get(f"/api/v1/topups/{topup['order']['id']}", headers=headers)
-                      .get_json()["status"] == "paid")
+    wait_until(lambda: client.get(f"/api/v1/topups/{topup['order']['id']}", headers=headers)
+               .get_json()["status"] == "paid", 10, "the payment notification to mark the order paid")
     emulator.state.add_fault(Fault(path="v3/refund/domestic/refunds", times=1, status=400))  # WeChat refuses for good
     left = client.post(f"/api/v1/memberships/{membership_id}/leave", headers=headers)
     assert left.status_code == 200, left.get_json()
@@ -201,8 +201,8 @@ def test_a_refund_failed_by_wechat_is_retried_from_the_console(app, client, live
     db.session.expire_all()
     retry = db.session.execute(select(PaymentRefund).where(PaymentRefund.id != failed.id)).scalar_one()
     assert (retry.amount_fen, retry.order_id) == (800, failed.order_id) and retry.refund_id
-    assert wait_until(lambda: db.session.get(PaymentRefund, retry.id).status == "succeeded"
-                      or db.session.expire_all())
+    wait_until(lambda: db.session.get(PaymentRefund, retry.id).status == "succeeded"
+               or db.session.expire_all(), 10, "the retried refund to succeed")
     fin.visit("/console/money/refunds?status=succeeded", "refunds-succeeded")
     assert retry.out_refund_no in fin.page.inner_text("table")
     fin.close()

@@ -14,7 +14,7 @@
 - merkle_vectors: the vectors shared with the mini-program's verifier (tests/vectors/merkle.json)
 """
 from tests.support.api import (claim_body, join, join_and_fund, join_body, login, login_as, mint_code,
-                               operator_login, order_topup)
+                               operator_login, order_topup, paid_topup)
 from tests.support.builders import (PASSWORD, add_claim, add_members, add_paid_orders, add_version,
                                     leave_and_refund, make_operator, make_protected, make_staff, make_user, member,
                                     new_user, pay_aid, record, seed_surplus, settle_collected, top_up)
@@ -38,7 +38,7 @@ __all__ = [
     "consent", "csrf_of", "decode_qr", "delivered", "enrol_totp", "executed_run", "independent_root", "join",
     "join_and_fund", "join_body", "join_consented", "leave_and_refund", "live_server", "login", "login_as",
     "make_id_number", "make_operator", "make_protected", "make_staff", "make_user", "member", "migrate", "mint_code",
-    "new_user", "no_answers", "notification_body", "operator_login", "order_topup", "pay_aid", "phone_pays",
+    "new_user", "no_answers", "notification_body", "operator_login", "order_topup", "paid_topup", "pay_aid", "phone_pays",
     "plan_id", "point_notifications_at", "post_form", "record", "region_code", "report_consented",
     "reset_database", "rows", "run_postings", "running_app", "second_factor", "seed_surplus", "settle_collected",
     "sign_in", "sign_in_fully", "signed", "states", "tamper", "top_up", "transaction_of", "unreachable",

@@ -82,6 +82,17 @@ def order_topup(client, headers, membership_id: int, amount_fen: int) -> dict:
     return response.get_json()
 
 
+def paid_topup(client, emulator, headers, membership_id: int, amount_fen: int) -> dict:
+    """A top-up ordered through the API, paid on the phone, its notification delivered to the app."""
+    from tests.support.emulator import NOTIFY_PATH, notification_body, phone_pays, signed, transaction_of
+
+    topup = order_topup(client, headers, membership_id, amount_fen)
+    phone_pays(emulator, topup["payment"], silent=True)
+    headers_, data = signed(emulator, notification_body(emulator, transaction_of(emulator, topup["order"]["out_trade_no"])))
+    assert client.post(NOTIFY_PATH, data=data, headers=headers_).status_code == 204
+    return topup
+
+
 def claim_body(membership_id, clock, *, incident_days_ago=5, diagnosis_days_ago=None, incident_type="illness"):
     today = china_date(clock.now())
     incident = today - dt.timedelta(days=incident_days_ago)
