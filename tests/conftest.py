@@ -91,8 +91,39 @@ def redis_url() -> str:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request) -> str:
-    """Database tests run on both backends."""
+    """Database tests run on both backends (tests marked `no_database` once, on SQLite)."""
     return request.getfixturevalue(f"{request.param}_url")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "no_database: the test's own steps run no SQL (the app needs a database "
+                                       "to start): it runs once, on SQLite, and fails if it runs any SQL")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc):
+    if "db_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("no_database"):
+        # As a marker, before pytest reads the markers: db_url's own params are then not used.
+        metafunc.definition.add_marker(pytest.mark.parametrize("db_url", ["sqlite"], indirect=True))
+
+
+@pytest.fixture(autouse=True)
+def no_sql_unless_allowed(request):
+    """A `no_database` test that runs SQL (after the app's setup) fails: the mark cannot lie."""
+    if request.node.get_closest_marker("no_database") is None:
+        yield
+        return
+    request.getfixturevalue("app")  # its setup (clean database, catalogue) comes first
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    yield
+    sa.event.remove(engine, "before_cursor_execute", record)
+    assert not statements, f"marked no_database but ran SQL: {statements[:3]}"
 
 
 @pytest.fixture

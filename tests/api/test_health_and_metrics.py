@@ -79,12 +79,14 @@ def test_readyz_checks_redis(postgresql_url, redis_url, keys_dir, emulator):
     assert body["error"]["details"]["checks"]["redis"].startswith("unreachable (")
 
 
+@pytest.mark.no_database
 def test_probes_are_in_the_openapi_document(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert set(paths["/livez"]["get"]["responses"]) >= {"200"}
     assert set(paths["/readyz"]["get"]["responses"]) >= {"200", "503"}
 
 
+@pytest.mark.no_database
 def test_request_id_is_echoed_when_sane_and_generated_otherwise(client):
     assert client.get("/livez", headers={"X-Request-ID": "edge-7f3a.01"}).headers["X-Request-ID"] == "edge-7f3a.01"
     for insane in ("a b", "x" * 200, "<script>", "id\u00e9"):

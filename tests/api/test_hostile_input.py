@@ -118,6 +118,7 @@ def test_deep_json_and_huge_numbers(client, member_headers, clock):
     assert row_counts() == before
 
 
+@pytest.mark.no_database
 def test_405_names_the_allowed_methods(client):
     response = client.delete("/api/v1/plans")
     assert_refused(response, 405, "method_not_allowed")
