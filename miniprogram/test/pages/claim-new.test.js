@@ -39,7 +39,7 @@ test('only members who can claim are offered; the claim is sent and opened', asy
 })
 
 test('missing fields are named; an API refusal is shown', async () => {
-  const { wx, comp } = await open({ 'POST /claims': fail(400, 'in_observation', '观察期内发生的不在互助范围内') })
+  const { wx, comp } = await open({ 'POST /claims': fail(400, 'membership_in_observation', '观察期内发生的不在互助范围内') })
   await tap(comp, '.submit')
   expect(text(comp)).toContain('请选择为谁申请')
   await tap(comp, '.member', 0)
