@@ -1,36 +1,21 @@
-"""Fixtures: databases (SQLite and PostgreSQL, migrated by Alembic), the WeChat emulator over
-real HTTP, the app with a frozen clock.
+"""Fixtures: databases (SQLite and PostgreSQL, migrated by Alembic), the WeChat emulator over real
+HTTP, and the app/client/runner trio of the Flask tutorial (the app with a frozen clock on a clean
+database with the plan catalogue loaded). Helpers live in tests/support (import from `tests.support`).
 
 PostgreSQL and Redis: with CI=true an unreachable server is a failure, never a skip.
 TEST_DATABASE_URL / TEST_REDIS_URL point a developer's run at other servers or databases."""
 from __future__ import annotations
 
-import datetime as dt
-import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from app import create_app
 from app.container import container_of
 from app.extensions import db
-from app.models import Base
 from app.services.clock import FrozenClock
-from config import TestingConfig
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
-START = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.timezone.utc)
-
-
-def _unreachable(what: str, error: Exception):
-    message = f"{what} is not reachable: {error}"
-    if IN_CI:
-        pytest.fail(message + " (CI=true: a missing service is a failure)", pytrace=False)
-    pytest.skip(message)
+from tests.support.environment import IN_CI, PG_URL, REDIS_URL, START, migrate, running_app, unreachable
+from tests.support.fixtures import alice, bob  # noqa: F401 - fixtures for every test
 
 
 @pytest.fixture(scope="session")
@@ -66,33 +51,14 @@ def emulator_reset(request):
     with state.lock:
         state.faults.clear()
         state._clock_offset = 0.0  # EmulatorState has advance_clock only; the offset is what it moves
-
-
-def _migrate(url: str) -> None:
-    app = create_app(_config(url, None, None))
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        upgrade()
-        db.engine.dispose()
-
-
-def _config(url: str, keys_dir, emulator_url) -> dict:
-    cfg = TestingConfig().as_dict()
-    cfg["SQLALCHEMY_DATABASE_URI"] = url
-    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {}
-    if keys_dir is not None:
-        cfg["WECHAT_KEYS_DIR"] = str(keys_dir)
-    if emulator_url is not None:
-        cfg["WECHAT_API_BASE"] = emulator_url
-        cfg["WECHAT_PAY_GATEWAY"] = emulator_url.rstrip("/")
-    return cfg
+    if state.pay is not None:
+        state.pay.set_merchant_balance(None)
 
 
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
-    _migrate(url)
+    migrate(url)
     return url
 
 
@@ -104,10 +70,10 @@ def postgresql_url() -> str:
             conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
             conn.execute(sa.text("CREATE SCHEMA public"))
     except sa.exc.OperationalError as exc:
-        _unreachable(f"PostgreSQL at {PG_URL}", exc)
+        unreachable(f"PostgreSQL at {PG_URL}", exc)
     finally:
         engine.dispose()
-    _migrate(PG_URL)
+    migrate(PG_URL)
     return PG_URL
 
 
@@ -119,52 +85,51 @@ def redis_url() -> str:
     try:
         client.ping()
     except redis.exceptions.ConnectionError as exc:
-        _unreachable(f"Redis at {REDIS_URL}", exc)
+        unreachable(f"Redis at {REDIS_URL}", exc)
     client.flushdb()
     return REDIS_URL
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request) -> str:
-    """Database tests run on both backends."""
+    """Database tests run on both backends (tests marked `no_database` once, on SQLite)."""
     return request.getfixturevalue(f"{request.param}_url")
 
 
-def clean_database(engine: sa.Engine) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    extra = [n for n in sa.inspect(engine).get_table_names() if n not in tables and n != "alembic_version"]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(sa.text(f"TRUNCATE {', '.join(tables + extra)} RESTART IDENTITY CASCADE"))
-        else:
-            conn.execute(sa.text("PRAGMA foreign_keys=OFF"))
-            for name in extra + tables:
-                conn.execute(sa.text(f"DELETE FROM {name}"))
-            if sa.inspect(conn).has_table("sqlite_sequence"):
-                conn.execute(sa.text("DELETE FROM sqlite_sequence"))
-            conn.execute(sa.text("PRAGMA foreign_keys=ON"))
+def pytest_configure(config):
+    config.addinivalue_line("markers", "no_database: the test's own steps run no SQL (the app needs a database "
+                                       "to start): it runs once, on SQLite, and fails if it runs any SQL")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc):
+    if "db_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("no_database"):
+        # As a marker, before pytest reads the markers: db_url's own params are then not used.
+        metafunc.definition.add_marker(pytest.mark.parametrize("db_url", ["sqlite"], indirect=True))
+
+
+@pytest.fixture(autouse=True)
+def no_sql_unless_allowed(request):
+    """A `no_database` test that runs SQL (after the app's setup) fails: the mark cannot lie."""
+    if request.node.get_closest_marker("no_database") is None:
+        yield
+        return
+    request.getfixturevalue("app")  # its setup (clean database, catalogue) comes first
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    yield
+    sa.event.remove(engine, "before_cursor_execute", record)
+    assert not statements, f"marked no_database but ran SQL: {statements[:3]}"
 
 
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(START)
-
-
-@contextmanager
-def running_app(url: str, keys_dir, emulator_url: str, clock: FrozenClock, **settings):
-    """The app on a clean, migrated database at `url` with the plan catalogue loaded."""
-    application = create_app(_config(url, keys_dir, emulator_url))
-    application.config.update(settings)
-    container_of(application).override(clock=clock)
-    with application.app_context():
-        clean_database(db.engine)
-        from app.services.plans import load_catalogue
-
-        load_catalogue(db.session, application.config["PLANS_FILE"], clock.now())
-        db.session.remove()
-        yield application
-        db.session.remove()
-        db.engine.dispose()
 
 
 @pytest.fixture
@@ -178,6 +143,12 @@ def app(db_url, keys_dir, emulator, clock, tmp_path):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """The app's CLI, as `flask ...` runs it."""
+    return app.test_cli_runner()
 
 
 @pytest.fixture

@@ -324,10 +324,7 @@ def make_world(database_url: str, tmp_path) -> World:
     from app.services.pii import PiiProtector
     from app.services.plans import load_catalogue
     from config import TestingConfig, pii_keyrings
-    try:
-        from tests.support.environment import clean_database
-    except ImportError:  # the tree before tests/support became a package (issue 11, helper tests)
-        from tests.conftest import clean_database
+    from tests.support import clean_database
 
     config = TestingConfig().as_dict()
     engine = sa.create_engine(database_url)

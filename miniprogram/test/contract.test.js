@@ -130,3 +130,60 @@ test('subscribe template keys are those of config/subscribe_templates.toml', () 
 test('every example answer belongs to a known endpoint', () => {
   EXAMPLES.forEach(([name]) => expect(names).toContain(name))
 })
+
+// Error codes. The mini-program branches on codes (utils/consent.js: *_consent_required) and its page
+// tests answer with them (fail(status, code) for 'METHOD /path'): each must be one the API documents
+// for that operation and status (x-error-codes, from app/api/error_docs.py). 5xx are not documented
+// (a 5xx is a bug); the mini-program treats any of them alike.
+const TEST_DIRS = ['pages', 'components'].map(dir => path.join(__dirname, dir))
+const ANSWER = /'(GET|POST|PUT|PATCH|DELETE|UPLOAD|DOWNLOAD) ([^'?]+)[^']*'\s*:\s*(\[[^\]]*\]|fail\([^)]*\))/g
+const FAIL = /fail\((\d+),\s*'([^']+)'/g
+
+function operationFor(method, concrete) {
+  const wanted = ('/api/v1' + concrete).split('/')
+  const verb = { UPLOAD: 'post', DOWNLOAD: 'get' }[method] || method.toLowerCase()
+  const candidates = Object.keys(doc.paths).filter(p => doc.paths[p][verb]).map(p => p.split('/'))
+    .filter(parts => parts.length === wanted.length && parts.every((part, i) => part.startsWith('{') || part === wanted[i]))
+    .sort((a, b) => a.filter(p => p.startsWith('{')).length - b.filter(p => p.startsWith('{')).length)
+  return candidates.length ? doc.paths[candidates[0].join('/')][verb] : null
+}
+
+function documentedCodes(op, status) {
+  const response = op && op.responses && op.responses[String(status)]
+  return (response && response['x-error-codes']) || []
+}
+
+function answeredErrors(text, file) {
+  return [...text.matchAll(ANSWER)].flatMap(([, method, apiPath, answers]) => [...answers.matchAll(FAIL)]
+    .map(([, status, code]) => ({ where: `${file}: ${method} ${apiPath}`, method, apiPath, status: Number(status), code })))
+}
+
+function undocumented(answers) {
+  return answers.filter(a => a.status < 500 && !documentedCodes(operationFor(a.method, a.apiPath), a.status).includes(a.code))
+    .map(a => `${a.where} ${a.status} ${a.code}`)
+}
+
+test('every error code the page tests answer with is one the API documents for that operation and status', () => {
+  const answers = TEST_DIRS.flatMap(dir => fs.readdirSync(dir).filter(f => f.endsWith('.js'))
+    .flatMap(f => answeredErrors(fs.readFileSync(path.join(dir, f), 'utf8'), `${path.basename(dir)}/${f}`)))
+  expect(answers.length).toBeGreaterThan(10)
+  expect(undocumented(answers)).toEqual([])
+})
+
+test('the mechanism: an invented code, a wrong status or an unknown path is reported', () => {
+  const text = `{ 'POST /memberships/1/topups': fail(400, 'invented_code', 'x'), 'GET /memberships/1': [ok(1), fail(404, 'not_found', 'x')],
+    'POST /memberships': fail(418, 'not_eligible', 'x'), 'GET /nowhere/2': fail(404, 'not_found', 'x') }`
+  expect(undocumented(answeredErrors(text, 't'))).toEqual([
+    't: POST /memberships/1/topups 400 invented_code', 't: POST /memberships 418 not_eligible', 't: GET /nowhere/2 404 not_found'])
+})
+
+test('the codes the mini-program branches on exist: utils/consent.js refreshes the policy on *_consent_required', () => {
+  const all = new Set(Object.values(doc.paths).flatMap(item => Object.values(item))
+    .flatMap(op => Object.values((op && op.responses) || {})).flatMap(r => r['x-error-codes'] || []))
+  const consent = fs.readFileSync(path.join(__dirname, '..', 'miniprogram', 'utils', 'consent.js'), 'utf8')
+  const pattern = new RegExp(consent.match(/const REQUIRED = \/(.+)\//)[1])
+  expect([...all].filter(code => pattern.test(code)).sort()).toEqual(
+    ['medical_documents_consent_required', 'privacy_policy_consent_required', 'sensitive_data_consent_required'])
+  expect(documentedCodes(operationFor('POST', '/memberships'), 403)).toContain('privacy_policy_consent_required')
+  expect(documentedCodes(operationFor('POST', '/claims'), 403)).toContain('medical_documents_consent_required')
+})

@@ -1,8 +1,7 @@
 from app.extensions import db
 from app.services import events
 from app.services.unit_of_work import atomic
-from tests.claims_support import make_operator, operator_login
-from tests.support import login
+from tests.support import login, make_operator, operator_login
 
 
 def test_operators_see_the_outbox_and_members_cannot(client, emulator, clock):

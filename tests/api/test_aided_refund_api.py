@@ -10,11 +10,9 @@ from app.extensions import db
 from app.services import apportionment
 from app.services.audit import audit_ledger
 from app.services.payments import reconcile
-from tests.apportionment_support import add_members, make_user
-from tests.claims_support import claim_body, make_operator, make_protected, operator_login
-from tests.payments_support import (DISCARD_URL, NOTIFY_PATH, alice, join, notification_body,  # noqa: F401
-                                    order_topup, phone_pays, point_notifications_at, signed, transaction_of,
-                                    wait_until)
+from tests.support import (DISCARD_URL, NOTIFY_PATH, add_members, claim_body, join, make_operator, make_protected,
+                           make_user, notification_body, operator_login, order_topup, phone_pays,
+                           point_notifications_at, signed, transaction_of, wait_until)
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +67,7 @@ def aid_a_case(client, app, clock, emulator, headers, membership_id) -> tuple[in
     return claim_id, run.share_fen
 
 
-def test_aided_balance_goes_back_to_the_original_payments(client, app, alice, clock, emulator, services):
+def test_aided_balance_goes_back_to_the_original_payments(client, app, alice, clock, emulator, services, runner):
     m = join(client, alice, clock)
     paid(client, emulator, alice, m["id"], 500)
     paid(client, emulator, alice, m["id"], 300)  # the newest payment: refunded first
@@ -90,10 +88,10 @@ def test_aided_balance_goes_back_to_the_original_payments(client, app, alice, cl
     # WeChat (the emulator) was asked as the claimant confirmed; the sweep finds nothing more to move.
     numbers = [r["out_refund_no"] for r in refunds]
     assert all(n in emulator.state.pay.refunds for n in numbers)
-    runner = app.test_cli_runner()
     swept = runner.invoke(args=["claims", "advance"])
     assert "aided balances refunded: 0 fen" in swept.output, swept.output
-    assert wait_until(lambda: all(emulator.state.pay.refunds[n].status == "SUCCESS" for n in numbers))
+    wait_until(lambda: all(emulator.state.pay.refunds[n].status == "SUCCESS" for n in numbers),
+               10, "the refunds to succeed at the emulator")
     report = reconcile(db.session, services.pay, clock.now())
     assert report.refunds_completed == 2
     assert {r["status"] for r in client.get(f"/api/v1/memberships/{m['id']}/refunds",
@@ -106,7 +104,7 @@ def test_aided_balance_goes_back_to_the_original_payments(client, app, alice, cl
     assert audit_ledger(db.session).ok
 
 
-def test_a_leave_guard_defers_the_refund_to_the_sweep(client, app, alice, clock, emulator, monkeypatch):
+def test_a_leave_guard_defers_the_refund_to_the_sweep(client, app, alice, clock, emulator, monkeypatch, runner):
     from app.services import memberships
 
     m = join(client, alice, clock)
@@ -118,7 +116,6 @@ def test_a_leave_guard_defers_the_refund_to_the_sweep(client, app, alice, clock,
     assert client.post(f"/api/v1/claims/{claim_id}/payout/confirmed", headers=alice).get_json()["status"] == "paid"
     mine = client.get(f"/api/v1/memberships/{m['id']}", headers=alice).get_json()
     assert (mine["state"], mine["balance_fen"]) == ("aided", 500 - share)
-    runner = app.test_cli_runner()
     assert "aided balances refunded: 0 fen" in runner.invoke(args=["claims", "advance"]).output
     monkeypatch.setattr(memberships, "LEAVE_GUARDS", [])
     swept = runner.invoke(args=["claims", "advance"])

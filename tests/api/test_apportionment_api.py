@@ -5,8 +5,7 @@ from app.models import Claim, Membership
 from app.services import apportionment
 from app.services.unit_of_work import atomic
 from app.jobs.apportionment import prepare_and_publish_due
-from tests.apportionment_support import add_claim, add_members, make_user
-from tests.support import login
+from tests.support import add_claim, add_members, login, make_user
 
 
 def _members_of(openid_user_id, session, now, balances):
@@ -43,13 +42,12 @@ def test_runs_and_deductions_views(client, emulator, session, clock):
     assert client.get(f"/api/v1/memberships/{mine[0]}/deductions").status_code == 401
 
 
-def test_cli_prepare_publish_execute_status(app, session, clock):
+def test_cli_prepare_publish_execute_status(app, session, clock, runner):
     now = clock.now()
-    from tests.apportionment_support import make_user
+    from tests.support import make_user
 
     ids = add_members(session, make_user(session, now), "seniors", [600, 600, 100], now)
     add_claim(session, ids[0], 1_200, now)
-    runner = app.test_cli_runner()
     at = ["--at", now.isoformat()]
     out = runner.invoke(args=["apportion", "prepare", "--plan", "seniors", "--chunk-size", "1", *at])
     assert out.exit_code == 0 and '"share_fen": 300' in out.output, out.output
@@ -72,7 +70,7 @@ def test_cli_prepare_publish_execute_status(app, session, clock):
 
 
 def test_job_prepares_and_publishes_on_cut_off_days_only(app, session, clock):
-    from tests.apportionment_support import make_user
+    from tests.support import make_user
 
     day16 = dt.datetime(2026, 3, 15, 17, 0, tzinfo=dt.timezone.utc)  # 16 March 01:00 in China
     ids = add_members(session, make_user(session, day16), "seniors", [900, 900], day16)

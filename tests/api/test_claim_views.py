@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import ClaimObjection, Operator, PayoutTransfer
 from app.services import claim_views, claims, payouts
 from app.services.unit_of_work import atomic
-from tests.claims_support import claim_body, join_and_fund, make_protected, make_staff, member, operator_login
+from tests.support import claim_body, join_and_fund, make_protected, make_staff, login_as, operator_login
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -41,7 +41,7 @@ def _report(client, emulator, clock, n: int, first: int = 0) -> list[tuple[dict,
     """n members each with a protected membership and a claim carrying a document."""
     made = []
     for i in range(first, first + n):
-        headers = member(client, emulator, f"o-view-{i}")
+        headers = login_as(client, emulator, f"o-view-{i}")
         membership_id, _ = join_and_fund(client, headers, clock, name="张三丰")
         made.append((headers, membership_id))
     make_protected(clock)

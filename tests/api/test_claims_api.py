@@ -9,9 +9,8 @@ from app.extensions import db
 from app.models import (Account, ApportionmentRunCase, Claim, DomainEvent, LedgerTransaction, Membership, Operator,
                         OperatorAuditEntry)
 from app.services import apportionment
-from tests.apportionment_support import add_members, balances, make_user
-from tests.claims_support import (claim_body, join_and_fund, make_operator, make_protected, make_staff, member,
-                                  operator_login, settle_collected)
+from tests.support import (add_members, balances, claim_body, join_and_fund, login_as, make_operator, make_protected,
+                           make_staff, make_user, operator_login, settle_collected)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.4\n% synthetic\n"
@@ -37,10 +36,10 @@ def upload(client, headers, claim_id, data, name="x.png"):
 
 
 
-def test_case_end_to_end(client, app, clock, emulator, staff, documents_dir):
-    alice = member(client, emulator, "o-alice")
-    bob = member(client, emulator, "o-bob")
-    carol = member(client, emulator, "o-carol")
+def test_case_end_to_end(client, app, clock, emulator, staff, documents_dir, runner):
+    alice = login_as(client, emulator, "o-alice")
+    bob = login_as(client, emulator, "o-bob")
+    carol = login_as(client, emulator, "o-carol")
     alice_m, alice_id_number = join_and_fund(client, alice, clock, name="张三丰")
     bob_m, _ = join_and_fund(client, bob, clock, name="李四")
     carol_m, _ = join_and_fund(client, carol, clock, name="王五")
@@ -82,7 +81,6 @@ def test_case_end_to_end(client, app, clock, emulator, staff, documents_dir):
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "objection_exists"
 
     clock.advance(days=5)
-    runner = app.test_cli_runner()
     held = runner.invoke(args=["claims", "advance"])
     assert "ready: 0" in held.output, held.output  # a pending objection holds the case in publicity
     resolved = client.post(f"/api/v1/admin/objections/{objection.get_json()['id']}/resolve",
@@ -143,7 +141,7 @@ def test_case_end_to_end(client, app, clock, emulator, staff, documents_dir):
 
 
 def test_refusals_carry_reasons(client, clock, emulator, staff):
-    alice = member(client, emulator, "o-alice")
+    alice = login_as(client, emulator, "o-alice")
     observing, _ = join_and_fund(client, alice, clock, name="张一")
     early = client.post("/api/v1/claims", json=claim_body(observing, clock, incident_days_ago=1), headers=alice)
     assert early.status_code == 400 and early.get_json()["error"]["code"] == "membership_in_observation"
@@ -184,8 +182,8 @@ def test_refusals_carry_reasons(client, clock, emulator, staff):
 
 
 def test_access_rules(client, clock, emulator, staff, app):
-    alice = member(client, emulator, "o-alice")
-    bob = member(client, emulator, "o-bob")
+    alice = login_as(client, emulator, "o-alice")
+    bob = login_as(client, emulator, "o-bob")
     alice_m, _ = join_and_fund(client, alice, clock)
     make_protected(clock)
     claim_id = client.post("/api/v1/claims", json=claim_body(alice_m, clock), headers=alice).get_json()["id"]
@@ -223,8 +221,8 @@ def test_separation_of_duties(client, clock, emulator, staff):
     now = clock.now()
     make_operator("both", "investigator", "finance", organisation="平安公估", now=now)
     make_operator("rev_fin", "reviewer", "finance", now=now)
-    alice = member(client, emulator, "o-alice")
-    bob = member(client, emulator, "o-bob")
+    alice = login_as(client, emulator, "o-alice")
+    bob = login_as(client, emulator, "o-bob")
     alice_m, _ = join_and_fund(client, alice, clock)
     bob_m, _ = join_and_fund(client, bob, clock, name="李四")
     make_protected(clock)
@@ -247,8 +245,8 @@ def test_separation_of_duties(client, clock, emulator, staff):
 
 
 def test_announcement_privacy(client, clock, emulator, staff, documents_dir):
-    alice = member(client, emulator, "o-alice")
-    bob = member(client, emulator, "o-bob")
+    alice = login_as(client, emulator, "o-alice")
+    bob = login_as(client, emulator, "o-bob")
     alice_m, id_number = join_and_fund(client, alice, clock, name="张三丰")
     join_and_fund(client, bob, clock, name="李四")
     make_protected(clock)
@@ -280,8 +278,7 @@ def test_announcement_privacy(client, clock, emulator, staff, documents_dir):
     assert data["illness"] == "急性白血病" and data["objections"][0]["status"] == "pending"
 
 
-def test_operators_create_cli(app, client):
-    runner = app.test_cli_runner()
+def test_operators_create_cli(app, client, runner):
     made = runner.invoke(args=["operators", "create", "--role", "investigator", "--username", "inv9",
                                "--organisation", "某公估"], env={"OPERATOR_PASSWORD": "a long enough password"})
     assert made.exit_code == 0 and "organisation=" in made.output, made.output

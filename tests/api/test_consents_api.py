@@ -9,9 +9,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Consent
-from tests.claims_support import claim_body, join_and_fund, make_protected
-from tests.payments_support import alice, join_body  # noqa: F401
-from tests.support import CLAIM_CONSENT, JOIN_CONSENT, POLICY
+from tests.support import CLAIM_CONSENT, JOIN_CONSENT, POLICY, claim_body, join_and_fund, join_body, make_protected
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 

@@ -6,8 +6,7 @@ import requests
 import sqlalchemy as sa
 
 from app.models import InviteQrCode, Membership, User
-from tests.notify_support import member
-from tests.support import decode_qr, login, mint_code
+from tests.support import decode_qr, login, member, mint_code
 
 
 def _openid():

@@ -13,15 +13,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from app import create_app
 from app.extensions import db
 from app.services import apportionment
-from tests.apportionment_support import add_claim, add_members, make_user
-from tests.conftest import PG_URL, _config
-from tests.notify_support import member, new_user, record
-from tests.payments_support import alice, join, order_topup, phone_pays  # noqa: F401 - fixture
+from tests.support import (PG_URL, add_claim, add_members, app_config, join, make_user, member, new_user, order_topup,
+                           phone_pays, record)
 from wechat.emulator.state import Fault
 
 
 def _app(url: str, keys_dir, emulator, **overrides):
-    cfg = _config(url, keys_dir, emulator.url)
+    cfg = app_config(url, keys_dir, emulator.url)
     cfg.update(overrides)
     return create_app(cfg)
 
@@ -81,12 +79,14 @@ def test_readyz_checks_redis(postgresql_url, redis_url, keys_dir, emulator):
     assert body["error"]["details"]["checks"]["redis"].startswith("unreachable (")
 
 
+@pytest.mark.no_database
 def test_probes_are_in_the_openapi_document(client):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert set(paths["/livez"]["get"]["responses"]) >= {"200"}
     assert set(paths["/readyz"]["get"]["responses"]) >= {"200", "503"}
 
 
+@pytest.mark.no_database
 def test_request_id_is_echoed_when_sane_and_generated_otherwise(client):
     assert client.get("/livez", headers={"X-Request-ID": "edge-7f3a.01"}).headers["X-Request-ID"] == "edge-7f3a.01"
     for insane in ("a b", "x" * 200, "<script>", "id\u00e9"):

@@ -8,9 +8,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Base
-from tests.claims_support import make_operator, operator_login
-from tests.payments_support import join_body
-from tests.support import login
+from tests.support import join_body, login, make_operator, operator_login
 
 
 def row_counts() -> dict[str, int]:
@@ -120,6 +118,7 @@ def test_deep_json_and_huge_numbers(client, member_headers, clock):
     assert row_counts() == before
 
 
+@pytest.mark.no_database
 def test_405_names_the_allowed_methods(client):
     response = client.delete("/api/v1/plans")
     assert_refused(response, 405, "method_not_allowed")

@@ -9,22 +9,13 @@ from app.services import memberships
 from app.services.audit import audit_ledger
 from app.services.payments import reconcile
 from app.services.unit_of_work import atomic
-from tests.payments_support import (DISCARD_URL, NOTIFY_PATH, REFUND_NOTIFY_PATH, alice, bob, join,  # noqa: F401
-                                    notification_body, order_topup, phone_pays, point_notifications_at, signed,
-                                    transaction_of, wait_until)
+from tests.support import (DISCARD_URL, REFUND_NOTIFY_PATH, join, notification_body, paid_topup, point_notifications_at,
+                           signed, wait_until)
 
 
 @pytest.fixture(autouse=True)
 def lost_notifications(app):
     point_notifications_at(app, DISCARD_URL)
-
-
-def paid(client, emulator, headers, membership_id, amount_fen):
-    topup = order_topup(client, headers, membership_id, amount_fen)
-    phone_pays(emulator, topup["payment"], silent=True)
-    headers_, data = signed(emulator, notification_body(emulator, transaction_of(emulator, topup["order"]["out_trade_no"])))
-    assert client.post(NOTIFY_PATH, data=data, headers=headers_).status_code == 204
-    return topup
 
 
 def add_claim(membership, status, now):
@@ -42,7 +33,7 @@ def count(sql, **params):
 
 def test_open_claim_blocks_leaving_and_a_closed_one_does_not(client, alice, clock, emulator):
     m = join(client, alice, clock)
-    paid(client, emulator, alice, m["id"], 300)
+    paid_topup(client, emulator, alice, m["id"], 300)
     add_claim(m, "investigating", clock.now().replace(tzinfo=None))
     refused = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice)
     assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "leave_refused"
@@ -81,10 +72,10 @@ def test_leave_without_balance_and_another_users_membership(client, alice, bob, 
 def test_leaving_while_a_run_counts_you_withholds_the_share(client, alice, clock, emulator):
     """domain.md: a payer counted when a run is prepared owes its share; the answer and the ledger say so."""
     from app.services import apportionment
-    from tests.apportionment_support import add_claim as add_case, add_members, make_user
+    from tests.support import add_claim as add_case, add_members, make_user
 
     m = join(client, alice, clock)
-    paid(client, emulator, alice, m["id"], 1_000)
+    paid_topup(client, emulator, alice, m["id"], 1_000)
     now = clock.now()
     add_members(db.session, make_user(db.session, now), "adult_789", [1_000] * 9, now)
     claimant = add_members(db.session, make_user(db.session, now), "adult_789", [0], now, state="pending")[0]
@@ -111,7 +102,7 @@ def test_leaving_while_a_run_counts_you_withholds_the_share(client, alice, clock
 
 def test_payments_older_than_a_year_cannot_be_refunded(client, alice, clock, emulator):
     m = join(client, alice, clock)
-    paid(client, emulator, alice, m["id"], 300)
+    paid_topup(client, emulator, alice, m["id"], 300)
     clock.advance(days=366)
     refused = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice)
     assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "refund_not_possible"
@@ -121,10 +112,11 @@ def test_payments_older_than_a_year_cannot_be_refunded(client, alice, clock, emu
 
 def test_refund_notifications_are_checked_and_applied_once(client, alice, clock, emulator, services):
     m = join(client, alice, clock)
-    paid(client, emulator, alice, m["id"], 500)
+    paid_topup(client, emulator, alice, m["id"], 500)
     left = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice).get_json()
     number = left["refunds"][0]["out_refund_no"]
-    assert wait_until(lambda: emulator.state.pay.refunds[number].status == "SUCCESS")
+    wait_until(lambda: emulator.state.pay.refunds[number].status == "SUCCESS",
+               10, "the refund to succeed at the emulator")
     resource = emulator.state.pay.refunds[number].as_notification_resource(emulator.state.pay.keys.mchid)
 
     def deliver(res):
@@ -147,12 +139,12 @@ def test_refund_notifications_are_checked_and_applied_once(client, alice, clock,
 
 def test_reconcile_completes_refunds_whose_notification_is_lost(client, alice, clock, emulator, services):
     m = join(client, alice, clock)
-    paid(client, emulator, alice, m["id"], 300)
-    paid(client, emulator, alice, m["id"], 400)
+    paid_topup(client, emulator, alice, m["id"], 300)
+    paid_topup(client, emulator, alice, m["id"], 400)
     left = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice).get_json()
     assert sorted(r["amount_fen"] for r in left["refunds"]) == [300, 400]
-    assert wait_until(lambda: all(emulator.state.pay.refunds[r["out_refund_no"]].status == "SUCCESS"
-                                  for r in left["refunds"]))
+    wait_until(lambda: all(emulator.state.pay.refunds[r["out_refund_no"]].status == "SUCCESS"
+                           for r in left["refunds"]), 10, "both refunds to succeed at the emulator")
     report = reconcile(db.session, services.pay, clock.now())
     assert (report.refunds_checked, report.refunds_completed) == (2, 2)
     items = client.get(f"/api/v1/memberships/{m['id']}/refunds", headers=alice).get_json()["items"]

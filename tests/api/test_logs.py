@@ -10,8 +10,7 @@ import pytest
 import requests
 
 from app.logs import configure_logging, current_request_id, redact_path, request_id_bound
-from tests.payments_support import join_body, order_topup
-from tests.support import mint_code
+from tests.support import join_body, mint_code, order_topup
 from wechat.emulator.state import Fault
 
 
@@ -87,9 +86,9 @@ def test_redact_path_hides_the_sponsor_token_only():
 @pytest.fixture
 def rq_app(postgresql_url, redis_url, keys_dir, emulator):
     from app import create_app, jobs
-    from tests.conftest import _config
+    from tests.support import app_config
 
-    cfg = _config(postgresql_url, keys_dir, emulator.url)
+    cfg = app_config(postgresql_url, keys_dir, emulator.url)
     cfg["REDIS_URL"] = redis_url
     application = create_app(cfg)
     jobs.queue(application).empty()
@@ -121,13 +120,13 @@ def test_the_enqueuer_puts_the_bound_request_id_in_job_meta(rq_app):
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_one_command_run_gives_all_its_jobs_one_request_id(app, session, services, clock, redis_url):
+def test_one_command_run_gives_all_its_jobs_one_request_id(app, session, services, clock, redis_url, runner):
     import datetime as dt
 
     import sqlalchemy as sa
 
     from app import jobs
-    from tests.notify_support import member, new_user, record
+    from tests.support import member, new_user, record
 
     app.config.update(REDIS_URL=redis_url, NOTIFICATION_CHUNK_SIZE=1)
     rq_queue = jobs.queue(app)
@@ -137,7 +136,7 @@ def test_one_command_run_gives_all_its_jobs_one_request_id(app, session, service
         member(session, services, clock, new_user(session, clock).id)
     record(session, "run.published", clock, plan_id=plan_id, run_id=1, payload={"share_fen": 100, "case_count": 1})
     later = (clock.now() + dt.timedelta(minutes=1)).isoformat()
-    result = app.test_cli_runner().invoke(args=["notifications", "dispatch", "--at", later])
+    result = runner.invoke(args=["notifications", "dispatch", "--at", later])
     assert result.exit_code == 0, result.output
     request_ids = [job.meta["request_id"] for job in rq_queue.jobs]
     rq_queue.empty()

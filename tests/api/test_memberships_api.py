@@ -5,7 +5,7 @@ import pytest
 from app.extensions import db
 from app.services import memberships
 from app.services.unit_of_work import atomic
-from tests.support import JOIN_CONSENT, login, make_id_number, no_answers, years_ago
+from tests.support import JOIN_CONSENT, make_id_number, no_answers, years_ago
 
 
 def today(clock):
@@ -20,16 +20,6 @@ def join_body(clock, plan="adult_789", age=30, relation="self", answers=None, se
         "answers": answers if answers is not None else no_answers(),
         "consent": JOIN_CONSENT,
     }
-
-
-@pytest.fixture
-def alice(client, emulator):
-    return login(client, emulator.url, "o-alice")
-
-
-@pytest.fixture
-def bob(client, emulator):
-    return login(client, emulator.url, "o-bob")
 
 
 def test_join_then_read_masked(client, alice, clock):

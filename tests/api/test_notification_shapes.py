@@ -5,9 +5,8 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from tests.api.test_hostile_input import assert_refused, row_counts
-from tests.payments_support import (DISCARD_URL, NOTIFY_PATH, REFUND_NOTIFY_PATH, alice, join,  # noqa: F401
-                                    notification_body, order_topup, phone_pays, point_notifications_at, signed,
-                                    transaction_of, wait_until)
+from tests.support import (DISCARD_URL, NOTIFY_PATH, REFUND_NOTIFY_PATH, join, notification_body, order_topup,
+                           phone_pays, point_notifications_at, signed, transaction_of, wait_until)
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +67,8 @@ def test_malformed_refund_resources(client, alice, clock, emulator, paid_resourc
     membership_id = db.session.execute(sa.text("SELECT membership_id FROM orders")).scalar_one()
     left = client.post(f"/api/v1/memberships/{membership_id}/leave", headers=alice).get_json()
     number = left["refunds"][0]["out_refund_no"]
-    assert wait_until(lambda: emulator.state.pay.refunds[number].status == "SUCCESS")
+    wait_until(lambda: emulator.state.pay.refunds[number].status == "SUCCESS",
+               10, "the refund to succeed at the emulator")
     resource = emulator.state.pay.refunds[number].as_notification_resource(emulator.state.pay.keys.mchid)
     before = row_counts()
     for change in [("amount.refund", "500"), ("amount", "500"), ("out_refund_no", 7), ("out_trade_no", ["x"]),

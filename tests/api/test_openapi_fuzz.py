@@ -22,11 +22,9 @@ from app.container import container_of
 from app import create_app
 from app.extensions import db
 from app.services.plans import load_catalogue
-from tests.claims_support import PASSWORD, join_and_fund, make_operator
+from tests.support import PASSWORD, START, app_config, clean_database, join_and_fund, login, make_operator
 from app.services.clock import FrozenClock
-from tests.conftest import START, _config, clean_database
 import config
-from tests.support import login
 
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "50"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -36,7 +34,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def fuzz_target(postgresql_url, keys_dir, emulator, tmp_path_factory):
     """One app and one seeded database for every operation (setting up per operation would cost more
     than the requests): a member with a funded membership, an operator holding every role."""
-    application = create_app(_config(postgresql_url, keys_dir, emulator.url))
+    application = create_app(app_config(postgresql_url, keys_dir, emulator.url))
     application.config["CLAIM_DOCUMENTS_DIR"] = str(tmp_path_factory.mktemp("fuzz-documents"))
     clock = FrozenClock(START)
     container_of(application).override(clock=clock)

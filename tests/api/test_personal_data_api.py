@@ -13,10 +13,9 @@ from app.models import Membership, OperatorAuditEntry
 from app.services.audit import audit_ledger
 from app.services.audit_chain import verify
 from app.services.payments import reconcile
-from tests.claims_support import claim_body, join_and_fund, make_operator, make_protected, operator_login
-from tests.payments_support import (DISCARD_URL, NOTIFY_PATH, alice, bob, join, notification_body,  # noqa: F401
-                                    order_topup, phone_pays, point_notifications_at, signed, transaction_of,
-                                    wait_until)
+from tests.support import (DISCARD_URL, NOTIFY_PATH, claim_body, join, join_and_fund, make_operator, make_protected,
+                           notification_body, operator_login, order_topup, phone_pays, point_notifications_at, signed,
+                           transaction_of, wait_until)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
@@ -97,7 +96,7 @@ def _paid(client, emulator, headers, membership_id, amount_fen):
 
 
 def test_erasure_after_retention_keeps_the_books_and_leaves_nothing_decryptable(app, client, alice, clock, emulator,
-                                                                              services):
+                                                                              services, runner):
     point_notifications_at(app, DISCARD_URL)
     app.config["PII_RETENTION_DAYS"] = 30
     gone = join(client, alice, clock, name="王五")
@@ -106,10 +105,10 @@ def test_erasure_after_retention_keeps_the_books_and_leaves_nothing_decryptable(
     _paid(client, emulator, alice, staying["id"], 300)
     left = client.post(f"/api/v1/memberships/{gone['id']}/leave", headers=alice).get_json()
     number = left["refunds"][0]["out_refund_no"]
-    assert wait_until(lambda: emulator.state.pay.refunds[number].status == "SUCCESS")
+    wait_until(lambda: emulator.state.pay.refunds[number].status == "SUCCESS",
+               10, "the refund to succeed at the emulator")
     gone_id_number = decrypted_people(services)[gone["id"]][1]
 
-    runner = app.test_cli_runner()
     at = clock.now() + dt.timedelta(days=29)
     reconcile(db.session, services.pay, at)  # the refund completes: nothing of the money is open
     result = runner.invoke(args=["privacy", "retention", "--at", at.isoformat()])
@@ -140,7 +139,7 @@ def test_erasure_after_retention_keeps_the_books_and_leaves_nothing_decryptable(
     assert "memberships erased: 0" in result.output
 
 
-def test_a_person_with_any_membership_still_running_is_kept(app, client, alice, clock, services):
+def test_a_person_with_any_membership_still_running_is_kept(app, client, alice, clock, services, runner):
     app.config["PII_RETENTION_DAYS"] = 1
     ended = join(client, alice, clock, name="孙七")
     client.post(f"/api/v1/memberships/{ended['id']}/leave", headers=alice)
@@ -156,14 +155,14 @@ def test_a_person_with_any_membership_still_running_is_kept(app, client, alice, 
         body["plan_code"] = "transit_accident"
         response = client.post("/api/v1/memberships", json={**body, "consent": JOIN_CONSENT}, headers=alice)
     assert response.status_code == 201, response.get_json()
-    result = app.test_cli_runner().invoke(args=["privacy", "retention", "--at",
+    result = runner.invoke(args=["privacy", "retention", "--at",
                                                 (clock.now() + dt.timedelta(days=400)).isoformat()])
     assert "memberships erased: 0" in result.output
     assert decrypted_people(services)[ended["id"]] == ("孙七", person)
 
 
 @pytest.mark.parametrize("status, deleted", [("rejected", 1), ("investigating", 0)])
-def test_claim_documents_are_deleted_after_their_retention(app, client, alice, clock, status, deleted):
+def test_claim_documents_are_deleted_after_their_retention(app, client, alice, clock, status, deleted, runner):
     app.config["CLAIM_DOCUMENT_RETENTION_DAYS"] = 10
     membership_id, _ = join_and_fund(client, alice, clock)
     make_protected(clock)
@@ -173,7 +172,7 @@ def test_claim_documents_are_deleted_after_their_retention(app, client, alice, c
     path = Path(app.config["CLAIM_DOCUMENTS_DIR"]) / storage
     db.session.execute(sa.text("UPDATE claims SET status = :s"), {"s": status})
     db.session.commit()
-    result = app.test_cli_runner().invoke(args=["privacy", "retention", "--at",
+    result = runner.invoke(args=["privacy", "retention", "--at",
                                                 (clock.now() + dt.timedelta(days=11)).isoformat()])
     assert f"claim documents deleted: {deleted}" in result.output, result.output
     assert path.exists() is (deleted == 0)

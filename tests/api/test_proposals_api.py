@@ -3,8 +3,8 @@ import datetime as dt
 
 from app.extensions import db
 from app.services import rule_changes
-from tests.payments_support import alice, bob, join  # noqa: F401
-from tests.rule_change_support import propose
+from tests.support import alice, bob, join  # noqa: F401
+from tests.support.rule_changes import propose
 
 CONTRACT_FIELDS = {"id", "plan_code", "status", "title", "summary_text", "differences", "window_opens_at",
                    "window_closes_at", "effective_on", "notice_ends_on", "quorum", "tally", "outcome_text"}

@@ -9,7 +9,7 @@ import redis as redis_lib
 
 from app.container import container_of
 from app.services import apportionment
-from tests.apportionment_support import add_claim, add_members, make_user
+from tests.support import add_claim, add_members, make_user
 
 
 @pytest.mark.parametrize("path", ["/api/v1/plans", "/api/v1/plans/adult_789"])

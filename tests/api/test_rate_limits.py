@@ -7,9 +7,7 @@ from app.extensions import db
 from config import BaseConfig
 from app.models import Operator, OperatorAuditEntry
 from tests.api.test_hostile_input import assert_refused, row_counts
-from tests.claims_support import PASSWORD, make_operator
-from tests.payments_support import join
-from tests.support import login, mint_code
+from tests.support import PASSWORD, join, login, make_operator, mint_code
 
 OPERATOR_LOGIN = "/api/v1/admin/auth/login"
 
@@ -135,9 +133,9 @@ def test_limits_are_counted_in_redis_when_configured(sqlite_url, keys_dir, redis
     import redis
 
     from app import create_app
-    from tests.conftest import _config
+    from tests.support import app_config
 
-    settings = {**_config(sqlite_url, keys_dir, None), "REDIS_URL": redis_url,
+    settings = {**app_config(sqlite_url, keys_dir, None), "REDIS_URL": redis_url,
                 "RATELIMIT_OPERATOR_LOGIN": BaseConfig.RATELIMIT_OPERATOR_LOGIN}
     worker_a, worker_b = create_app(settings), create_app(settings)
     address = f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"

@@ -3,10 +3,7 @@ import csv
 import datetime as dt
 import io
 
-from tests.apportionment_support import add_members, make_user
-from tests.claims_support import make_operator, operator_login
-from tests.reports_support import top_up
-from tests.support import login
+from tests.support import add_members, login, make_operator, make_user, operator_login, top_up
 
 
 def test_public_month_json_csv_pdf_and_freezing(client, session, clock):
@@ -58,8 +55,8 @@ def test_operators_report_any_range(client, emulator, session, clock):
     assert client.get("/api/v1/admin/reports", query_string=backwards, headers=finance).status_code == 400
 
 
-def test_the_scheduler_freezes_last_month(app, client):
-    result = app.test_cli_runner().invoke(args=["scheduler", "run", "--once", "--at", "2026-04-01T02:00:00+00:00"])
+def test_the_scheduler_freezes_last_month(app, client, runner):
+    result = runner.invoke(args=["scheduler", "run", "--once", "--at", "2026-04-01T02:00:00+00:00"])
     assert result.exit_code == 0 and "reports.freeze" in result.output, result.output
     listed = client.get("/api/v1/plans/adult_789/reports").get_json()["items"]
     assert [r["period"] for r in listed] == ["2026-03"]

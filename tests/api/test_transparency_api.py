@@ -1,9 +1,7 @@
 """Transparency over HTTP: the member's own proof (another user's → 404), public leaves and chain, the CLI."""
 from app.models import User
 from app.services import merkle
-from tests.apportionment_support import add_claim, add_members
-from tests.support import login
-from tests.transparency_support import executed_run, tamper
+from tests.support import add_claim, add_members, executed_run, login, tamper
 
 import datetime as dt
 
@@ -49,9 +47,8 @@ def test_proof_is_the_members_own_and_verifies(client, emulator, session, clock)
     assert client.get(f"/api/v1/plans/adult_789/runs/{run_id}/record").status_code == 404
 
 
-def test_cli_verify_passes_then_names_the_tampered_run(app, session, clock):
+def test_cli_verify_passes_then_names_the_tampered_run(app, session, clock, runner):
     run_id, _ = executed_run(session, clock.now(), [800, 900, 1000])
-    runner = app.test_cli_runner()
     ok = runner.invoke(args=["transparency", "verify"])
     assert ok.exit_code == 0 and "transparency verify passed" in ok.output, ok.output
     tamper(session, "UPDATE postings SET amount_fen = amount_fen - 1 WHERE id = (SELECT MIN(p.id) FROM postings p "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyotp
 
-from tests.claims_support import PASSWORD
+from tests.support import PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"

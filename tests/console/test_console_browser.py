@@ -13,9 +13,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Claim, OperatorAuditEntry, PaymentRefund
-from tests.apportionment_support import add_members, make_user
-from tests.claims_support import claim_body, join_and_fund, make_protected, make_staff, member
-from tests.payments_support import join, live_server, order_topup, phone_pays, wait_until
+from tests.support import (add_members, claim_body, join, join_and_fund, live_server, login_as, make_protected,
+                           make_staff, make_user, order_topup, phone_pays, wait_until)
 from wechat.emulator.state import Fault
 
 from tests.wechat.test_bill_reconciliation import day  # noqa: F401 (a fixture: the emulator's bill day)
@@ -62,10 +61,10 @@ def screens(request):
     return Screens(request.node.name)
 
 
-def test_every_role_walks_a_claim_from_review_to_payout(app, client, live, browser, screens, emulator, clock):
+def test_every_role_walks_a_claim_from_review_to_payout(app, client, live, browser, screens, emulator, clock, runner):
     staff = make_staff(clock.now())
-    claimant = member(client, emulator, "o-browser-claimant")
-    objector = member(client, emulator, "o-browser-objector")
+    claimant = login_as(client, emulator, "o-browser-claimant")
+    objector = login_as(client, emulator, "o-browser-objector")
     membership_id, _ = join_and_fund(client, claimant, clock, name="张三丰")
     join_and_fund(client, objector, clock, name="李四")
     make_protected(clock)
@@ -113,7 +112,7 @@ def test_every_role_walks_a_claim_from_review_to_payout(app, client, live, brows
     rev.close()
 
     clock.advance(days=5)
-    assert "ready: 1" in app.test_cli_runner().invoke(args=["claims", "advance"]).output
+    assert "ready: 1" in runner.invoke(args=["claims", "advance"]).output
     add_members(db.session, make_user(db.session, clock.now()), "adult_789", [500, 500, 500, 500], clock.now())
 
     fin = Operator(browser, live, clock, screens, "fin", secrets)
@@ -184,12 +183,12 @@ def _execute_watching_the_bar(fin: Operator, run_id: int) -> None:
 
 def test_a_refund_failed_by_wechat_is_retried_from_the_console(app, client, live, browser, screens, emulator, clock):
     make_staff(clock.now())
-    headers = member(client, emulator, "o-browser-leaver")
+    headers = login_as(client, emulator, "o-browser-leaver")
     membership_id = join(client, headers, clock)["id"]
     topup = order_topup(client, headers, membership_id, 800)
     phone_pays(emulator, topup["payment"])
-    assert wait_until(lambda: client.get(f"/api/v1/topups/{topup['order']['id']}", headers=headers)
-                      .get_json()["status"] == "paid")
+    wait_until(lambda: client.get(f"/api/v1/topups/{topup['order']['id']}", headers=headers)
+               .get_json()["status"] == "paid", 10, "the payment notification to mark the order paid")
     emulator.state.add_fault(Fault(path="v3/refund/domestic/refunds", times=1, status=400))  # WeChat refuses for good
     left = client.post(f"/api/v1/memberships/{membership_id}/leave", headers=headers)
     assert left.status_code == 200, left.get_json()
@@ -205,8 +204,8 @@ def test_a_refund_failed_by_wechat_is_retried_from_the_console(app, client, live
     db.session.expire_all()
     retry = db.session.execute(select(PaymentRefund).where(PaymentRefund.id != failed.id)).scalar_one()
     assert (retry.amount_fen, retry.order_id) == (800, failed.order_id) and retry.refund_id
-    assert wait_until(lambda: db.session.get(PaymentRefund, retry.id).status == "succeeded"
-                      or db.session.expire_all())
+    wait_until(lambda: db.session.get(PaymentRefund, retry.id).status == "succeeded"
+               or db.session.expire_all(), 10, "the retried refund to succeed")
     fin.visit("/console/money/refunds?status=succeeded", "refunds-succeeded")
     assert retry.out_refund_no in fin.page.inner_text("table")
     fin.close()
@@ -220,7 +219,7 @@ def test_finance_resolves_a_planted_mismatch_then_reads_the_report_and_a_verifie
     report's custody identity and its chart (a data: PNG the CSP lets through: no console error);
     an executed run shown verified."""
     from app.services.clock import CHINA_TZ
-    from tests.transparency_support import executed_run
+    from tests.support import executed_run
     from tests.wechat.test_bill_reconciliation import _next_morning, _paid_topups, _plant
 
     _, [order] = _paid_topups(client, emulator, clock, services, db.session, [500])

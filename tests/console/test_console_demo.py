@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 from app.extensions import db
 from app.models import Operator
 from app.services import operators
-from tests.claims_support import PASSWORD, make_operator
-from tests.console_support import sign_in_fully
+from tests.support import PASSWORD, make_operator
+from tests.support import sign_in_fully
 
 ROW = re.compile(r"<tr[^>]*>\s*<td")  # a table row with cells; an empty list's row is one too, marked "empty"
 

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import BillMismatch, BillMismatchResolution, OperatorAuditEntry
 from app.services import personal_data
-from tests.claims_support import make_staff, operator_login
-from tests.console_support import csrf_of, post_form, sign_in, sign_in_fully
+from tests.support import make_staff, operator_login
+from tests.support import csrf_of, post_form, sign_in, sign_in_fully
 from tests.service.test_reports import MARCH, _flow
-from tests.transparency_support import a_debit, tamper
+from tests.support import a_debit, tamper
 from tests.wechat.test_bill_reconciliation import _next_morning, _paid_topups, _plant, day  # noqa: F401 (fixture)
 
 
@@ -154,9 +154,9 @@ def test_the_audit_chain_is_shown_and_verified(app, client, clock, services):
 
 @postgresql_only
 def test_a_reviewer_approves_a_name_correction_audited(app, client, emulator, clock, services):
-    from tests.claims_support import join_and_fund, member
+    from tests.support import join_and_fund, login_as
 
-    headers = member(client, emulator, "o-rename")
+    headers = login_as(client, emulator, "o-rename")
     membership_id, _ = join_and_fund(client, headers, clock, name="张三风")
     asked = client.post("/api/v1/me/name-corrections", json={"membership_id": membership_id, "name": "张三丰"},
                         headers=headers)

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import OperatorAuditEntry, RuleChangeProposal
 from app.services import rule_changes
-from tests.apportionment_support import add_members, make_user
-from tests.claims_support import make_staff
-from tests.console_support import post_form, sign_in_fully
-from tests.rule_change_support import changed_catalogue
+from tests.support import add_members, make_user
+from tests.support import make_staff
+from tests.support import post_form, sign_in_fully
+from tests.support.rule_changes import changed_catalogue
 
 
 def _flash(page: str) -> str:

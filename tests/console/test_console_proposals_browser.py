@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Membership
 from app.services import rule_changes
-from tests.apportionment_support import add_members, make_user
-from tests.claims_support import make_staff
-from tests.rule_change_support import changed_catalogue
+from tests.support import add_members, make_user
+from tests.support import make_staff
+from tests.support.rule_changes import changed_catalogue
 
 from .browser_support import Operator
 from .test_console_browser import browser, live, screens  # noqa: F401  (the browser suite's fixtures)

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Claim, OperatorAuditEntry
 from config import BaseConfig
-from tests.claims_support import claim_body, join_and_fund, make_protected, make_staff, member
-from tests.console_support import csrf_of, enrol_totp, post_form, second_factor, sign_in, sign_in_fully
+from tests.support import (claim_body, csrf_of, enrol_totp, join_and_fund, login_as, make_protected, make_staff,
+                           post_form, second_factor, sign_in, sign_in_fully)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 FULL_NAME = "欧阳明华"
@@ -33,7 +33,7 @@ def case(client, emulator, clock, staff):
     """A submitted claim with one document; the claimant's full name and ID number."""
     import io
 
-    headers = member(client, emulator, "o-console-claimant")
+    headers = login_as(client, emulator, "o-console-claimant")
     membership_id, id_number = join_and_fund(client, headers, clock, name=FULL_NAME)
     make_protected(clock)
     created = client.post("/api/v1/claims", json=claim_body(membership_id, clock), headers=headers)

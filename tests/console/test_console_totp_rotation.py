@@ -7,8 +7,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Operator
 from app.services.pii import PiiProtector, key_id_of
-from tests.claims_support import make_staff
-from tests.console_support import sign_in, sign_in_fully
+from tests.support import make_staff
+from tests.support import sign_in, sign_in_fully
 
 NEW_KEY = base64.urlsafe_b64encode(b"T" * 32).decode()
 NEW_HASH_KEY = base64.urlsafe_b64encode(b"H" * 32).decode()

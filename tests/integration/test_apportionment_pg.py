@@ -18,7 +18,7 @@ from app.services.audit import audit_ledger
 from app.services.unit_of_work import atomic
 from bench.synthetic import add_case, generate_members
 from config import PROJECT_ROOT
-from tests.apportionment_support import add_claim, add_members, make_user, run_postings, states
+from tests.support import add_claim, add_members, make_user, run_postings, states, wait_until
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -29,9 +29,15 @@ from app.services import apportionment
 engine = sa.create_engine(sys.argv[1])
 print("ready", flush=True)
 run_id, now = sys.stdin.readline().split()  # started ahead: the import cost overlaps the parent's checks
-with Session(engine) as s:  # one line per committed chunk: the parent kills between them
-    apportionment.execute(s, int(run_id), dt.datetime.fromisoformat(now),
-                          on_chunk=lambda lo, hi, r: print("chunk", lo, flush=True))
+
+
+def on_chunk(lo, hi, result):  # one line per committed chunk, then the parent's go-ahead for the next
+    print("chunk", lo, flush=True)
+    sys.stdin.readline()
+
+
+with Session(engine) as s:
+    apportionment.execute(s, int(run_id), dt.datetime.fromisoformat(now), on_chunk=on_chunk)
 print("done", flush=True)
 """
 
@@ -61,7 +67,6 @@ def test_sigkill_anywhere_then_resume_debits_each_payer_once(pg_engine, db_url, 
     with Session(pg_engine) as s, s.begin():
         generate_members(s, "adult_789", 2_000, now)
     rng = random.Random(4)
-    mid_run = 0
     ahead = _executor(db_url)
     for seed in range(20):
         now = now + dt.timedelta(days=1)
@@ -77,18 +82,22 @@ def test_sigkill_anywhere_then_resume_debits_each_payer_once(pg_engine, db_url, 
         assert proc.stdout.readline().strip() == "ready"
         proc.stdin.write(f"{run_id} {now.isoformat()}\n")
         proc.stdin.flush()
-        # Kill after k committed chunks (k random per seed), plus a random part of a chunk's time.
+        # Kill after k committed chunks (k random per seed), at a random point of chunk k + 1: the
+        # executor waits for a go-ahead after each chunk and gets k of them, so it can never commit
+        # more than k + 1 ≤ chunks - 1 chunks: every kill lands mid-run, whatever the machine's speed.
         k = random.Random(seed).randint(1, chunks - 2)
         for _ in range(k):
             assert proc.stdout.readline().startswith("chunk")
-        time.sleep(random.Random(seed).uniform(0, 0.004))
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        time.sleep(random.Random(seed).uniform(0, 0.004))  # where in chunk k + 1 it dies, not what is checked
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert proc.returncode == -signal.SIGKILL
         with Session(pg_engine) as s:
             partial = apportionment.get_run(s, run_id)
-            mid_run += partial.status == "executing" and 0 < partial.debited_count < len(
-                {m for m in good if before[m] >= share})
+            payers = {m for m in good if before[m] >= share}
+            assert partial.status == "executing" and 0 < partial.debited_count < len(payers), (seed, k, chunks)
             run = apportionment.execute(s, run_id, now)  # resume
             assert run.status == "executed"
             after = _balances(s)
@@ -96,7 +105,6 @@ def test_sigkill_anywhere_then_resume_debits_each_payer_once(pg_engine, db_url, 
                 "SELECT a.membership_id, COUNT(*) FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id "
                 "JOIN accounts a ON a.id = p.account_id WHERE t.reference_id = :r AND t.reason = 'deduction' "
                 "AND a.kind = 'member' GROUP BY a.membership_id"), {"r": str(run_id)}).all())
-            payers = {m for m in good if before[m] >= share}
             assert set(counts) == payers and set(counts.values()) == {1}
             assert all(after[m] == before[m] - (share if m in payers else 0) for m in before)
             assert run.debited_fen == share * len(payers)
@@ -105,7 +113,6 @@ def test_sigkill_anywhere_then_resume_debits_each_payer_once(pg_engine, db_url, 
             assert audit_ledger(s).ok
     ahead.kill()
     ahead.wait()
-    assert mid_run >= 15, mid_run  # the kills landed mid-execution: some chunks paid, others not yet
 
 
 def test_top_ups_while_executing_are_never_lost(pg_engine, clock):
@@ -126,6 +133,7 @@ def test_top_ups_while_executing_are_never_lost(pg_engine, clock):
     topped: dict[int, int] = {}
     during: list[int] = []
     errors = []
+    five_during = threading.Event()  # set once five top-ups committed while the run was executing (or one failed)
 
     def top_up(ids):
         try:
@@ -139,9 +147,12 @@ def test_top_ups_while_executing_are_never_lost(pg_engine, clock):
                     # (the top-ups start only after the first chunk has committed).
                     if apportionment.get_run(s, run_id).status == "executing":
                         during.append(m)
+                        if len(during) >= 5:
+                            five_during.set()
                     s.rollback()
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
+            five_during.set()
 
     threads = [threading.Thread(target=top_up, args=(targets[k::3],)) for k in range(3)]
     chunks_done = []
@@ -154,9 +165,7 @@ def test_top_ups_while_executing_are_never_lost(pg_engine, clock):
             for t in threads:
                 t.start()
         if len(chunks_done) == chunks // 2:
-            deadline = time.monotonic() + 20
-            while len(during) < 5 and time.monotonic() < deadline and not errors:
-                time.sleep(0.01)
+            five_during.wait(timeout=60)  # the top-up threads set it; the timeout only bounds a broken run
 
     with Session(pg_engine) as s:
         apportionment.execute(s, run_id, now, on_chunk=on_chunk)
@@ -210,17 +219,17 @@ def test_a_top_up_holding_the_membership_lock_does_not_deadlock_a_chunk(pg_engin
             me = t.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
             worker = threading.Thread(target=execute)
             worker.start()
-            waiting = False
             with pg_engine.connect() as watch:  # until the chunk waits for our membership lock
-                for _ in range(400):
+
+                def chunk_waits():
                     waiting = watch.execute(sa.text(
                         "SELECT COUNT(*) FROM pg_stat_activity WHERE pid <> :me AND wait_event_type = 'Lock' "
                         "AND datname = current_database()"), {"me": me}).scalar_one() > 0
                     watch.rollback()  # pg_stat_activity is a snapshot per transaction
-                    if waiting:
-                        break
-                    time.sleep(0.05)
-            assert waiting, errors
+                    assert not errors, errors
+                    return waiting
+
+                wait_until(chunk_waits, 20, "the chunk to wait for the membership lock", interval=0.05)
             memberships.credit(t, membership_id=low, amount_fen=500, idempotency_key="locked-top-up",
                                now=now + dt.timedelta(seconds=1))
     worker.join(timeout=30)
@@ -246,8 +255,7 @@ def test_a_leave_waits_for_the_chunk_in_flight_and_never_pays_twice(pg_engine, c
     a leave for a member whose chunk is still ahead withholds the share."""
     from app.models import Plan
     from app.services import ledger, refunds
-    from tests.apportionment_support import RecordingPay, add_paid_orders
-    from tests.payments_support import wait_until
+    from tests.support import RecordingPay, add_paid_orders
 
     now = clock.now()
     with Session(pg_engine) as s:
@@ -274,7 +282,7 @@ def test_a_leave_waits_for_the_chunk_in_flight_and_never_pays_twice(pg_engine, c
             pool = ledger.account_id(chunk_session, ledger.plan_account_code(code, "plan_pool"))
             leaver = threading.Thread(target=leave, args=(first,))
             leaver.start()
-            assert wait_until(lambda: _lock_waiters(pg_engine) >= 1)  # the leave waits on the run's lock
+            wait_until(lambda: _lock_waiters(pg_engine) >= 1, 20, "the leave to wait on the run's lock")
             lo = held.next_membership_id
             apportionment.engine._chunk_postgresql(chunk_session, held, lo, lo + held.chunk_size, pool, 30)
         leaver.join(timeout=30)

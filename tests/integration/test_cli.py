@@ -23,8 +23,7 @@ def _member_with_prepay(services, clock):
     return m
 
 
-def test_plans_load_is_idempotent_and_versions_changes(app, tmp_path):
-    runner = app.test_cli_runner()
+def test_plans_load_is_idempotent_and_versions_changes(app, tmp_path, runner):
     result = runner.invoke(args=["plans", "load"])
     assert result.exit_code == 0 and "unchanged: 6" in result.output
     changed = tmp_path / "plans.toml"
@@ -38,23 +37,22 @@ def test_plans_load_is_idempotent_and_versions_changes(app, tmp_path):
     assert [v[0] for v in versions] == [1, 2]
 
 
-def test_members_keep_the_version_they_joined_under(app, services, clock, tmp_path):
+def test_members_keep_the_version_they_joined_under(app, services, clock, tmp_path, runner):
     m = _member_with_prepay(services, clock)
     changed = tmp_path / "plans.toml"
     text = open(app.config["PLANS_FILE"], encoding="utf-8").read()
     changed.write_text(text.replace("observation_days = 30", "observation_days = 45"), encoding="utf-8")
-    result = app.test_cli_runner().invoke(args=["plans", "load", "--file", str(changed)])
+    result = runner.invoke(args=["plans", "load", "--file", str(changed)])
     assert "new versions: 0, proposals: 1" in result.output and "transit_accident" in result.output, result.output
     view = memberships.get_for_user(db.session, m.user_id, m.id)
     assert view.plan_version == 1 and view.rules["observation_days"] == 30
 
 
-def test_proposals_close_decides_at_the_window_end(app, services, clock, tmp_path):
+def test_proposals_close_decides_at_the_window_end(app, services, clock, tmp_path, runner):
     _member_with_prepay(services, clock)
     changed = tmp_path / "plans.toml"
     text = open(app.config["PLANS_FILE"], encoding="utf-8").read()
     changed.write_text(text.replace("observation_days = 30", "observation_days = 45"), encoding="utf-8")
-    runner = app.test_cli_runner()
     runner.invoke(args=["plans", "load", "--file", str(changed), "--window-days", "7", "--effective-on",
                         (clock.now() + dt.timedelta(days=20)).date().isoformat()])
     listed = runner.invoke(args=["proposals", "list", "--plan", "transit_accident"])
@@ -65,9 +63,8 @@ def test_proposals_close_decides_at_the_window_end(app, services, clock, tmp_pat
     assert due.exit_code == 0 and "closed: 1" in due.output and "failed" in due.output, due.output
 
 
-def test_members_advance_at_a_given_time(app, services, clock):
+def test_members_advance_at_a_given_time(app, services, clock, runner):
     m = _member_with_prepay(services, clock)
-    runner = app.test_cli_runner()
     early = (clock.now() + dt.timedelta(days=29)).isoformat()
     assert "protected: 0" in runner.invoke(args=["members", "advance", "--at", early]).output
     due = (clock.now() + dt.timedelta(days=30)).isoformat()
@@ -77,9 +74,8 @@ def test_members_advance_at_a_given_time(app, services, clock):
     assert m.state == "protected"
 
 
-def test_ledger_audit_passes_then_names_the_tampered_account(app, services, clock):
+def test_ledger_audit_passes_then_names_the_tampered_account(app, services, clock, runner):
     m = _member_with_prepay(services, clock)
-    runner = app.test_cli_runner()
     ok = runner.invoke(args=["ledger", "audit"])
     assert ok.exit_code == 0 and "ledger audit passed" in ok.output
     with atomic(db.session):

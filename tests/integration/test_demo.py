@@ -6,8 +6,8 @@ from app.services.demo_seed import FAMILY_OPENID
 from tests.support import login
 
 
-def test_demo_case_goes_the_real_claims_path_to_ready(app, client):
-    result = app.test_cli_runner().invoke(args=["demo", "case", "--plan", "children", "--aid-fen", "500000"])
+def test_demo_case_goes_the_real_claims_path_to_ready(app, client, runner):
+    result = runner.invoke(args=["demo", "case", "--plan", "children", "--aid-fen", "500000"])
     assert result.exit_code == 0, result.output
     claim = db.session.execute(sa.text("SELECT id, status, approved_aid_fen FROM claims")).one()
     assert claim.status == "ready" and claim.approved_aid_fen == 500000
@@ -19,14 +19,13 @@ def test_demo_case_goes_the_real_claims_path_to_ready(app, client):
     assert audit_ledger(db.session).ok
 
 
-def test_demo_refused_in_production(app):
+def test_demo_refused_in_production(app, runner):
     app.config["ENV_NAME"] = "production"
-    result = app.test_cli_runner().invoke(args=["demo", "case"])
+    result = runner.invoke(args=["demo", "case"])
     assert result.exit_code != 0 and "never" in result.output
 
 
-def test_demo_seed_fills_every_list_the_mini_program_shows(app, client, emulator):
-    runner = app.test_cli_runner()
+def test_demo_seed_fills_every_list_the_mini_program_shows(app, client, emulator, runner):
     seeded = runner.invoke(args=["demo", "seed", "--members", "60"])
     assert seeded.exit_code == 0, seeded.output
     assert "openid demo-family" in seeded.output
@@ -73,8 +72,8 @@ def test_demo_seed_fills_every_list_the_mini_program_shows(app, client, emulator
                         "investigating": 1}
 
 
-def test_demo_seed_refused_in_production(app):
+def test_demo_seed_refused_in_production(app, runner):
     app.config["ENV_NAME"] = "production"
-    result = app.test_cli_runner().invoke(args=["demo", "seed", "--members", "60"])
+    result = runner.invoke(args=["demo", "seed", "--members", "60"])
     assert result.exit_code != 0 and "never" in result.output
     assert db.session.execute(sa.text("SELECT COUNT(*) FROM memberships")).scalar_one() == 0

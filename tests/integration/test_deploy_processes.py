@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,7 @@ from app import create_app, jobs
 from app.extensions import db
 from app.logs import request_id_bound
 from config import DevelopmentConfig
-from tests.conftest import _config
-from tests.notify_support import consent, member, new_user, record
+from tests.support import app_config, consent, member, new_user, record, wait_until
 from wechat.keys import load_keys
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,17 +92,12 @@ class Process:
             self.popen = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)
 
     def wait_for(self, predicate, what: str):
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
+        def alive_and(predicate_):
             assert self.popen.poll() is None, f"exited before {what}: {self.output()[-3000:]}"
-            try:
-                result = predicate()
-            except requests.RequestException:
-                result = None
-            if result:
-                return result
-            time.sleep(0.1)
-        raise AssertionError(f"no {what} within {STARTUP_SECONDS} s: {self.output()[-3000:]}")
+            return predicate_()
+
+        return wait_until(lambda: alive_and(predicate), STARTUP_SECONDS, what, interval=0.1,
+                          ignoring=(requests.RequestException,), detail=lambda: self.output()[-3000:])
 
     def stop(self) -> int:
         if self.popen.poll() is None:
@@ -188,7 +181,7 @@ def test_worker_and_scheduler_processes_work_and_serve_their_metrics(production_
                                                                     clock, tmp_path):
     # The deploy step in-process (its command is the previous test's): migrations and the catalogue.
     # An announcement to one consenting member, in the outbox; dispatched under a known request id.
-    cfg = _config(production_env["DATABASE_URL"], keys_dir, emulator.url)
+    cfg = app_config(production_env["DATABASE_URL"], keys_dir, emulator.url)
     cfg["REDIS_URL"] = redis_url
     app = create_app(cfg)
     container_of(app).override(clock=clock)

@@ -30,10 +30,10 @@ def test_migrated_schema_matches_models(db_url):
 
 def test_create_app_creates_no_tables(tmp_path):
     from app import create_app
-    from tests.conftest import _config
+    from tests.support import app_config
 
     url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-    app = create_app(_config(url, tmp_path / "keys", None))
+    app = create_app(app_config(url, tmp_path / "keys", None))
     with app.app_context():
         from app.extensions import db
 

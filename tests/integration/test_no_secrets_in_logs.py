@@ -11,14 +11,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.payments_support import join_body, phone_pays
-from tests.support import mint_code
+from tests.support import join_body, mint_code, phone_pays, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR_PASSWORD = "correct horse battery staple 42"
@@ -51,15 +49,12 @@ def gunicorn_api(tmp_path, emulator, keys_dir):
             cwd=ROOT, env=env, stdout=out, stderr=err)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:  # waiting for a process to listen, not for business time
-            try:
-                requests.get(base + "/healthz", timeout=5)
-                break
-            except (requests.ConnectionError, requests.Timeout):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start: " + error_log.read_text())
-                time.sleep(0.1)
+        def listening():
+            assert process.poll() is None, "gunicorn exited: " + error_log.read_text()
+            return requests.get(base + "/healthz", timeout=5)
+
+        wait_until(listening, 60, "gunicorn to listen", interval=0.1,
+                   ignoring=(requests.ConnectionError, requests.Timeout), detail=error_log.read_text)
         yield base, lambda: access_log.read_text() + error_log.read_text()
     finally:
         process.terminate()
@@ -77,10 +72,8 @@ def _paid_topup(base, headers, emulator, url, body):
     assert answer.status_code == 201, answer.text
     phone_pays(emulator, answer.json()["payment"])  # the emulator notifies the live API
     order_id = answer.json()["order"]["id"]
-    deadline = time.monotonic() + 15
-    while requests.get(f"{base}/api/v1/topups/{order_id}", headers=headers, timeout=10).json()["status"] != "paid":
-        assert time.monotonic() < deadline, "the payment notification never arrived"
-        time.sleep(0.05)  # waiting for the emulator's asynchronous delivery
+    wait_until(lambda: requests.get(f"{base}/api/v1/topups/{order_id}", headers=headers, timeout=10)
+               .json()["status"] == "paid", 15, "the payment notification (the emulator delivers it)")
 
 
 def test_a_full_flow_leaves_no_secret_in_the_logs(gunicorn_api, emulator, clock):

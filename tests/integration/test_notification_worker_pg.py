@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,7 @@ from app.container import container_of
 from app import create_app, jobs
 from app.extensions import db
 from app.models import Notification
-from tests.conftest import _config, clean_database
-from tests.notify_support import consent, member, new_user, record
+from tests.support import app_config, clean_database, consent, member, new_user, record, wait_until
 from wechat.emulator.state import Fault
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +23,7 @@ MEMBERS = 120
 
 @pytest.fixture
 def rq_app(postgresql_url, redis_url, keys_dir, emulator, clock):
-    cfg = _config(postgresql_url, keys_dir, emulator.url)
+    cfg = app_config(postgresql_url, keys_dir, emulator.url)
     cfg.update(REDIS_URL=redis_url, NOTIFICATION_CHUNK_SIZE=20)
     application = create_app(cfg)
     container_of(application).override(clock=clock)
@@ -72,9 +70,7 @@ def test_killed_worker_restarted_sends_each_announcement_once(rq_app, postgresql
         assert jobs.dispatch(rq_app, now=real_now) >= MEMBERS  # 6+ RQ jobs of 20 ids, not 120
         assert jobs.queue(rq_app).count <= MEMBERS // 20 + 6
         worker = _worker(postgresql_url, redis_url, keys_dir, emulator)
-        deadline = time.monotonic() + 60
-        while len(sent_to_us()) < 30 and time.monotonic() < deadline and worker.poll() is None:
-            time.sleep(0.02)
+        wait_until(lambda: len(sent_to_us()) >= 30 or worker.poll() is not None, 60, "30 messages sent by the worker")
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
         killed_at = len(sent_to_us())

@@ -1,15 +1,14 @@
 import sqlalchemy as sa
 
-from tests.notify_support import consent, member, new_user, record
+from tests.support import consent, member, new_user, record
 
 
-def test_status_and_inline_dispatch(app, session, services, emulator, clock):
+def test_status_and_inline_dispatch(app, session, services, emulator, clock, runner):
     user = new_user(session, clock)
     member(session, services, clock, user.id)
     consent(session, services, emulator, user, "case_announced")
     plan_id = session.execute(sa.text("SELECT id FROM plans WHERE code = 'adult_789'")).scalar_one()
     record(session, "run.published", clock, plan_id=plan_id, run_id=5, payload={"share_fen": 100})
-    runner = app.test_cli_runner()
     before = runner.invoke(args=["notifications", "status", "--at", clock.now().isoformat()])
     assert before.exit_code == 0 and "pending=2" in before.output and "due now: 2" in before.output
     sent = runner.invoke(args=["notifications", "dispatch", "--at", clock.now().isoformat()])

@@ -12,9 +12,8 @@ from app.services import ledger
 from app.services.audit import audit_ledger
 from app.services.payments import reconcile
 from app.services.unit_of_work import atomic
-from tests.payments_support import (NOTIFY_PATH, join_body, live_server, notification_body, phone_pays, signed,
-                                    transaction_of, wait_until)
-from tests.support import mint_code
+from tests.support import (NOTIFY_PATH, join_body, live_server, mint_code, notification_body, phone_pays, signed,
+                           transaction_of, wait_until)
 from wechat.emulator.state import Fault
 from wechat.keys import load_keys
 from wechat.pay import verify_payment_sign
@@ -65,11 +64,12 @@ def deliveries_to(emulator, path):
 def paid_topup(api, emulator, membership_id, amount_fen):
     topup = api.topup(membership_id, amount_fen)
     phone_pays(emulator, topup["payment"])
-    assert wait_until(lambda: api.get(f"/api/v1/topups/{topup['order']['id']}").json()["status"] == "paid")
+    wait_until(lambda: api.get(f"/api/v1/topups/{topup['order']['id']}").json()["status"] == "paid",
+               10, "the payment notification to mark the order paid")
     return topup
 
 
-def test_topup_end_to_end_over_http(app, live, emulator, clock, keys_dir):
+def test_topup_end_to_end_over_http(app, live, emulator, clock, keys_dir, runner):
     api = Api(live, emulator, "o-e2e")
     m = api.join(clock)
     topup = api.topup(m["id"], 800)
@@ -77,16 +77,17 @@ def test_topup_end_to_end_over_http(app, live, emulator, clock, keys_dir):
     assert verify_payment_sign(topup["payment"], keys.merchant_public_key, keys.appid)
     before = len(emulator.state.pay.deliveries)
     phone_pays(emulator, topup["payment"], duplicates=3)  # WeChat may say it twice within a second
-    assert wait_until(lambda: api.membership(m["id"])["balance_fen"] == 800)
+    wait_until(lambda: api.membership(m["id"])["balance_fen"] == 800, 10, "the balance of 800 fen")
     out_trade_no = topup["order"]["out_trade_no"]
-    assert wait_until(lambda: len([d for d in emulator.state.pay.deliveries[before:] if d["status"]]) >= 4)
+    wait_until(lambda: len([d for d in emulator.state.pay.deliveries[before:] if d["status"]]) >= 4,
+               10, "four answered deliveries")
     statuses = [d["status"] for d in emulator.state.pay.deliveries[before:] if d["url"].endswith(NOTIFY_PATH)]
     assert statuses and set(statuses) == {204}, statuses
     assert api.membership(m["id"])["state"] == "observing"
     assert count("SELECT COUNT(*) FROM ledger_transactions WHERE reason = 'topup'") == 1
     assert count("SELECT transaction_id FROM orders WHERE out_trade_no = :n", n=out_trade_no) == \
         emulator.state.pay.orders[out_trade_no].transaction_id
-    result = app.test_cli_runner().invoke(args=["ledger", "audit"])
+    result = runner.invoke(args=["ledger", "audit"])
     assert result.exit_code == 0 and "ledger audit passed" in result.output
 
 
@@ -111,13 +112,12 @@ def test_same_notification_100_times_20_at_once_credits_once(app, live, emulator
     assert audit_ledger(db.session).ok
 
 
-def test_missing_notification_is_reconciled_once_even_if_it_arrives_late(app, live, emulator, clock, services):
+def test_missing_notification_is_reconciled_once_even_if_it_arrives_late(app, live, emulator, clock, services, runner):
     api = Api(live, emulator, "o-late")
     m = api.join(clock)
     paid = api.topup(m["id"], 500)
     phone_pays(emulator, paid["payment"], silent=True)  # paid; WeChat never tells us
     unpaid = api.topup(m["id"], 600)  # the user closed the payment sheet
-    runner = app.test_cli_runner()
     early = runner.invoke(args=["payments", "reconcile", "--at", (clock.now() + dt.timedelta(minutes=1)).isoformat()])
     assert "orders checked: 0" in early.output and api.membership(m["id"])["balance_fen"] == 0
     later = (clock.now() + dt.timedelta(minutes=6)).isoformat()
@@ -132,7 +132,7 @@ def test_missing_notification_is_reconciled_once_even_if_it_arrives_late(app, li
     def late_deliveries():  # the emulator is shared: other tests' retries may be in the log too
         return [d for d in emulator.state.pay.deliveries[before:] if d["url"] == order.notify_url]
 
-    assert wait_until(lambda: late_deliveries())
+    wait_until(lambda: late_deliveries(), 10, "the late delivery")
     assert late_deliveries()[0]["status"] == 204
     again = runner.invoke(args=["payments", "reconcile", "--at", later])
     assert "settled: 0" in again.output
@@ -166,7 +166,7 @@ def _deduct(membership_id, amount_fen, now):
                   ledger.Leg(ledger.account_id(db.session, "plan:adult_789:plan_pool"), amount_fen)], now=now)
 
 
-def test_leave_refunds_three_orders_newest_first_and_retry_refunds_nothing(app, live, emulator, clock):
+def test_leave_refunds_three_orders_newest_first_and_retry_refunds_nothing(app, live, emulator, clock, runner):
     api = Api(live, emulator, "o-leaver")
     m = api.join(clock)
     orders = []
@@ -184,8 +184,9 @@ def test_leave_refunds_three_orders_newest_first_and_retry_refunds_nothing(app, 
     assert by_order == {orders[2]["order"]["id"]: 700, orders[1]["order"]["id"]: 500, orders[0]["order"]["id"]: 100}
     assert len({r["out_refund_no"] for r in left["refunds"]}) == 3
     # WeChat settles each refund and notifies our refund URL over HTTP.
-    assert wait_until(lambda: all(r["status"] == "succeeded"
-                                  for r in api.get(f"/api/v1/memberships/{m['id']}/refunds").json()["items"]))
+    wait_until(lambda: all(r["status"] == "succeeded"
+                           for r in api.get(f"/api/v1/memberships/{m['id']}/refunds").json()["items"]),
+               10, "every refund to succeed")
     wechat_refunds = {r.out_refund_no: r.amount for r in emulator.state.pay.refunds.values()
                       if r.out_refund_no in {x["out_refund_no"] for x in left["refunds"]}}
     assert sorted(wechat_refunds.values()) == [100, 500, 700]
@@ -198,7 +199,7 @@ def test_leave_refunds_three_orders_newest_first_and_retry_refunds_nothing(app, 
     assert count("SELECT COUNT(*) FROM domain_events WHERE kind = 'refund.completed'") == 3
     statement = api.get(f"/api/v1/memberships/{m['id']}/ledger").json()["items"]
     assert (statement[0]["reason"], statement[0]["amount_fen"]) == ("leave", -1300)
-    assert app.test_cli_runner().invoke(args=["ledger", "audit"]).exit_code == 0
+    assert runner.invoke(args=["ledger", "audit"]).exit_code == 0
 
 
 def test_refund_call_failing_is_retried_with_the_same_number(app, live, emulator, clock, services):
@@ -213,8 +214,8 @@ def test_refund_call_failing_is_retried_with_the_same_number(app, live, emulator
     report = reconcile(db.session, services.pay, clock.now())
     assert number in emulator.state.pay.refunds and report.refunds_checked == 1
     assert count("SELECT attempts FROM refunds WHERE out_refund_no = :n", n=number) == 2
-    assert wait_until(lambda: api.get(f"/api/v1/memberships/{m['id']}/refunds").json()["items"][0]["status"]
-                      == "succeeded")
+    wait_until(lambda: api.get(f"/api/v1/memberships/{m['id']}/refunds").json()["items"][0]["status"]
+               == "succeeded", 10, "the refund to succeed")
     assert audit_ledger(db.session).ok
 
 
@@ -226,9 +227,10 @@ def test_sponsor_paying_after_the_member_left_is_refunded(app, live, emulator, c
     assert member.post(f"/api/v1/memberships/{m['id']}/leave").status_code == 200
     assert sponsor.post("/api/v1/sponsor/topups", {"token": m["sponsor_token"], "amount_fen": 900}).status_code == 409
     phone_pays(emulator, late["payment"])  # the sponsor's payment sheet was still open
-    assert wait_until(lambda: count("SELECT COUNT(*) FROM refunds") == 2)
+    wait_until(lambda: count("SELECT COUNT(*) FROM refunds") == 2, 10, "two refunds")
     reconcile(db.session, services.pay, clock.now())
-    assert wait_until(lambda: count("SELECT COUNT(*) FROM refunds WHERE status = 'succeeded'") == 2)
+    wait_until(lambda: count("SELECT COUNT(*) FROM refunds WHERE status = 'succeeded'") == 2,
+               10, "two succeeded refunds")
     refunded = {r.order.out_trade_no: r.amount for r in emulator.state.pay.refunds.values()}
     assert refunded.get(late["order"]["out_trade_no"]) == 900
     assert member.membership(m["id"])["balance_fen"] == 0

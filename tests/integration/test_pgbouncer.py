@@ -17,8 +17,7 @@ from app.extensions import db
 from app.services import memberships
 from app.services.unit_of_work import atomic
 from tests.api.test_memberships_api import join_body
-from tests.conftest import running_app
-from tests.support import login
+from tests.support import login, running_app
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_CONNECTIONS = 2

@@ -174,12 +174,11 @@ def test_rotation_sigkilled_mid_way_then_resumed(app, db_url, clock):
     engine.dispose()
 
 
-def test_flask_pii_rotate_stops_after_max_chunks_and_resumes(app, services, session, clock):
+def test_flask_pii_rotate_stops_after_max_chunks_and_resumes(app, services, session, clock, runner):
     user_id = make_user(session, clock)
     people = join_people(session, services.pii, clock, user_id, 5)
     keys = rotated_keys(app)
     services.pii = keys  # the processes restarted with both keys configured
-    runner = app.test_cli_runner()
     first = runner.invoke(args=["pii", "rotate", "--chunk-size", "2", "--max-chunks", "1", "--progress"])
     assert first.exit_code == 0 and "chunk committed: memberships up to id 2" in first.output
     assert "run again to resume" in first.output

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.services import operators
 from app.services.audit_chain import verify
 from app.services.unit_of_work import atomic
-from tests.conftest import _config
+from tests.support import app_config
 
 ENTRIES = [("operator", 1), ("claim", 5), ("claim", 5), ("operator", None), ("claim", 6)]
 
@@ -18,7 +18,7 @@ ENTRIES = [("operator", 1), ("claim", 5), ("claim", 5), ("operator", None), ("cl
 def test_existing_audit_entries_are_chained_and_verify(tmp_path):
     from flask_migrate import downgrade, upgrade
 
-    app = create_app(_config(f"sqlite:///{tmp_path / 'old.sqlite3'}", None, None))
+    app = create_app(app_config(f"sqlite:///{tmp_path / 'old.sqlite3'}", None, None))
     with app.app_context():
         upgrade(revision="0007")
         with db.engine.begin() as conn:

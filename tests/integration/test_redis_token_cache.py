@@ -3,19 +3,18 @@ import redis
 
 from app.container import container_of
 from app import create_app
-from tests.conftest import _config
-from tests.support import mint_code
+from tests.support import app_config, mint_code
 
 
 def test_login_with_redis_shares_the_access_token(sqlite_url, keys_dir, emulator, redis_url):
-    cfg = _config(sqlite_url, keys_dir, emulator.url)
+    cfg = app_config(sqlite_url, keys_dir, emulator.url)
     cfg["REDIS_URL"] = redis_url
     app = create_app(cfg)
     from app.extensions import db
 
     with app.app_context():
         from app.services.plans import load_catalogue
-        from tests.conftest import clean_database
+        from tests.support import clean_database
 
         clean_database(db.engine)
         load_catalogue(db.session, app.config["PLANS_FILE"], container_of(app).clock.now())

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from app.services import apportionment, merkle, transparency
 from app.services.unit_of_work import atomic
 from bench.synthetic import add_case, generate_members
-from tests.transparency_support import independent_root
+from tests.support import independent_root
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 

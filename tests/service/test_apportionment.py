@@ -11,10 +11,8 @@ from app.services import apportionment, ledger, memberships
 from app.services.audit import audit_ledger
 from app.services.errors import Conflict
 from app.services.unit_of_work import atomic
-from tests.apportionment_support import (
-    add_claim, add_members, add_version, balances, make_user, reset_database, run_postings, seed_surplus,
-    states,
-)
+from tests.support import (add_claim, add_members, add_version, balances, make_user, reset_database, run_postings,
+                           seed_surplus, states)
 
 
 def _plan_balance(session, kind, code="adult_789"):

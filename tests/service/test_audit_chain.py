@@ -100,12 +100,12 @@ def test_a_consistent_rewrite_disagrees_with_the_published_head(app, log, clock)
     assert "stream global: the head published on" in result.output and "rewritten after publication" in result.output
 
 
-def test_the_scheduler_publishes_heads_daily(app, log, clock):
+def test_the_scheduler_publishes_heads_daily(app, log, clock, runner):
     from app.jobs.schedule import TASKS
 
     names = {t.name: t.every for t in TASKS}
     assert names["audit.publish_heads"] == dt.timedelta(days=1) and names["privacy.retention"] == dt.timedelta(days=1)
-    result = app.test_cli_runner().invoke(args=["audit", "publish-heads", "--at", clock.now().isoformat()])
+    result = runner.invoke(args=["audit", "publish-heads", "--at", clock.now().isoformat()])
     assert "heads published: 3" in result.output
 
 

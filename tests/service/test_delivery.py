@@ -9,8 +9,7 @@ from app.models import Membership, SubscribeQuota
 from app.services import apportionment, delivery, memberships, subscriptions
 from app.services.errors import InvalidRequest
 from app.services.unit_of_work import atomic
-from tests.apportionment_support import add_claim, run_postings
-from tests.notify_support import consent, delivered, member, new_user, record, rows
+from tests.support import add_claim, consent, delivered, member, new_user, record, rows, run_postings
 
 SEND_PATH = "cgi-bin/message/subscribe/send"
 
@@ -53,7 +52,10 @@ def test_case_announcement_reaches_consenting_members_once(app, session, service
     assert by_user == {yes.id: "sent", no.id: "skipped_no_quota"}
     assert _quota(session, yes, "case_announced") == 0
     assert _drain(app, clock) == 0 and len(delivered(emulator, yes.openid, template.id)) == 1
-    assert m_yes.id  # (the observing notice went nowhere: no consent for membership_status)
+    # The observing notices went nowhere: neither user consented to membership_status.
+    observing = {r.membership_id: r.status for r in rows(session, kind="observing")}
+    assert observing[m_yes.id] == "skipped_no_quota"
+    assert set(observing.values()) == {"skipped_no_quota"} and len(observing) == 2
 
 
 def test_each_message_spends_one_quota_and_a_second_needs_a_second_consent(app, session, services, emulator, clock):

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from app.models import SubscribeQuota
 from app.services import delivery
 from app.services.clock import FrozenClock
-from tests.notify_support import consent, member, new_user, record, rows
+from tests.support import consent, member, new_user, record, rows
 
 KIND = "case_announced"
 

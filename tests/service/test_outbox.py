@@ -8,7 +8,7 @@ from app.services.apportionment import RUN_REFERENCE
 from app.models import Account, Membership
 from app.services import ledger, memberships
 from app.services.unit_of_work import atomic
-from tests.notify_support import member, new_user, record, rows
+from tests.support import member, new_user, record, rows
 
 
 def test_observing_is_written_with_the_credit_and_only_once(session, services, clock):
@@ -60,7 +60,7 @@ def test_case_announcement_fans_out_once_per_member_in_good_standing(session, se
     plan_id = _plan_id(session)
     # The run's cut-off: a member whose observation starts after it does not pay, so is not told.
     from app.services import apportionment
-    from tests.apportionment_support import add_claim
+    from tests.support import add_claim
 
     first = session.execute(sa.text("SELECT min(id) FROM memberships WHERE plan_id = :p"), {"p": plan_id}).scalar_one()
     add_claim(session, first, 300, clock.now())

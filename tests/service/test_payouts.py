@@ -12,9 +12,8 @@ from app.models import Account, LedgerTransaction, PayoutTransfer
 from app.services import audit, claims, payouts
 from app.services.claim_documents import add_document
 from app.services.operators import get_operator
-from tests.claims_support import claim_body, join_and_fund, make_operator, make_protected, member, settle_collected
 from app.services.ports import PayOutcomeUnknown
-from tests.support import POLICY
+from tests.support import POLICY, claim_body, join_and_fund, login_as, make_operator, make_protected, settle_collected
 
 
 @pytest.fixture
@@ -24,7 +23,7 @@ def collected_case(client, app, clock, emulator, tmp_path):
     rev = make_operator("rev", "reviewer", now=now)
     inv = make_operator("inv", "investigator", organisation="平安公估", now=now)
     fin = make_operator("fin", "finance", now=now)
-    alice, bob = member(client, emulator, "o-pay-alice"), member(client, emulator, "o-pay-bob")
+    alice, bob = login_as(client, emulator, "o-pay-alice"), login_as(client, emulator, "o-pay-bob")
     alice_m, _ = join_and_fund(client, alice, clock)
     bob_m, _ = join_and_fund(client, bob, clock, name="李四", amount_fen=1000)
     make_protected(clock)

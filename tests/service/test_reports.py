@@ -12,8 +12,7 @@ from app.models import FinancialReport, TransparencyRecord
 from app.services import apportionment, ledger, report_pdf, reports, transparency
 from app.services.audit import audit_ledger
 from app.services.errors import Conflict, InvalidRequest
-from tests.apportionment_support import add_claim, add_members, make_user
-from tests.reports_support import leave_and_refund, pay_aid, plan_id, top_up
+from tests.support import add_claim, add_members, leave_and_refund, make_user, pay_aid, plan_id, top_up
 
 # 2026-03-02 10:00 China time is the suite's START: March is the open month, February closed.
 MARCH = "2026-03"
@@ -110,7 +109,7 @@ def test_verify_names_an_edited_frozen_report(session, clock):
     _flow(session, clock)
     later = clock.now() + dt.timedelta(days=40)
     reports.freeze(session, "adult_789", MARCH, later)
-    from tests.transparency_support import tamper
+    from tests.support import tamper
 
     tamper(session, "UPDATE financial_reports SET body = body || ' '", {},
            table="financial_reports")
@@ -150,7 +149,7 @@ OPS = st.lists(st.tuples(st.sampled_from(["own", "sponsored", "run", "leave", "l
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 def test_custody_identity_holds_after_random_flows(session, clock, ops):
-    from tests.conftest import clean_database
+    from tests.support import clean_database
     from app.services.plans import load_catalogue
 
     session.rollback()  # the previous example's reads: TRUNCATE would wait for them

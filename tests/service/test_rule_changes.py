@@ -10,9 +10,9 @@ from app.services import apportionment, refunds, rule_changes
 from app.services.audit import audit_ledger
 from app.services.errors import Conflict, NotFound
 from app.services.plans import get_plan
-from tests.apportionment_support import (RecordingPay, add_claim, add_members, add_paid_orders, balances, make_user,
+from tests.support import (RecordingPay, add_claim, add_members, add_paid_orders, balances, make_user,
                                          reset_database, states)
-from tests.rule_change_support import changed_catalogue, propose
+from tests.support.rule_changes import changed_catalogue, propose
 
 PLAN = "adult_789"
 

@@ -11,10 +11,8 @@ from app.models import ApportionmentRun, ApportionmentRunCase, Claim, Membership
 from app.services import apportionment, ledger, payments, refunds
 from app.services.audit import audit_ledger
 from app.services.unit_of_work import atomic
-from tests.apportionment_support import (
-    RecordingPay, add_claim, add_members, add_paid_orders, balances, make_user, run_postings, seed_surplus, states,
-    reset_database, top_up,
-)
+from tests.support import (RecordingPay, add_claim, add_members, add_paid_orders, balances, make_user, reset_database,
+                           run_postings, seed_surplus, states, top_up)
 
 PLAN = "left_behind_children"
 

@@ -1,5 +1,5 @@
 """Edges of suspension, ending a membership and refunds: an incident while suspended, observation
-ending during a suspension, a payment settling after the membership ended, refund refusals and retries."""
+ending during a suspension, a payment settling after the membership ended; refund refusals and retries are in tests/api/test_refund_retries.py."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,14 +7,13 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from app.container import container_of
 from app.extensions import db
 from app.models import Membership
 from app.services import claims, memberships
 from app.services.clock import china_date
 from app.services.errors import InvalidRequest
 from app.services.unit_of_work import atomic
-from tests.claims_support import join_and_fund, make_protected, member
+from tests.support import join_and_fund, make_protected, login_as
 from tests.support import report_consented
 
 
@@ -44,7 +43,7 @@ def _user_id(membership_id):
 
 
 def test_incident_while_suspended_is_refused_after_resuming(client, clock, emulator):
-    headers = member(client, emulator, "o-suspended")
+    headers = login_as(client, emulator, "o-suspended")
     membership_id, _ = join_and_fund(client, headers, clock)
     make_protected(clock)
     _suspend(membership_id, clock.now())
@@ -65,7 +64,7 @@ def test_incident_while_suspended_is_refused_after_resuming(client, clock, emula
 
 
 def test_observation_ending_during_a_suspension_does_not_cover_it(client, clock, emulator):
-    headers = member(client, emulator, "o-suspended-observing")
+    headers = login_as(client, emulator, "o-suspended-observing")
     membership_id, _ = join_and_fund(client, headers, clock)
     clock.advance(days=170)
     _suspend(membership_id, clock.now())
@@ -92,7 +91,7 @@ def test_payment_settling_after_the_membership_ended_goes_back(client, clock, em
     from app.models.payments import PaymentOrder, PaymentRefund
     from app.services import payments
 
-    headers = member(client, emulator, f"o-late-{ended_state}")
+    headers = login_as(client, emulator, f"o-late-{ended_state}")
     membership_id, _ = join_and_fund(client, headers, clock)
     user_id = _user_id(membership_id)
     with atomic(db.session):
@@ -113,87 +112,3 @@ def test_payment_settling_after_the_membership_ended_goes_back(client, clock, em
                                  .where(PaymentRefund.order_id == order.id)).all()
     assert balance == 300 and [tuple(r) for r in refunds] == [(700, "pending")]
 
-
-class _RefundPay(_Pay):
-    """A WeChat Pay stub: refund() raises the queued errors in turn, then accepts."""
-
-    def __init__(self, *errors):
-        self.errors, self.asked = list(errors), []
-
-    def refund(self, out_refund_no, **kwargs):
-        self.asked.append(out_refund_no)
-        if self.errors:
-            raise self.errors.pop(0)
-        return {"refund_id": f"50{len(self.asked):030d}", "status": "SUCCESS"}
-
-    def query_refund(self, out_refund_no):
-        return {"status": "PROCESSING"}
-
-
-def _left_with_a_paid_order(client, clock, emulator, openid, pay):
-    """A member whose 300 fen came from one paid order leaves: one refund of 300 fen is asked of `pay`."""
-    from app.models.payments import PaymentOrder
-    from app.services import refunds
-
-    headers = member(client, emulator, openid)
-    membership_id, _ = join_and_fund(client, headers, clock)
-    user_id = _user_id(membership_id)
-    with atomic(db.session):
-        db.session.add(PaymentOrder(out_trade_no=f"TL{membership_id}", membership_id=membership_id,
-                                    payer_user_id=user_id, amount_fen=300, status="paid", transaction_id=f"43{membership_id}",
-                                    created_at=clock.now(), expires_at=clock.now(), paid_at=clock.now()))
-    result = refunds.leave(db.session, pay, user_id=user_id, membership_id=membership_id, now=clock.now())
-    assert len(result.refunds) == 1
-    return membership_id, result.refunds[0].id
-
-
-@pytest.mark.parametrize("code", ["NOT_ENOUGH", "FREQUENCY_LIMITED", "SYSTEM_ERROR"])
-def test_temporary_refund_refusals_stay_pending_and_reconcile_retries_the_same_number(client, clock, emulator, code):
-    from app.models.payments import PaymentRefund
-    from app.services.payments import ReconcileReport
-    from app.services.refunds import reconcile_refunds
-    from app.services.ports import PayRejected
-
-    pay = _RefundPay(PayRejected(400 if code != "SYSTEM_ERROR" else 500, code, "暂时不行"))
-    _, refund_id = _left_with_a_paid_order(client, clock, emulator, f"o-temp-{code}", pay)
-    refund = db.session.get(PaymentRefund, refund_id)
-    db.session.refresh(refund)
-    assert refund.status == "pending" and code in refund.last_error
-    reconcile_refunds(db.session, pay, clock.now(), ReconcileReport())
-    db.session.refresh(refund)
-    assert refund.status == "succeeded" and pay.asked == [refund.out_refund_no] * 2
-
-
-def test_a_failed_refund_is_retried_once_with_a_new_number(app, client, clock, emulator):
-    from app.models.payments import PaymentRefund
-    from app.services.audit import audit_ledger
-    from app.services.refunds import retry_failed_refund
-    from app.services.ports import PayRejected
-
-    pay = _RefundPay(PayRejected(400, "INVALID_REQUEST", "退款失败"))
-    membership_id, refund_id = _left_with_a_paid_order(client, clock, emulator, "o-failed-refund", pay)
-    failed = db.session.get(PaymentRefund, refund_id)
-    assert failed.status == "failed"
-    pending_fen = lambda: db.session.execute(sa.text(  # noqa: E731
-        "SELECT balance_fen FROM accounts WHERE code = 'system:refund_pending'")).scalar_one()
-    assert pending_fen() == 300  # stuck: the reason for retry-refund
-
-    container_of(app).override(pay=pay)
-    result = app.test_cli_runner().invoke(args=["payments", "retry-refund", str(refund_id), "--at",
-                                                clock.now().isoformat()])
-    assert result.exit_code == 0, result.output
-    retries = db.session.execute(sa.select(PaymentRefund).where(PaymentRefund.id != refund_id)).scalars().all()
-    assert len(retries) == 1
-    retry = retries[0]
-    assert (retry.order_id, retry.membership_id, retry.amount_fen) == (failed.order_id, membership_id, 300)
-    assert retry.out_refund_no != failed.out_refund_no and pay.asked[-1] == retry.out_refund_no
-    db.session.refresh(retry)
-    assert retry.status == "succeeded" and pending_fen() == 0
-    # Once per failed refund: again gives the same retry, and nothing new is asked of WeChat.
-    assert retry_failed_refund(db.session, refund_id, clock.now()).id == retry.id
-    again = app.test_cli_runner().invoke(args=["payments", "retry-refund", str(refund_id)])
-    assert again.exit_code == 0 and f"refund {retry.id}" in again.output
-    assert len(pay.asked) == 2 and db.session.execute(sa.select(sa.func.count()).select_from(PaymentRefund)).scalar_one() == 2
-    refused = app.test_cli_runner().invoke(args=["payments", "retry-refund", str(retry.id)])
-    assert refused.exit_code != 0 and "refund_not_failed" in refused.output
-    assert audit_ledger(db.session).ok

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from app.models import MembershipSecret, TransparencyRecord
 from app.services import merkle, transparency
 from app.services.errors import NotFound
-from tests.transparency_support import a_debit, executed_run, independent_root, tamper
+from tests.support import a_debit, executed_run, independent_root, tamper
 
 
 def _record(session, run_id):

@@ -13,10 +13,7 @@ from app.models import PaymentOrder, PaymentRefund, PayoutTransfer, User
 from app.services import bills, payments
 from app.services.clock import CHINA_TZ
 from app.services.unit_of_work import atomic
-from tests.apportionment_support import add_claim, add_members
-from tests.claims_support import make_operator
-from tests.payments_support import join, order_topup, phone_pays
-from tests.support import login
+from tests.support import add_claim, add_members, join, login, make_operator, order_topup, phone_pays
 from wechat.emulator.bills import fundflow_bill, trade_bill
 
 
@@ -153,12 +150,12 @@ def test_today_is_not_reconciled_and_the_scheduler_waits_for_ten(client, emulato
     assert bills.reconcile_due(session, services.pay, ten) is None  # done once
 
 
-def test_operators_see_the_days(app, client, emulator, clock, services, session, day):
-    from tests.claims_support import operator_login
+def test_operators_see_the_days(app, client, emulator, clock, services, session, day, runner):
+    from tests.support import operator_login
 
     _paid_topups(client, emulator, clock, services, session, [300])
     later = _next_morning(emulator, clock)
-    result = app.test_cli_runner().invoke(args=["bills", "reconcile", "--date", day.isoformat(), "--at", later.isoformat()])
+    result = runner.invoke(args=["bills", "reconcile", "--date", day.isoformat(), "--at", later.isoformat()])
     assert result.exit_code == 0 and "done, lines 1, matched 1" in result.output, result.output
     make_operator("aud-bill", "auditor", now=later)
     headers = operator_login(client, "aud-bill")

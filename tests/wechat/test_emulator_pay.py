@@ -2,7 +2,6 @@
 notification delivery (retries, duplicates) to a real local receiver."""
 
 import threading
-import time
 from base64 import b64decode
 
 import pytest
@@ -14,6 +13,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 from wechatpayv3.utils import build_authorization, load_private_key
 
+from tests.support import wait_until
 from wechat.emulator.server import EmulatorServer
 from wechat.emulator.state import EmulatorConfig
 from wechat.keys import generate_dev_keys, load_keys
@@ -78,15 +78,6 @@ def make_client(keys, emulator, notify_url) -> PayClient:
 @pytest.fixture
 def client(keys, emulator, receiver):
     return make_client(keys, emulator, receiver.url)
-
-
-def wait_until(predicate, timeout=2.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def phone_pays(emulator, client, out_trade_no="ORDER0001", **extra) -> requests.Response:
@@ -162,7 +153,7 @@ def test_responses_are_signed_with_the_platform_key(keys, emulator):
 
 def test_payment_notification_reaches_the_receiver_and_parses(emulator, client, receiver):
     assert phone_pays(emulator, client).status_code == 200
-    assert wait_until(lambda: len(receiver.received) == 1)
+    wait_until(lambda: len(receiver.received) == 1, 10, "the payment notification")
     headers, body = receiver.received[0]
     notification = client.parse_notification(headers, body)
     assert notification.event_type == "TRANSACTION.SUCCESS"
@@ -187,8 +178,8 @@ def test_paying_twice_is_refused(emulator, client):
 def test_failed_deliveries_are_retried_until_204(emulator, client, receiver):
     receiver.statuses = [500, 500, 204]
     phone_pays(emulator, client)
-    assert wait_until(lambda: len(receiver.received) == 3)
-    time.sleep(0.2)  # the next retry would come after 180s * TIME_SCALE = 0.18s
+    wait_until(lambda: len(receiver.received) == 3, 10, "three delivery attempts")
+    assert emulator.state.pay.idle(), "the delivery should end at the 204"
     assert len(receiver.received) == 3
     log = deliveries(emulator)
     assert [(entry["attempt"], entry["status"]) for entry in log] == [(1, 500), (2, 500), (3, 204)]
@@ -202,7 +193,7 @@ def test_unreachable_receiver_is_retried_and_logged(keys, receiver):
     with EmulatorServer(config) as emulator:
         client = make_client(keys, emulator, receiver.url)
         phone_pays(emulator, client)
-        assert wait_until(lambda: len(deliveries(emulator)) >= 3)
+        wait_until(lambda: len(deliveries(emulator)) >= 3, 10, "three attempts at the unreachable receiver")
         first = deliveries(emulator)[0]
         assert first["url"] == "http://127.0.0.1:9/gone" and first["status"] is None and first["error"]
     assert receiver.received == []  # config.notify_url overrides the order's notify_url
@@ -210,10 +201,10 @@ def test_unreachable_receiver_is_retried_and_logged(keys, receiver):
 
 def test_duplicates_arrive_together_even_after_success(emulator, client, receiver):
     phone_pays(emulator, client, duplicates=2)
-    assert wait_until(lambda: len(receiver.received) == 3)
+    wait_until(lambda: len(receiver.received) == 3, 10, "the notification and its two duplicates")
     ids = {client.parse_notification(headers, body).id for headers, body in receiver.received}
     assert len(ids) == 1
-    time.sleep(0.05)
+    assert emulator.state.pay.idle(), "the deliveries should end once answered"
     assert len(receiver.received) == 3
     assert sorted(entry["duplicate"] for entry in deliveries(emulator)) == [False, True, True]
 
@@ -224,7 +215,7 @@ def test_silent_payment_sends_no_notification(emulator, client, receiver):
                            timeout=2)
     assert answer.status_code == 200
     assert client.query_order("ORDER0001")["transaction_id"] == answer.json()["transaction_id"]
-    time.sleep(0.1)
+    assert emulator.state.pay.idle(timeout=0), "a silent payment starts no delivery"
     assert receiver.received == [] and deliveries(emulator) == []
 
 
@@ -238,9 +229,9 @@ def test_unknown_prepay_id_cannot_be_paid(emulator):
 
 def test_refund_success_is_notified(emulator, client, receiver):
     phone_pays(emulator, client)
-    assert wait_until(lambda: len(receiver.received) == 1)
+    wait_until(lambda: len(receiver.received) == 1, 10, "the payment notification")
     refund = client.refund("REFUND1", out_trade_no="ORDER0001", refund_fen=300, total_fen=1000)
-    assert wait_until(lambda: len(receiver.received) == 2)
+    wait_until(lambda: len(receiver.received) == 2, 10, "the refund notification")
     notification = client.parse_notification(*receiver.received[1])
     assert notification.event_type == "REFUND.SUCCESS"
     assert notification.resource["refund_id"] == refund["refund_id"]
@@ -253,7 +244,7 @@ def test_confirmed_transfer_is_notified(emulator, client, receiver):
     answer = requests.post(emulator.url + "_emulator/transfer/confirm",
                            json={"package_info": created["package_info"]}, timeout=2)
     assert answer.status_code == 200 and answer.json()["state"] == "SUCCESS"
-    assert wait_until(lambda: len(receiver.received) == 1)
+    wait_until(lambda: len(receiver.received) == 1, 10, "the transfer notification")
     notification = client.parse_notification(*receiver.received[0])
     assert notification.event_type == "MCHTRANSFER.BILL.FINISHED"
     assert notification.resource["out_bill_no"] == "CLAIM0001"

@@ -15,7 +15,8 @@ parties' clocks do.
 State is reached through wechat.emulator.state.current_state().pay (server.py creates it and
 calls PayState.close() on shutdown, which ends retry threads). Faults go through the server's
 generic mechanism (state.add_fault, applied before any blueprint runs); fail_next_transfers()
-is the shortcut for payout tests.
+and refuse_next_refunds() are the shortcuts for payout and refund tests, set_merchant_balance()
+makes refunds lack funds (NOT_ENOUGH), and idle() tells when no background delivery is pending.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ REFUND_SETTLE_SECONDS = 5  # scaled by notify_time_scale, like the notification 
 REFUND_WINDOW = timedelta(days=365)
 CHINA_TZ = timezone(timedelta(hours=8))
 TRANSFER_BILLS_PATH = "/v3/fund-app/mch-transfer/transfer-bills"
+REFUNDS_PATH = "/v3/refund/domestic/refunds"
+# HTTP status of the refund API's error codes (WeChat Pay v3 refund documentation).
+REFUND_ERROR_STATUS = {"SYSTEM_ERROR": 500, "FREQUENCY_LIMITED": 429, "NOT_ENOUGH": 403, "USER_ACCOUNT_ABNORMAL": 403,
+                       "NO_AUTH": 403, "INVALID_REQUEST": 400, "PARAM_ERROR": 400, "MCH_NOT_EXISTS": 400,
+                       "RESOURCE_NOT_EXISTS": 404, "SIGN_ERROR": 401}
 
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{6,32}$")
 OUT_REFUND_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
@@ -221,6 +227,9 @@ class PayState:
         self.refunds: dict[str, Refund] = {}
         self.transfers: dict[str, TransferBill] = {}
         self.deliveries: list[dict] = []  # notification delivery log
+        self.merchant_balance_fen: int | None = None  # None: refunds never lack funds
+        self._in_flight = 0  # background work: notification deliveries, refunds settling
+        self._idle = threading.Condition(self._lock)
 
     def now(self) -> float:
         return self._state.now()
@@ -234,6 +243,39 @@ class PayState:
         real-time delay, having taken effect: what a client timeout looks like."""
         fault = Fault(path=TRANSFER_BILLS_PATH.lstrip("/"), times=times, status=status, delay_seconds=delay_seconds)
         self._state.add_fault(fault)
+
+    def refuse_next_refunds(self, code: str, times: int = 1, status: int | None = None) -> None:
+        """The next `times` refund requests are answered with WeChat Pay's error `code` (at its
+        documented HTTP status unless `status` says otherwise) and take no effect."""
+        fault = Fault(path=REFUNDS_PATH.lstrip("/"), times=times, code=code,
+                      status=status or REFUND_ERROR_STATUS.get(code, 400))
+        self._state.add_fault(fault)
+
+    def set_merchant_balance(self, fen: int | None) -> None:
+        """The merchant's available balance that refunds draw on (None: unlimited); below a
+        refund's amount the refund is refused with 403 NOT_ENOUGH, as WeChat does."""
+        with self._lock:
+            self.merchant_balance_fen = fen
+
+    def idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no notification delivery or refund settlement is pending (True), so a test
+        can state that nothing more will arrive without sleeping."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def _background(self, target, *args) -> None:
+        with self._lock:
+            self._in_flight += 1
+
+        def run():
+            try:
+                target(*args)
+            finally:
+                with self._idle:
+                    self._in_flight -= 1
+                    self._idle.notify_all()
+
+        threading.Thread(target=run, daemon=True).start()
 
     # orders
 
@@ -330,6 +372,10 @@ class PayState:
             already = sum(r.amount for r in self.refunds.values() if r.order is order)
             if already + refund_fen > order.total:
                 raise ApiError(400, "NOT_ENOUGH", "可退金额不足")
+            if self.merchant_balance_fen is not None:
+                if self.merchant_balance_fen < refund_fen:
+                    raise ApiError(403, "NOT_ENOUGH", "基本账户余额不足，请充值后重新发起")
+                self.merchant_balance_fen -= refund_fen
             refund = Refund(
                 refund_id=_new_digits("50", 32), out_refund_no=out_refund_no, order=order, amount=refund_fen,
                 reason=str(body.get("reason") or ""), notify_url=_notify_url(body, required=False),
@@ -429,11 +475,11 @@ class PayState:
             "resource": encrypt_resource(self.keys.apiv3_key, resource, original_type),
         }
         target = self.config.notify_url or url
-        threading.Thread(target=self._deliver, args=(target, body, duplicates), daemon=True).start()
+        self._background(self._deliver, target, body, duplicates)
 
     def _deliver(self, url: str, body: dict, duplicates: int) -> None:
         for _ in range(duplicates):  # WeChat may send the same notification twice within a second
-            threading.Thread(target=self._post_notification, args=(url, body, 1, True), daemon=True).start()
+            self._background(self._post_notification, url, body, 1, True)
         waits = (0,) + NOTIFY_RETRY_SCHEDULE
         for attempt, wait in enumerate(waits, start=1):
             if self._stopped.wait(wait * self.config.notify_time_scale):
@@ -466,7 +512,7 @@ class PayState:
             if not self._stopped.wait(seconds):
                 action(*args)
 
-        threading.Thread(target=run, daemon=True).start()
+        self._background(run)
 
 
 # --- signing and encryption (shared with tests) -----------------------------------------------
@@ -572,7 +618,7 @@ def close_order(out_trade_no):
     return Response(status=204)
 
 
-@bp.post("/v3/refund/domestic/refunds")
+@bp.post(REFUNDS_PATH)
 def create_refund():
     return _json(_pay().create_refund(_json_body()).as_refund())
 

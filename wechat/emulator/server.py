@@ -62,6 +62,8 @@ def _inject_fault():
         return None
     if fault.delay_seconds:
         time.sleep(fault.delay_seconds)  # real time: this is how tests provoke client timeouts
+    if fault.code is not None:  # WeChat Pay v3's error shape (the pay blueprint still signs the answer)
+        return jsonify(code=fault.code, message="injected fault"), fault.status or 500
     if fault.status:
         return jsonify(errcode=-1, errmsg="injected HTTP failure"), fault.status
     if fault.errcode is not None:
@@ -85,6 +87,7 @@ def add_fault():
         times=int(body.get("times", 1)),
         errcode=body.get("errcode"),
         status=body.get("status"),
+        code=body.get("code"),
         delay_seconds=float(body.get("delay_seconds", 0)),
     )
     current_state().add_fault(fault)

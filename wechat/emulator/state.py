@@ -62,8 +62,9 @@ class Fault:
 
     path: str
     times: int = 1
-    errcode: int | None = None  # answer HTTP 200 with this WeChat errcode
+    errcode: int | None = None  # answer HTTP 200 with this WeChat errcode (mini-program APIs)
     status: int | None = None  # answer with this HTTP status
+    code: str | None = None  # answer {"code", "message"} like WeChat Pay v3 (status default 500)
     delay_seconds: float = 0.0  # wait this long (real time), then answer normally
 
 

@@ -37,7 +37,7 @@ test('object with a reason', async () => {
 })
 
 test('a reason is required; an API refusal is shown', async () => {
-  const { wx, comp } = await open({ 'POST /announcements/4/objections': fail(409, 'already_objected', '您已对这个案例提出过异议') })
+  const { wx, comp } = await open({ 'POST /announcements/4/objections': fail(409, 'objection_exists', '您已对这个案例提出过异议') })
   await tap(comp, '.object-button')
   expect(text(comp)).toContain('请写明异议的理由')
   expect(wx.requests.filter(r => r.key.endsWith('/objections'))).toEqual([])

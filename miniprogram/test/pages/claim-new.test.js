@@ -41,7 +41,7 @@ test('only members who can claim are offered; the claim is sent and opened', asy
 })
 
 test('three steps; missing fields are named next to them; an API refusal is shown', async () => {
-  const { wx, comp } = await open({ 'POST /claims': fail(400, 'in_observation', '观察期内发生的不在互助范围内') })
+  const { wx, comp } = await open({ 'POST /claims': fail(400, 'membership_in_observation', '观察期内发生的不在互助范围内') })
   expect(text(comp)).toContain('1为谁申请2发生了什么3确认提交')
   await tap(comp, '.next-button')
   expect(text(comp)).toContain('请选择为谁申请')

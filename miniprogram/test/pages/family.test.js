@@ -37,7 +37,7 @@ test('loading, empty, error', async () => {
 })
 
 test('an error that re-login cannot fix is shown', async () => {
-  const wx = fakeWx({ 'GET /memberships': fail(401, 'token_invalid', '登录凭证无效'), 'POST /auth/login': fail(400, 'wechat_code_invalid', '微信登录失败') })
+  const wx = fakeWx({ 'GET /memberships': fail(401, 'token_invalid', '登录凭证无效'), 'POST /auth/login': fail(400, 'wechat_login_failed', '微信登录失败') })
   const comp = mount(page)
   await comp.instance.onShow()
   expect(text(comp)).toContain('微信登录失败')

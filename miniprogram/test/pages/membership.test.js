@@ -37,7 +37,7 @@ test('loading, empty ledger, error', async () => {
 
 test('leaving asks first; a refusal (open claim) is toasted', async () => {
   const wx = fakeWx({ 'GET /memberships/1': ok(membership(1)), 'GET /memberships/1/ledger': ledgerPage([]),
-    'POST /memberships/1/leave': fail(409, 'open_claim', '有进行中的互助申请，暂不能退出') })
+    'POST /memberships/1/leave': fail(409, 'leave_refused', '有进行中的互助申请，暂不能退出') })
   const comp = mount(page)
   await comp.instance.onLoad({ id: '1' })
   await tap(comp, '.leave-button')

@@ -87,7 +87,7 @@ test('payment failure: the reason is shown', async () => {
 })
 
 test('the API refuses the order: its message is toasted and shown', async () => {
-  const { wx, comp } = await open({ 'POST /memberships/1/topups': fail(400, 'topup_too_large', '单次充值不能超过500元') })
+  const { wx, comp } = await open({ 'POST /memberships/1/topups': fail(400, 'amount_above_ceiling', '单次充值不能超过500元') })
   await tap(comp, '.pay-button')
   expect(toasts(wx)).toEqual(['单次充值不能超过500元'])
   expect(text(comp)).toContain('单次充值不能超过500元')

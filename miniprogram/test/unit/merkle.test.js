@@ -2,7 +2,7 @@ const path = require('path')
 const fs = require('fs')
 const merkle = require('../../miniprogram/utils/merkle')
 
-// The same file the Python side writes and checks (tests/merkle_vectors.py).
+// The same file the Python side writes and checks (tests/support/merkle_vectors.py).
 const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'tests', 'vectors', 'merkle.json'), 'utf8'))
 const { fromHex, toHex } = merkle
 const ascii = text => Uint8Array.from(text, c => c.charCodeAt(0))

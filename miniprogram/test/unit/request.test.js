@@ -61,7 +61,7 @@ test('launch: the inviter code from a share card or a poster scene is sent at lo
 })
 
 test('launch: a failed login is toasted, no inviter is sent when there is none', async () => {
-  const wx = fakeWx({ 'POST /auth/login': fail(400, 'wechat_code_invalid', '微信登录失败，请重试') })
+  const wx = fakeWx({ 'POST /auth/login': fail(400, 'wechat_login_failed', '微信登录失败，请重试') })
   await expect(launch.start({ query: {} })).resolves.toBe(false)
   expect(wx.requests[0].options.data).toEqual({ code: 'wx-code' })
   expect(toasts(wx)).toEqual(['微信登录失败，请重试'])

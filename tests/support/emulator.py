@@ -1,18 +1,16 @@
-"""Helpers for top-up, notification and refund tests: joining, paying through the emulator,
-building notifications exactly as WeChat signs and encrypts them, and serving the app on a real port."""
+"""The WeChat emulator from the test's side: the phone paying, notifications exactly as WeChat signs
+and encrypts them, the app on a real port for the emulator to call back, subscription consent on
+both sides, messages delivered, QR codes read back."""
 from __future__ import annotations
 
-import datetime as dt
 import threading
-import time
 import uuid
 from contextlib import contextmanager
 
-import pytest
 import requests
 from werkzeug.serving import make_server
 
-from tests.support import JOIN_CONSENT, login, make_id_number, no_answers, years_ago
+from app.services import subscriptions
 from wechat.emulator.pay import encrypt_resource, sign_notification
 
 NOTIFY_PATH = "/api/v1/payments/wechat/notify"
@@ -20,16 +18,7 @@ REFUND_NOTIFY_PATH = "/api/v1/payments/wechat/refund-notify"
 DISCARD_URL = "http://127.0.0.1:9"  # nothing listens: notifications there are lost, as if never sent
 
 
-@pytest.fixture
-def alice(client, emulator):
-    return login(client, emulator.url, "o-alice")
-
-
-@pytest.fixture
-def bob(client, emulator):
-    return login(client, emulator.url, "o-bob")
-
-
+# --- payments ----------------------------------------------------------------------------------
 def point_notifications_at(app, base_url: str) -> None:
     """Before the container builds its PayClient: where WeChat (the emulator) sends notifications."""
     app.config["WECHAT_PAY_NOTIFY_URL"] = base_url + NOTIFY_PATH
@@ -50,26 +39,6 @@ def live_server(app):
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
-
-
-def join_body(clock, plan="adult_789", age=30, relation="self", name="张三", extra_answers=None) -> dict:
-    today = (clock.now() + dt.timedelta(hours=8)).date()
-    return {"plan_code": plan, "relation": relation, "answers": {**no_answers(), **(extra_answers or {})},
-            "consent": JOIN_CONSENT,
-            "person": {"name": name, "id_number": make_id_number(years_ago(today, age))}}
-
-
-def join(client, headers, clock, **options) -> dict:
-    response = client.post("/api/v1/memberships", json=join_body(clock, **options), headers=headers)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def order_topup(client, headers, membership_id: int, amount_fen: int) -> dict:
-    response = client.post(f"/api/v1/memberships/{membership_id}/topups", json={"amount_fen": amount_fen},
-                           headers=headers)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
 
 
 def phone_pays(emulator, payment: dict, *, silent: bool = False, duplicates: int = 0) -> dict:
@@ -97,11 +66,49 @@ def signed(emulator, body: dict, timestamp: int | None = None) -> tuple[dict, by
     return sign_notification(emulator.state, body, timestamp)
 
 
-def wait_until(predicate, timeout: float = 10.0) -> bool:
-    """Waits for asynchronous deliveries (the emulator's threads), not for business time."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
+# --- mini-program --------------------------------------------------------------------------------
+def consent(session, services, emulator, user, key: str, count: int = 1) -> None:
+    """The user taps "allow" (WeChat's count) and the mini-program tells us (our count)."""
+    from wechat.emulator.state import MiniProgramUser
+
+    template = services.subscribe_templates[key]
+    with emulator.state.lock:
+        emulator.state.users.setdefault(user.openid, MiniProgramUser(user.openid, "a2V5a2V5a2V5a2V5a2V5aw=="))
+        emulator.state.subscribe_quota[(user.openid, template.id)] += count
+    for _ in range(count):
+        subscriptions.consent(session, services.subscribe_templates, user_id=user.id, accepted=[key],
+                              now=services.clock.now())
+
+
+def delivered(emulator, openid: str, key_template_id: str | None = None) -> list:
+    with emulator.state.lock:
+        return [m for m in emulator.state.sent_messages
+                if m.touser == openid and key_template_id in (None, m.template_id)]
+
+
+def decode_qr(png: bytes) -> list[str]:
+    """The texts of the QR codes in a PNG, read by zbar (libzbar0, installed by scripts/system_packages.sh)."""
+    import io
+
+    from PIL import Image
+
+    try:
+        from pyzbar.pyzbar import decode
+    except ImportError as exc:  # the Python package is there; the shared library is missing
+        from tests.support.environment import unreachable
+
+        unreachable("zbar (libzbar0)", exc)
+    image = Image.open(io.BytesIO(png)).convert("L")
+    return [symbol.data.decode() for symbol in decode(image)]
+
+
+class RecordingPay:
+    """The refund side of the pay gateway, in memory: accepts every refund and remembers it."""
+    mchid = "1900000109"
+
+    def __init__(self):
+        self.refunds: list[tuple[str, int]] = []
+
+    def refund(self, out_refund_no, *, out_trade_no, refund_fen, total_fen, reason):
+        self.refunds.append((out_trade_no, refund_fen))
+        return {"refund_id": f"WX{out_refund_no}", "status": "PROCESSING"}

@@ -8,7 +8,7 @@ import hmac
 import sqlalchemy as sa
 
 from app.services import apportionment
-from tests.apportionment_support import add_claim, add_members, make_user
+from tests.support.builders import add_claim, add_members, make_user
 
 
 def executed_run(session, now: dt.datetime, balances: list[int], *, plan: str = "adult_789", chunk_size: int = 2,

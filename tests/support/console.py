@@ -1,4 +1,4 @@
-"""Helpers for console tests over Flask's test client: forms with their CSRF token, sign-in, TOTP."""
+"""The operators' console over Flask's test client: forms with their CSRF token, sign-in, TOTP."""
 from __future__ import annotations
 
 import html
@@ -6,7 +6,7 @@ import re
 
 import pyotp
 
-from tests.claims_support import PASSWORD
+from tests.support.builders import PASSWORD
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*? value="([^"]+)"')
 _SECRET = re.compile(r'data-testid="totp-secret">([A-Z2-7 ]+)<')
