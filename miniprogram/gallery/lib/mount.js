@@ -114,8 +114,8 @@ function inlineBadgeTemplate(wxml) {
 
 // WeChat: on a component with a virtual host (TDesign's), the class written on its tag is not the host's (there
 // is none) but the external class named "class" (TDesign declares it and puts it on its root view), so
-// <t-button class="button-block"> gets the page's margin. j-component sets it on the missing host: here it
-// becomes the external class, as in WeChat.
+// <t-button class="button-block"> gets the page's margin. j-component sets it on the missing host only: here it
+// becomes the external class too, as in WeChat.
 function virtualHostClass() {
   const exparser = require('miniprogram-exparser')
   const proto = exparser.Component.prototype
@@ -126,8 +126,8 @@ function virtualHostClass() {
     configurable: true,
     get() { return hostClass.get.call(this) },
     set(value) {
+      hostClass.set.call(this, value) // still the node's class for selectors (act()'s taps find it by it)
       if (!this.$$ && this.hasExternalClass('class')) this.setExternalClass('class', value)
-      else hostClass.set.call(this, value)
     },
   })
 }
