@@ -285,6 +285,18 @@ step('consent: a rule change opened (the catalogue reloaded with a higher cap) r
     const publicView = await proposals.getProposal(open.id)
     expect(publicView.tally).toEqual(answered.tally)
     expect(describeProposal(publicView).tallyText).toMatch(/^同意 1 · 不同意 0 · 已答复 1\//)
+
+    // the live answers match the document the same server serves (the gallery's fixtures are checked against it)
+    const { checkAnswer } = require('../../gallery/lib/schema')
+    const doc = await (await fetch(`${stack.apiBase}/openapi.json`)).json()
+    const answers = {
+      [`GET /api/v1/plans/${code}/proposals`]: { items: [open] },
+      [`GET /api/v1/memberships/${state.membershipId}/proposals`]: { items: [mine] },
+      [`POST /api/v1/memberships/${state.membershipId}/proposals/${open.id}/answer`]: answered,
+      [`GET /api/v1/proposals/${open.id}`]: publicView,
+    }
+    expect(Object.keys(answers).reduce((all, key) => all.concat(checkAnswer(doc, key, { statusCode: 200, data: answers[key] })), []))
+      .toEqual([])
   })
 
 step('leave: the membership ends and what is left of the balance goes back', ['leave', 'getMembership'], async () => {
