@@ -6,8 +6,11 @@
 const { execFileSync } = require('child_process')
 const fs = require('fs')
 const path = require('path')
-const { exportDocument } = require('../test/openapi')
+const { exportDocument, operation, hasField, responseSchema } = require('../test/openapi')
+const endpoints = require('../miniprogram/api/endpoints')
 const { checkAnswer, findOperation, validate } = require('./lib/schema')
+const { endpointGap, splitFieldGaps } = require('./lib/gaps')
+const knownGaps = require('../test/known-gaps')
 const { loadScenes, SCENES, OUT, pageDir } = require('./render')
 
 const APP = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'miniprogram', 'app.json'), 'utf8'))
@@ -22,20 +25,33 @@ const pagesWithoutScenes = (pages, files) => pages.filter(route => !files.includ
 const blank = r => r.htmlLength === 0 || r.text === '' || r.visibleElements === 0 || r.colours <= 2
 const tooWide = r => r.scrollWidth > SCREEN_WIDTH
 
-// every answer of every scene, against the document: [problem, …]
-function answerProblems(doc, scene) {
+// every answer of every scene, against the document: { problems: [problem, …], skipped: [what, …] }; an answer
+// is skipped only for an operation or response field listed in test/known-gaps.js (not served by the API yet)
+function answerProblems(doc, scene, gaps = knownGaps) {
   const problems = []
+  const skipped = []
+  const gapped = key => {
+    const name = endpointGap(gaps, key)
+    if (name) skipped.push({ text: `${key}: not validated, ${name} is a known gap (${gaps.endpoints[name]})`, name, field: null })
+    return Boolean(name)
+  }
   Object.keys(scene.responses || {}).forEach(key => {
+    if (gapped(key)) return
     ;[].concat(scene.responses[key]).forEach(answer => {
       if (typeof answer === 'function') problems.push(`${key}: a function answer cannot be checked; give the data`)
-      else problems.push(...checkAnswer(doc, key, answer))
+      else {
+        const split = splitFieldGaps(gaps, key, checkAnswer(doc, key, answer))
+        problems.push(...split.problems)
+        skipped.push(...split.skipped)
+      }
     })
   })
   ;(scene.pending || []).forEach(key => {
     const [method, apiPath] = key.split(' ')
-    if (!findOperation(doc, method, apiPath)) problems.push(`${key}: no such operation in the OpenAPI document`)
+    if (!gapped(key) && !findOperation(doc, method, apiPath)) problems.push(`${key}: no such operation in the OpenAPI document`)
   })
-  return problems.map(p => `${scene.file} ${scene.name}: ${p}`)
+  const where = p => `${scene.file} ${scene.name}: ${p}`
+  return { problems: problems.map(where), skipped: skipped.map(s => Object.assign(s, { text: where(s.text) })) }
 }
 
 test('every page in app.json has a scene file, and every scene shows a page of app.json', () => {
@@ -73,8 +89,39 @@ describe.each(results.map(r => [r.png, r]))('%s', (png, r) => {
 describe('the answers the scenes give match the API', () => {
   const doc = exportDocument()
 
+  const checked = scenes.map(scene => answerProblems(doc, scene))
   test('every answer: the operation exists, its status is documented, its body matches the schema', () => {
-    expect(scenes.reduce((all, scene) => all.concat(answerProblems(doc, scene)), [])).toEqual([])
+    expect(checked.reduce((all, c) => all.concat(c.problems), [])).toEqual([])
+  })
+
+  // Answers of operations (or fields) the API does not serve yet: named here, one test each, not validated.
+  const skipped = checked.reduce((all, c) => all.concat(c.skipped), [])
+  if (skipped.length) {
+    test.each(skipped.map(s => [s.text, s]))('NOT VALIDATED, a known gap of test/known-gaps.js: %s', (text, { name, field }) => {
+      // still a gap: the operation (or the field of its answer) is not in the document
+      const op = operation(doc, endpoints[name].method, endpoints[name].path)
+      if (field === null) expect(op).toBeFalsy()
+      else expect(hasField(doc, responseSchema(doc, op), field)).toBe(false)
+    })
+  }
+
+  test('the mechanism: only operations and fields listed in known-gaps.js are skipped, everything else is reported', () => {
+    const gaps = { endpoints: { getWindDown: 'issue N' }, fields: { 'getMembership response invented_field': 'issue N' } }
+    const scene = { file: 'x.js', name: 'y', pending: ['GET /api/v1/plans/p/wind-down'], responses: {
+      'GET /api/v1/plans/p/wind-down': { statusCode: 200, data: {} },
+      'GET /api/v1/plans/p/invented': { statusCode: 200, data: {} },
+      'GET /api/v1/memberships/1': { statusCode: 200, data: { invented_field: 1, other_invented: 2 } },
+    } }
+    const { problems, skipped: left } = answerProblems(doc, scene, gaps)
+    expect(problems).toEqual(expect.arrayContaining([expect.stringContaining('/plans/p/invented: no such operation'),
+      expect.stringContaining('.other_invented: not in the schema')]))
+    expect(problems.join('\n')).not.toMatch(/wind-down|\.invented_field/)
+    expect(left.map(s => s.text)).toEqual([
+      expect.stringContaining('wind-down: not validated, getWindDown is a known gap (issue N)'),
+      expect.stringContaining('.invented_field: not in the schema (field getMembership response invented_field: issue N)'),
+      expect.stringContaining('wind-down: not validated, getWindDown is a known gap (issue N)'),
+    ])
+    expect(answerProblems(doc, scene, { endpoints: {}, fields: {} }).skipped).toEqual([])
   })
 
   test('the mechanism: a renamed field, a wrong type, an undocumented status and an unknown path are reported', () => {

@@ -39,7 +39,7 @@ const ledgerEntry = (transactionId, overrides = {}) => Object.assign({
 
 // GET /subscriptions: the keys and ids of config/subscribe_templates.toml
 const TEMPLATE_KEYS = ['case_announced', 'case_publicity', 'share_deducted', 'balance_low', 'observation_over',
-  'membership_status', 'topup_credited', 'claim_status', 'aid_paid']
+  'membership_status', 'topup_credited', 'claim_status', 'aid_paid', 'rule_change']
 const templates = (remaining = 0) => ({ items: TEMPLATE_KEYS.map(key => ({
   key, template_id: `yiqi-${key.replace(/_/g, '-')}-dev`, title: key, remaining })) })
 
@@ -136,15 +136,16 @@ const groupSummary = (overrides = {}) => Object.assign({ opengid: 'G-1', members
   plans: [{ plan_code: 'adult_789', plan_name: '成人互助计划', protected: 4 }, { plan_code: 'children', plan_name: '少儿互助计划', protected: 1 }],
 }, overrides)
 
-// issue 14's objects (/work/notes/contract-14.md)
+// issue 14's objects: proposals as app/api/proposals_schemas.py serves them; the wind-down per /work/notes/contract-14.md
 const proposal = (id, overrides = {}) => Object.assign({
   id, plan_code: 'adult_789', status: 'open', title: '每案分摊上限从3元调整为5元',
   summary_text: '大病治疗费用上涨，提高每案每人分摊上限，最高互助金不变。',
-  differences: [{ field: 'share_cap_fen', before_text: '每案每人最多分摊 ¥3.00', after_text: '每案每人最多分摊 ¥5.00',
+  differences: [{ field: 'share_cap_fen', label: '每案每人分摊上限', before_text: '每案每人最多分摊 ¥3.00', after_text: '每案每人最多分摊 ¥5.00',
     text: '每个案例你最多分摊的金额从 3 元变为 5 元' }],
   window_opens_at: '2026-04-01T02:00:00+00:00', window_closes_at: '2026-04-15T02:00:00+00:00',
   effective_on: '2026-05-01', notice_ends_on: '2026-04-30',
-  quorum: { agree_ratio_text: '同意者不少于答复者的三分之二', min_turnout_percent: 10, eligible_count: 1234 },
+  quorum: { agree_ratio_text: '同意者不少于答复者的三分之二', agree_numerator: 2, agree_denominator: 3, min_turnout_percent: 10,
+    eligible_count: 1234 },
   tally: { agree: 150, disagree: 50, answered: 200, eligible: 1234, turnout_percent: 16 },
   outcome_text: null,
 }, overrides)

@@ -4,7 +4,7 @@
 //                                    (its require('y.wxs') too), with WXS's getRegExp/getDate;
 //   <import src="…/icon.wxml"/> + <template is="icon" data="{{tClass: …, ...icon}}"/>
 //                                  → the <t-icon> the template stands for, inline.
-// Used by test/harness.js (not by the gallery); nothing here decides a test outcome.
+// Used by test/harness.js and by the gallery (gallery/lib/mount.js); nothing here decides a test outcome.
 const fs = require('fs')
 const path = require('path')
 const utils = require('miniprogram-simulate/src/utils')
@@ -46,12 +46,5 @@ utils.readFile = file => {
   const content = readFile(file)
   return typeof content === 'string' && file.endsWith('.wxml') ? rewrite(content, file) : content
 }
-
-// Styles play no part in what the tests check (what is shown, what is sent); compiling the library's
-// WXSS (less + postcss + csso, per component, per test file) was most of the suite's time. The gallery
-// renders with the styles (gallery/lib), not through this file.
-const wxss = require('miniprogram-simulate/src/wxss')
-const getContent = wxss.getContent
-wxss.getContent = file => (file.includes(`${path.sep}miniprogram_npm${path.sep}`) ? '' : getContent(file))
 
 module.exports = { rewrite, runWxs }

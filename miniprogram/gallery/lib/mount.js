@@ -112,6 +112,26 @@ function inlineBadgeTemplate(wxml) {
       + `show-zero="{{${props}.showZero || false}}" size="{{${props}.size || 'medium'}}"${tClass ? ` t-class="{{${tClass}}}"` : ''}/>`)
 }
 
+// WeChat: on a component with a virtual host (TDesign's), the class written on its tag is not the host's (there
+// is none) but the external class named "class" (TDesign declares it and puts it on its root view), so
+// <t-button class="button-block"> gets the page's margin. j-component sets it on the missing host only: here it
+// becomes the external class too, as in WeChat.
+function virtualHostClass() {
+  const exparser = require('miniprogram-exparser')
+  const proto = exparser.Component.prototype
+  let owner = proto
+  while (owner && !Object.getOwnPropertyDescriptor(owner, 'class')) owner = Object.getPrototypeOf(owner)
+  const hostClass = Object.getOwnPropertyDescriptor(owner, 'class')
+  Object.defineProperty(proto, 'class', {
+    configurable: true,
+    get() { return hostClass.get.call(this) },
+    set(value) {
+      hostClass.set.call(this, value) // still the node's class for selectors (act()'s taps find it by it)
+      if (!this.$$ && this.hasExternalClass('class')) this.setExternalClass('class', value)
+    },
+  })
+}
+
 function setup() {
   if (simulate) return simulate
   moduleHooks()
@@ -156,6 +176,7 @@ function setup() {
   wxss.insert = (list, id) => { pageCss.set(id, rpxToPx([].concat(list).join(''))) }
   simulate = require('miniprogram-simulate')
   simulate.compileWxss = wxss.compile
+  virtualHostClass()
   canvas.patchSelectorQuery()
   return simulate
 }

@@ -21,8 +21,9 @@ const ANNOUNCEMENT_FIELDS = [
   'id', 'plan_name', 'person', 'age_years', 'illness', 'hospital_city', 'approved_aid_fen', 'investigation_summary',
   'status', 'publicity_ends_at',
 ]
-// issue 14 (rule-change proposals, wind-down): /work/notes/contract-14.md
-const PROPOSAL_FIELDS = ['id', 'plan_code', 'status', 'title', 'summary_text', 'differences[].field', 'differences[].before_text',
+// issue 14: rule-change proposals as app/api/proposals_schemas.py serves them; wind-down per /work/notes/contract-14.md
+const PROPOSAL_FIELDS = ['id', 'plan_code', 'status', 'title', 'summary_text', 'differences[].field', 'differences[].label',
+  'differences[].before_text',
   'differences[].after_text', 'differences[].text', 'window_opens_at', 'window_closes_at', 'effective_on', 'notice_ends_on',
   'quorum.agree_ratio_text', 'quorum.min_turnout_percent', 'quorum.eligible_count', 'tally.agree', 'tally.disagree',
   'tally.answered', 'tally.eligible', 'tally.turnout_percent', 'outcome_text']

@@ -3,14 +3,17 @@
 // phone and notifies the live API), see the balance and the ledger, subscribe, invite, claims and
 // announcements; then a case (`flask demo case`) and an apportionment run (`flask apportion
 // prepare/publish/execute`) on the stack's own database, and the deduction as the member sees it;
-// verifying it on the phone (the Merkle proof), the month's report, and leaving.
+// verifying it on the phone (the Merkle proof), the month's report, a rule change put to the members
+// (`flask plans load` with a changed catalogue) that this member agrees to, and leaving.
 // Steps whose endpoints are known gaps (test/known-gaps.js) are listed as skipped by name.
+const fs = require('fs')
 const path = require('path')
 const { startStack } = require('./stack')
 const { makeWx } = require('./wx-shim')
 const gaps = require('../known-gaps')
 
 const MP = path.join(__dirname, '..', '..', 'miniprogram')
+const REPO = path.join(__dirname, '..', '..', '..')
 jest.setTimeout(60000)
 
 const needs = (...names) => {
@@ -250,6 +253,51 @@ step('the month\'s report (what the transparency page charts): the run, both cus
   expect(report.heldRows.find(r => r.key === 'member_balances_fen').fen).toBeGreaterThanOrEqual(state.balanceBefore - state.run.share_fen)
   expect(Array.isArray((await api.plans.listReports(state.run.plan_code)).items)).toBe(true)
 })
+
+step('consent: a rule change opened (the catalogue reloaded with a higher cap) reaches the member, who agrees and sees the tally',
+  ['listPlanProposals', 'getProposal', 'listMembershipProposals', 'answerProposal'], async () => {
+    const proposals = require(path.join(MP, 'api/proposals'))
+    const { describeProposal } = require(path.join(MP, 'utils/proposals'))
+    const code = state.run.plan_code
+    // the operator's step: the catalogue with adult_789's cap raised, loaded as `make run` loads it
+    const catalogue = path.join(stack.dir, 'plans-rule-change.toml')
+    const original = fs.readFileSync(path.join(REPO, 'config', 'plans.toml'), 'utf8')
+    const changed = original.replace(/(code = "adult_789"[\s\S]*?share_cap_fen = )300/, '$1500')
+    expect(changed).not.toBe(original)
+    fs.writeFileSync(catalogue, changed)
+    expect(await stack.flask('plans', 'load', '--file', catalogue)).toMatch(/proposals: 1/)
+
+    const [open] = (await proposals.listPlanProposals(code)).items
+    expect(open).toMatchObject({ plan_code: code, status: 'open', outcome_text: null })
+    expect(open.differences.map(d => d.field)).toEqual(['share_cap_fen'])
+    expect(open.tally).toMatchObject({ agree: 0, disagree: 0, answered: 0 })
+    const [mine] = (await proposals.listMembershipProposals(state.membershipId)).items
+    expect(mine).toMatchObject({ id: open.id, my_answer: null, can_answer: true, can_leave_with_full_refund: false })
+
+    const answered = await proposals.answerProposal(state.membershipId, open.id, 'agree')
+    expect(answered).toMatchObject({ proposal_id: open.id, membership_id: state.membershipId, answer: 'agree' })
+    expect(answered.tally).toMatchObject({ agree: 1, disagree: 0, answered: 1 })
+    await expect(proposals.answerProposal(state.membershipId, open.id, 'disagree', { silent: true }))
+      .rejects.toMatchObject({ status: 409, code: 'already_answered' })
+
+    const seen = describeProposal((await proposals.listMembershipProposals(state.membershipId)).items[0])
+    expect(seen).toMatchObject({ my_answer: 'agree', can_answer: false, myAnswerText: '你已同意', agreePercent: 100 })
+    const publicView = await proposals.getProposal(open.id)
+    expect(publicView.tally).toEqual(answered.tally)
+    expect(describeProposal(publicView).tallyText).toMatch(/^同意 1 · 不同意 0 · 已答复 1\//)
+
+    // the live answers match the document the same server serves (the gallery's fixtures are checked against it)
+    const { checkAnswer } = require('../../gallery/lib/schema')
+    const doc = await (await fetch(`${stack.apiBase}/openapi.json`)).json()
+    const answers = {
+      [`GET /api/v1/plans/${code}/proposals`]: { items: [open] },
+      [`GET /api/v1/memberships/${state.membershipId}/proposals`]: { items: [mine] },
+      [`POST /api/v1/memberships/${state.membershipId}/proposals/${open.id}/answer`]: answered,
+      [`GET /api/v1/proposals/${open.id}`]: publicView,
+    }
+    expect(Object.keys(answers).reduce((all, key) => all.concat(checkAnswer(doc, key, { statusCode: 200, data: answers[key] })), []))
+      .toEqual([])
+  })
 
 step('leave: the membership ends and what is left of the balance goes back', ['leave', 'getMembership'], async () => {
   const before = await api.memberships.getMembership(state.membershipId)
