@@ -30,6 +30,7 @@ BLUEPRINT_MODULES = [
     "app.api.transparency",
     "app.api.reports",
     "app.api.reconciliation",
+    "app.api.wind_down",
 ]
 
 

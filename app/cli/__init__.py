@@ -115,6 +115,7 @@ CLI_MODULES: list[str] = [
     "app.cli.apportion",
     "app.cli.privacy",
     "app.cli.transparency",
+    "app.cli.wind_down",
 ]
 
 

@@ -93,6 +93,12 @@ def _freeze_reports(app: Flask, now: dt.datetime):
     return freeze_closed_months(db.session, now)
 
 
+def _wind_down(app: Flask, now: dt.datetime):
+    from app.jobs.wind_down import advance
+
+    return advance(app, now)
+
+
 def _reconcile_bills(app: Flask, now: dt.datetime):
     from app.services.bills import reconcile_due
 
@@ -111,6 +117,7 @@ TASKS: list[PeriodicTask] = [
     PeriodicTask("reports.freeze", dt.timedelta(hours=1), _freeze_reports),
     PeriodicTask("bills.reconcile", dt.timedelta(hours=1), _reconcile_bills),  # yesterday, after 10:00 China time
     PeriodicTask("plans.refresh_stats", dt.timedelta(minutes=1), _refresh_plan_stats),
+    PeriodicTask("wind_down.advance", dt.timedelta(minutes=5), _wind_down),
 ]
 
 

@@ -16,6 +16,7 @@ from .privacy import (CONSENT_SCOPES, CORRECTION_STATUSES, AuditChainHead, Audit
 from .reconciliation import MISMATCH_CATEGORIES, BillLine, BillMismatch, BillReconciliation
 from .transparency import RECORD_KINDS, FinancialReport, MembershipSecret, TransparencyRecord
 from .users import User
+from .wind_down import BalanceReturn, BalanceReturnRefund, PlanWindDown, ReturnTransfer
 
 __all__ = [
     "OBJECTION_STATUSES", "OPERATOR_ROLES", "TRANSFER_STATUSES", "ClaimDocument", "ClaimObjection",
@@ -31,4 +32,5 @@ __all__ = [
     "PiiKey", "PiiRotation",
     "MISMATCH_CATEGORIES", "BillLine", "BillMismatch", "BillReconciliation",
     "RECORD_KINDS", "FinancialReport", "MembershipSecret", "TransparencyRecord",
+    "BalanceReturn", "BalanceReturnRefund", "PlanWindDown", "ReturnTransfer",
 ]

@@ -263,7 +263,10 @@ def handle_notification(session: Session, pay: PayGateway, headers: Mapping[str,
         # Aid payouts (merchant transfers) report to the same notify URL.
         from .payouts import handle_notification as apply_transfer_notification
 
-        transfer = apply_transfer_notification(session, notification.resource, now)
+        from .balance_returns import handle_transfer_notification as apply_return_notification
+
+        transfer = (apply_transfer_notification(session, notification.resource, now)
+                    or apply_return_notification(session, notification.resource, now))  # a balance return's
         if transfer is None:
             raise NotFound("没有这笔转账", code="transfer_not_found")
         return NotificationOutcome(notification.event_type, True)
