@@ -19,7 +19,7 @@ from typing import Callable, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import BalanceReturn, Membership, ReturnTransfer, User
+from app.models import BalanceReturn, ReturnTransfer, User
 from app.models.payments import PaymentRefund
 from app.models.wind_down import BalanceReturnRefund
 
@@ -323,5 +323,14 @@ STATUS_TEXT = {
 }
 
 
-def membership_payer(session: Session, membership_id: int) -> int:
-    return session.execute(select(Membership.user_id).where(Membership.id == membership_id)).scalar_one()
+
+def sync_for_membership(session: Session, pay: ReturnGateway, membership_id: int, now: dt.datetime) -> bool:
+    """Ask WeChat about the membership's live return transfers (the payer just confirmed one). False: none."""
+    ids = session.execute(select(ReturnTransfer.id).where(ReturnTransfer.membership_id == membership_id,
+                                                         ReturnTransfer.status.in_(LIVE))).scalars().all()
+    found = session.execute(select(BalanceReturn.id).where(BalanceReturn.membership_id == membership_id)
+                            ).first() is not None
+    session.rollback()
+    for transfer_id in ids:
+        sync_transfer(session, pay, transfer_id, now)
+    return found
