@@ -188,12 +188,12 @@ WITH held AS (
   SELECT m.id, a.balance_fen AS bal FROM memberships m JOIN accounts a ON a.membership_id = m.id
    WHERE m.plan_id = :plan AND (m.state IN :active OR a.balance_fen > 0)
      AND NOT EXISTS (SELECT 1 FROM balance_returns r WHERE r.membership_id = m.id AND r.reason = 'wind_down')),
-total AS (SELECT COALESCE(SUM(bal), 0) AS t FROM held),
+total AS (SELECT CAST(COALESCE(SUM(bal), 0) AS BIGINT) AS t FROM held),  -- PostgreSQL: SUM(bigint) is numeric
 floor_share AS (
-  SELECT h.id, CASE WHEN t.t > 0 THEN (:surplus * h.bal) / t.t ELSE 0 END AS base, :surplus * h.bal AS num, t.t
+  SELECT h.id, CASE WHEN t.t > 0 THEN (CAST(:surplus AS BIGINT) * h.bal) / t.t ELSE 0 END AS base, CAST(:surplus AS BIGINT) * h.bal AS num, t.t
     FROM held h CROSS JOIN total t),
 ranked AS (SELECT id, base, ROW_NUMBER() OVER (ORDER BY num - base * t DESC, id) AS rn FROM floor_share),
-leftover AS (SELECT CASE WHEN (SELECT t FROM total) > 0 THEN :surplus - COALESCE(SUM(base), 0) ELSE 0 END AS lo
+leftover AS (SELECT CASE WHEN (SELECT t FROM total) > 0 THEN CAST(:surplus AS BIGINT) - CAST(COALESCE(SUM(base), 0) AS BIGINT) ELSE 0 END AS lo
                FROM floor_share)
 INSERT INTO balance_returns (membership_id, plan_id, reason, status, surplus_fen, amount_fen, by_refund_fen,
                              by_transfer_fen, returned_fen, created_at, updated_at)

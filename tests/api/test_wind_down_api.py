@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.services import apportionment
 from app.services.clock import china_date
+from tests.apportionment_support import seed_surplus
 from tests.claims_support import claim_body, make_staff, member, operator_login
 from tests.payments_support import (DISCARD_URL, NOTIFY_PATH, join, join_body, notification_body, order_topup,  # noqa: F401
                                     phone_pays, point_notifications_at, signed, transaction_of, wait_until)
@@ -109,7 +110,9 @@ def test_a_plan_winds_down_and_every_fen_goes_back(client, app, clock, emulator)
     assert requests.post(emulator.url + "_emulator/transfer/confirm", json={"package_info": package},
                          timeout=5).status_code == 200
     assert client.post(f"/api/v1/claims/{claim_id}/payout/confirmed", headers=alice).get_json()["status"] == "paid"
+    seed_surplus(db.session, "adult_789", 101, now)  # earlier runs' over-collection, shared pro rata
     surplus = scalar("SELECT balance_fen FROM accounts WHERE code = 'plan:adult_789:plan_surplus'")
+    assert surplus >= 101
     held = {name: client.get(f"/api/v1/memberships/{m}", headers=h).get_json()["balance_fen"]
             for (name, m), h in zip(ms.items(), (alice, bob, carol))}
 
@@ -121,6 +124,8 @@ def test_a_plan_winds_down_and_every_fen_goes_back(client, app, clock, emulator)
     returns = {name: v["balance_return"] for name, v in views.items()}
     assert {r["reason"] for r in returns.values()} == {"wind_down"}
     assert sum(r["surplus_fen"] for r in returns.values()) == surplus
+    total_held = sum(held.values())
+    assert all(abs(r["surplus_fen"] - surplus * held[name] / total_held) < 1 for name, r in returns.items())
     assert all(r["amount_fen"] == held[name] + r["surplus_fen"] for name, r in returns.items())
     assert returns["bob"]["by_refund_fen"] == 500  # his recent payment, refunded; the older money transferred
     assert returns["bob"]["by_transfer_fen"] == returns["bob"]["amount_fen"] - 500
