@@ -16,6 +16,7 @@ def init_console(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     csrf.init_app(app)
     from . import views  # noqa: F401  (routes)
+    from . import wind_down  # noqa: F401  (routes: a plan's wind-down)
     from .blueprint import bp
 
     app.register_blueprint(bp)
