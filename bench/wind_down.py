@@ -106,6 +106,9 @@ def main() -> None:
     from wechat.emulator.server import EmulatorServer
     from wechat.keys import generate_dev_keys
 
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no log line per emulator request
     redis.Redis.from_url(args.redis).flushdb()
     keys_dir = tempfile.mkdtemp(prefix="wd-bench-keys-")
     generate_dev_keys(keys_dir)
