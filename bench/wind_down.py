@@ -94,7 +94,6 @@ def main() -> None:
     import redis
     import sqlalchemy as sa
     from flask_migrate import upgrade
-    from sqlalchemy.orm import Session
 
     from app.extensions import db
     from app.models import PlanWindDown
