@@ -49,7 +49,7 @@ class BalanceReturn(Base):
     __table_args__ = (
         UniqueConstraint("membership_id", "reason", name="uq_balance_returns_membership_id_reason"),
         CheckConstraint("status IN ('pending','returning','done','failed')", name="status_valid"),
-        Index("ix_balance_returns_plan_id_status", "plan_id", "status"),
+        Index("ix_balance_returns_plan_id_status_id", "plan_id", "status", "id"),  # dispatch's keyset
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -285,13 +285,15 @@ def _write_chunk(session: Session, return_ids: list[int], now: dt.datetime) -> l
         pending_account = ledger.account_id(session, "system:refund_pending")
         surplus_account = ledger.account_id(session, ledger.plan_account_code(code, "plan_surplus"))
         orders: dict[int, list[tuple[int, int]]] = {}
+        members = [r.membership_id for r in rows]
         refunded = (select(PaymentRefund.order_id, func.sum(PaymentRefund.amount_fen).label("fen"))
-                    .where(PaymentRefund.status != "failed").group_by(PaymentRefund.order_id).subquery())
+                    .where(PaymentRefund.status != "failed", PaymentRefund.membership_id.in_(members))
+                    .group_by(PaymentRefund.order_id).subquery())  # the chunk's refunds only (indexed)
         for membership_id, order_id, fen in session.execute(
                 select(PaymentOrder.membership_id, PaymentOrder.id,
                        PaymentOrder.amount_fen - func.coalesce(refunded.c.fen, 0))
                 .outerjoin(refunded, refunded.c.order_id == PaymentOrder.id)
-                .where(PaymentOrder.membership_id.in_([r.membership_id for r in rows]), PaymentOrder.status == "paid",
+                .where(PaymentOrder.membership_id.in_(members), PaymentOrder.status == "paid",
                        PaymentOrder.paid_at > now - refund_orders.REFUND_WINDOW)
                 .order_by(PaymentOrder.membership_id, PaymentOrder.paid_at.desc(), PaymentOrder.id.desc())).all():
             if fen > 0:
@@ -329,12 +331,13 @@ def _write_chunk(session: Session, return_ids: list[int], now: dt.datetime) -> l
             ids = dict((key, tid) for tid, key in session.execute(
                 insert(LedgerTransaction).returning(LedgerTransaction.id, LedgerTransaction.idempotency_key),
                 txns).all())
-            # Multi-row INSERTs holding whole transactions: PostgreSQL checks each one's zero sum per statement.
+            # PostgreSQL checks each transaction's zero sum per statement: every execute holds whole
+            # transactions and at most 750 rows, one statement (insertmanyvalues pages hold 1,000).
             keys = list(legs_of)
             for start in range(0, len(keys), 250):
-                session.execute(insert(Posting).values([
+                session.execute(insert(Posting), [
                     {"transaction_id": ids[key], "account_id": leg.account_id, "amount_fen": leg.amount_fen}
-                    for key in keys[start:start + 250] for leg in legs_of[key]]))
+                    for key in keys[start:start + 250] for leg in legs_of[key]])
             deltas: dict[int, int] = {}
             for legs in legs_of.values():
                 for leg in legs:

@@ -62,7 +62,7 @@ def upgrade():
     sa.UniqueConstraint('membership_id', 'reason', name='uq_balance_returns_membership_id_reason')
     )
     with op.batch_alter_table('balance_returns', schema=None) as batch_op:
-        batch_op.create_index('ix_balance_returns_plan_id_status', ['plan_id', 'status'], unique=False)
+        batch_op.create_index('ix_balance_returns_plan_id_status_id', ['plan_id', 'status', 'id'], unique=False)
 
     op.create_table('return_transfers',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -116,7 +116,7 @@ def downgrade():
 
     op.drop_table('return_transfers')
     with op.batch_alter_table('balance_returns', schema=None) as batch_op:
-        batch_op.drop_index('ix_balance_returns_plan_id_status')
+        batch_op.drop_index('ix_balance_returns_plan_id_status_id')
 
     op.drop_table('balance_returns')
     op.drop_table('plan_wind_downs')
