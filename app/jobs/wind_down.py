@@ -64,8 +64,11 @@ _worker_app: Flask | None = None
 
 def process_chunk_job(ids: list[int]) -> dict:
     global _worker_app
-    if has_app_context():
-        return run_chunk(current_app._get_current_object(), ids)
+    if has_app_context():  # `flask wind-down work`: one app context for every job
+        try:
+            return run_chunk(current_app._get_current_object(), ids)
+        finally:
+            db.session.remove()  # nothing carried from one chunk to the next (all committed)
     if _worker_app is None:
         from app import create_app
 
