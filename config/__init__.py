@@ -119,6 +119,11 @@ class BaseConfig:
     # handed to a second worker while the first may still be sending it.
     NOTIFICATION_LEASE_SECONDS = 2_800
     NOTIFICATION_MAX_ATTEMPTS = 6
+    # A plan's wind-down (docs/wind-down.md): balance returns per RQ job, and the WeChat Pay calls
+    # (refunds + transfers) per second across every worker, kept under the merchant's rate limits.
+    WIND_DOWN_CHUNK_SIZE = 500
+    WIND_DOWN_CALLS_PER_SECOND = 100
+    WIND_DOWN_LEASE_SECONDS = 2_800  # a chunk not finished in this long is handed out again (killed worker)
     # Rate limits (Flask-Limiter syntax, moving windows; app/api/rate_limits.py). Logins by client
     # address, the others by member. Redis storage when REDIS_URL is set, memory otherwise.
     RATELIMIT_MEMBER_LOGIN = "30/minute;300/hour"

@@ -31,6 +31,7 @@ BLUEPRINT_MODULES = [
     "app.api.reports",
     "app.api.reconciliation",
     "app.api.proposals",
+    "app.api.wind_down",
 ]
 
 

@@ -29,7 +29,7 @@ def claim_out(claim) -> dict:
 @blp.alt_response(403, schema=ErrorEnvelope, description="a consent is missing or under an older policy version")
 @blp.alt_response(409, schema=ErrorEnvelope, description="the membership already has an open claim")
 @blp.doc(security=BEARER)
-@errors("privacy_policy_consent_required", "medical_documents_consent_required", "date_in_future", "diagnosis_before_incident", "incident_before_observation_end", "incident_not_covered",
+@errors("plan_closing", "privacy_policy_consent_required", "medical_documents_consent_required", "date_in_future", "diagnosis_before_incident", "incident_before_observation_end", "incident_not_covered",
         "incident_while_suspended", "membership_in_observation", "membership_not_found",
         "membership_not_protected", "open_claim_exists", "reported_too_late")
 def report(body):

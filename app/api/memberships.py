@@ -4,6 +4,7 @@ from flask import g
 from flask_smorest import Blueprint
 
 from app.extensions import db
+from app.services import balance_returns
 from app.services import memberships as membership_service
 from app.services.clock import china_date
 from app.services.idcard import age_on
@@ -46,6 +47,7 @@ def membership_out(view: membership_service.MembershipView, now) -> dict:
         "grace_ends_at": m.grace_ends_at,
         "ended_at": m.ended_at,
         "sponsor_token": m.sponsor_token,
+        "balance_return": balance_returns.view_for(db.session, m.id),
     }
 
 
@@ -57,7 +59,7 @@ def membership_out(view: membership_service.MembershipView, now) -> dict:
 @blp.alt_response(403, schema=ErrorEnvelope, description="a consent is missing or under an older policy version")
 @blp.alt_response(409, schema=ErrorEnvelope, description="this person is already a member of the plan")
 @blp.doc(security=BEARER)
-@errors("already_member", "not_eligible", "person_name_invalid", "relation_invalid", "plan_not_found",
+@errors("plan_closing", "already_member", "not_eligible", "person_name_invalid", "relation_invalid", "plan_not_found",
         "declaration_incomplete", "health_declaration_refused", "unknown_declaration_question", "id_number_format",
         "id_number_checksum", "id_number_birth_date", "id_number_region", "privacy_policy_consent_required",
         "sensitive_data_consent_required")

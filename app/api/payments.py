@@ -129,12 +129,14 @@ blp.add_url_rule("/payments/wechat/refund-notify", "wechat_refund_notify", wecha
 @member_required
 @blp.response(200, LeaveOut)
 @blp.alt_response(404, schema=ErrorEnvelope)
-@blp.alt_response(409, schema=ErrorEnvelope, description="an open claim blocks leaving, or part of the balance cannot be refunded")
+@blp.alt_response(409, schema=ErrorEnvelope, description="an open claim blocks leaving")
 @blp.doc(security=BEARER)
-@errors("membership_not_found", "membership_ended", "refund_not_possible", "leave_refused")
+@errors("membership_not_found", "membership_ended", "leave_refused")
 def leave(membership_id):
     """Leave the plan: the balance is refunded to the original payments, newest first, less the share of an open
-    apportionment run you were counted in (withheld for it; `message` says so). Safe to retry."""
+    apportionment run you were counted in (withheld for it; `message` says so); money paid more than a year ago
+    (WeChat refunds only within a year) goes by merchant transfer to the payer's WeChat balance (the membership's
+    `balance_return` shows it, with the package_info to confirm receipt). Safe to retry."""
     container = services()
     now = container.clock.now()
     result = refund_service.leave(db.session, container.pay, user_id=g.user_id, membership_id=membership_id, now=now)

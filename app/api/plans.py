@@ -6,7 +6,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from app.extensions import db
-from app.services import plan_stats
+from app.services import plan_stats, wind_down
 from app.services import plans as plan_service
 
 from .error_docs import errors
@@ -73,7 +73,15 @@ def plan_out(plan, version, figures: dict) -> dict:
         "balances_held_fen": figures["balances_held_fen"],
         "aid_paid_fen": figures["aid_paid_fen"],
         "estimated_annual_fen": figures["estimated_annual_fen"],
+        **wind_down_fields(plan),
     }
+
+
+def wind_down_fields(plan) -> dict:
+    """status open|closing|closed and the wind-down (null while the plan is open)."""
+    view = wind_down.public_view(db.session, plan.code)
+    return {"status": "open" if view is None else ("closed" if view["status"] == "closed" else "closing"),
+            "wind_down": view}
 
 
 @blp.route("", methods=["GET"])

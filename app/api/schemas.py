@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from .wind_down_schemas import BalanceReturnOut, WindDownOut
+
 
 # Ids are BIGINT: anything larger cannot name a row and must be a 4xx, not a database overflow.
 MAX_ID = 2**63 - 1
@@ -97,6 +99,8 @@ class PlanOut(Schema):
     aid_paid_fen = fields.Integer(required=True, metadata={"description": "aid transferred to claimants so far"})
     estimated_annual_fen = fields.Integer(allow_none=True, metadata={
         "description": "mean share of the runs executed in the last year × runs a year; null before the first run"})
+    status = fields.String(required=True, validate=validate.OneOf(["open", "closing", "closed"]))
+    wind_down = fields.Nested(WindDownOut, allow_none=True, required=True)
 
 
 class PlanList(Schema):
@@ -151,6 +155,7 @@ class MembershipOut(Schema):
     grace_ends_at = fields.DateTime(allow_none=True)
     ended_at = fields.DateTime(allow_none=True)
     sponsor_token = fields.String(required=True, metadata={"description": "share it so others can top up"})
+    balance_return = fields.Nested(BalanceReturnOut, allow_none=True, required=True)
 
 
 class MembershipList(Schema):

@@ -125,6 +125,7 @@ CLI_MODULES: list[str] = [
     "app.cli.privacy",
     "app.cli.transparency",
     "app.cli.proposals",
+    "app.cli.wind_down",
 ]
 
 

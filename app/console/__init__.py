@@ -17,6 +17,7 @@ def init_console(app: Flask) -> None:
     csrf.init_app(app)
     from . import views  # noqa: F401  (routes)
     from . import proposals  # noqa: F401  (routes: rule-change proposals)
+    from . import wind_down  # noqa: F401  (routes: a plan's wind-down)
     from .blueprint import bp
 
     app.register_blueprint(bp)

@@ -98,6 +98,10 @@ def _advance_proposals(app: Flask, now: dt.datetime):
     from app.services.rule_changes import advance
 
     return advance(db.session, now)
+def _wind_down(app: Flask, now: dt.datetime):
+    from app.jobs.wind_down import advance
+
+    return advance(app, now)
 
 
 def _reconcile_bills(app: Flask, now: dt.datetime):
@@ -122,6 +126,7 @@ TASKS: list[PeriodicTask] = [
     PeriodicTask("bills.reconcile", dt.timedelta(hours=1), _reconcile_bills),  # yesterday, after 10:00 China time
     PeriodicTask("plans.refresh_stats", dt.timedelta(minutes=1), _refresh_plan_stats),
     PeriodicTask("proposals.close", dt.timedelta(minutes=10), _advance_proposals),  # windows end, effective dates
+    PeriodicTask("wind_down.advance", dt.timedelta(minutes=5), _wind_down),
 ]
 
 

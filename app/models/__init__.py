@@ -22,6 +22,7 @@ from .reconciliation import (MISMATCH_CATEGORIES, RESOLUTION_OUTCOMES, BillLine,
 from .rule_changes import ANSWERS, PROPOSAL_STATUSES, RuleChangeAnswer, RuleChangeProposal
 from .transparency import RECORD_KINDS, FinancialReport, MembershipSecret, TransparencyRecord
 from .users import User
+from .wind_down import BalanceReturn, BalanceReturnRefund, PlanWindDown, ReturnTransfer
 
 __all__ = [
     "OBJECTION_STATUSES", "OPERATOR_ROLES", "TRANSFER_STATUSES", "ClaimDocument", "ClaimObjection",
@@ -41,4 +42,5 @@ __all__ = [
     "BillReconciliation",
     "RECORD_KINDS", "FinancialReport", "MembershipSecret", "TransparencyRecord",
     "ANSWERS", "PROPOSAL_STATUSES", "RuleChangeAnswer", "RuleChangeProposal",
+    "BalanceReturn", "BalanceReturnRefund", "PlanWindDown", "ReturnTransfer",
 ]

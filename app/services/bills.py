@@ -163,7 +163,10 @@ def _mismatch_sql(kind: str, table: str, reference: str, done: str, done_at: str
 _MISMATCHES = [
     _mismatch_sql("payment", "orders", "out_trade_no", "paid", "paid_at"),
     _mismatch_sql("refund", "refunds", "out_refund_no", "succeeded", "completed_at"),
-    _mismatch_sql("transfer", "payout_transfers", "out_bill_no", "succeeded", "paid_at"),
+    # Aid payouts and balance returns (a closing plan's, an old balance's) are both merchant transfers.
+    _mismatch_sql("transfer", "(SELECT out_bill_no, amount_fen, status, paid_at FROM payout_transfers UNION ALL "
+                              "SELECT out_bill_no, amount_fen, status, paid_at FROM return_transfers)",
+                  "out_bill_no", "succeeded", "paid_at"),
 ]
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.models import LEAVABLE_STATES, Account, Membership
 from app.models.payments import PaymentOrder, PaymentRefund
 
-from . import apportionment, events, ledger, memberships, refund_orders
+from . import apportionment, balance_returns, events, ledger, memberships, refund_orders
 from .errors import Conflict, InvalidRequest, NotFound
 from .money import fen_to_yuan_text
 from .ports import PayFailure, PayGateway, PayRejected
@@ -74,20 +74,21 @@ def leave(session: Session, pay: PayGateway, *, user_id: int, membership_id: int
             # Locked so no credit or deduction slips between reading the balance and moving it.
             balance = session.execute(select(Account.balance_fen).where(Account.membership_id == membership_id)
                                       .with_for_update()).scalar_one()
-            # Checked on the whole balance first: a refusal must not leave a share withheld.
-            refund_orders.refundable_allocation(session, membership_id, balance, now)
             withheld = apportionment.withhold_share(session, run, membership, balance, now, user_id=user_id)
             run_id = run.id if withheld else None
             moved = balance - withheld
-            refund_orders.refund_to_payments(session, membership_id=membership_id, amount_fen=moved,
-                                             key=f"leave:{membership_id}", now=now, user_id=user_id)
+            # Money paid over a year ago goes back by merchant transfer (issue 14), never refused.
+            balance_returns.return_balance(session, membership_id=membership_id, plan_id=membership.plan_id,
+                                           payer_user_id=membership.user_id, reason="leave", balance_fen=moved,
+                                           surplus_fen=0, surplus_account_id=None, key=f"leave:{membership_id}",
+                                           now=now, initiated_by=user_id)
             session.execute(update(Membership).where(Membership.id == membership_id)
                             .values(state="left", ended_at=now, state_changed_at=now)
                             .execution_options(synchronize_session=False))
             events.record(session, "membership.left", now=now, user_id=user_id, plan_id=membership.plan_id,
                           membership_id=membership_id,
                           payload={"refund_fen": moved, "withheld_fen": withheld, "run_id": run_id})
-    submit_refunds(session, pay, now, membership_id=membership_id)
+    balance_returns.submit(session, pay, now, membership_id=membership_id)
     return LeaveResult(membership_id, moved, list_refunds(session, membership_id), withheld, run_id,
                        leave_message(balance, withheld, run_id, retry=retry))
 
@@ -177,6 +178,7 @@ def complete_refund(session: Session, out_refund_no: str, now: dt.datetime) -> b
               ledger.Leg(ledger.account_id(session, "system:refunds_out"), row.amount_fen)],
         now=now, reference_type="refund", reference_id=str(row.id),
     )
+    balance_returns.note_refund(session, row.id, row.amount_fen, True, now)
     member = session.execute(select(Membership.user_id, Membership.plan_id)
                              .where(Membership.id == row.membership_id)).one()
     events.record(session, "refund.completed", now=now, user_id=member.user_id, plan_id=member.plan_id,
@@ -187,10 +189,12 @@ def complete_refund(session: Session, out_refund_no: str, now: dt.datetime) -> b
 def fail_refund(session: Session, out_refund_no: str, error: str, now: dt.datetime) -> bool:
     """WeChat gave up on it: the money stays in refund pending for an operator (caller's transaction)."""
     log.error("refund %s failed: %s", out_refund_no, error)
-    return bool(session.execute(
+    row = session.execute(
         update(PaymentRefund).where(PaymentRefund.out_refund_no == out_refund_no, PaymentRefund.status == "pending")
-        .values(status="failed", last_error=error[:500], updated_at=now).execution_options(synchronize_session=False)
-    ).rowcount)
+        .values(status="failed", last_error=error[:500], updated_at=now).returning(PaymentRefund.id)).first()
+    if row is not None:
+        balance_returns.note_refund(session, row.id, 0, False, now)
+    return row is not None
 
 
 def retry_out_refund_no(failed_out_refund_no: str) -> str:
@@ -277,7 +281,7 @@ def _retryable(exc: PayRejected) -> bool:
 
 
 def submit_refunds(session: Session, pay: PayGateway, now: dt.datetime, *, membership_id: int | None = None,
-                   report: ReconcileReport | None = None) -> None:
+                   report: ReconcileReport | None = None, pace=lambda: None) -> None:
     """Ask WeChat for every pending refund it has not accepted yet (same out_refund_no each time)."""
     with atomic(session):
         query = (select(PaymentRefund.id, PaymentRefund.out_refund_no, PaymentRefund.amount_fen,
@@ -293,6 +297,7 @@ def submit_refunds(session: Session, pay: PayGateway, now: dt.datetime, *, membe
             session.execute(update(PaymentRefund).where(PaymentRefund.id == refund.id)
                             .values(attempts=PaymentRefund.attempts + 1, updated_at=now)
                             .execution_options(synchronize_session=False))
+        pace()  # a wind-down's jobs keep within WeChat's rate limit
         try:
             with outside_transaction(session):
                 answer = pay.refund(refund.out_refund_no, out_trade_no=refund.out_trade_no,

@@ -42,7 +42,9 @@ _TXN_PLAN = """
          COALESCE((SELECT MAX(a.plan_id) FROM postings p JOIN accounts a ON a.id = p.account_id
                     WHERE p.transaction_id = t.id),
                   (SELECT m.plan_id FROM refunds r JOIN memberships m ON m.id = r.membership_id
-                    WHERE t.reference_type = 'refund' AND CAST(r.id AS TEXT) = t.reference_id)) AS plan_id
+                    WHERE t.reference_type = 'refund' AND CAST(r.id AS TEXT) = t.reference_id),
+                  (SELECT m.plan_id FROM return_transfers x JOIN memberships m ON m.id = x.membership_id
+                    WHERE t.reference_type = 'return_transfer' AND x.out_bill_no = t.reference_id)) AS plan_id
     FROM ledger_transactions t WHERE t.created_at < :end"""
 
 _FLOWS = f"""
@@ -225,3 +227,19 @@ def csv_lines(report: dict) -> list[list]:
     lines += [[], columns] + [[run[c] for c in columns] for run in report["runs"]]
     return lines
 
+
+
+def store_closing_report(session: Session, plan_id: int, body: dict, now: dt.datetime, *,
+                         period: str) -> FinancialReport:
+    """A closing plan's report (wind_down.py), inside the caller's transaction: stored with its SHA-256
+    and chained like a frozen month (`flask transparency verify` checks its hash the same way)."""
+    existing = _frozen(session, plan_id, period)
+    if existing is not None:
+        return existing
+    text_body = canonical(body)
+    report = FinancialReport(plan_id=plan_id, period=period, body=text_body,
+                             sha256=hashlib.sha256(text_body.encode()).hexdigest(), created_at=now)
+    session.add(report)
+    session.flush()
+    append_record(session, plan_id, now, kind="monthly_report", report_id=report.id, content_sha256=report.sha256)
+    return report

@@ -1,7 +1,7 @@
 """bill_mismatch_resolutions: an operator's resolution (who, when, outcome, why) of a reconciliation mismatch
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-01 06:00:00.000000
 
 """
@@ -13,7 +13,7 @@ import app.models.base  # custom column types (UTCDateTime, BigId)
 
 # revision identifiers, used by Alembic.
 revision = '0018'
-down_revision = '0016'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

@@ -100,14 +100,32 @@ def test_leaving_while_a_run_counts_you_withholds_the_share(client, alice, clock
     assert audit_ledger(db.session).ok
 
 
-def test_payments_older_than_a_year_cannot_be_refunded(client, alice, clock, emulator):
+def test_money_older_than_a_year_goes_back_by_merchant_transfer(client, alice, clock, emulator, services):
+    """Issue 14, item 3: no more refund_not_possible; the part WeChat cannot refund is transferred."""
+    from app.services import balance_returns
+
     m = join(client, alice, clock)
     paid_topup(client, emulator, alice, m["id"], 300)
     clock.advance(days=366)
-    refused = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice)
-    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "refund_not_possible"
-    assert refused.get_json()["error"]["details"] == {"unrefundable_fen": 300}
-    assert client.get(f"/api/v1/memberships/{m['id']}", headers=alice).get_json()["balance_fen"] == 300
+    paid(client, emulator, alice, m["id"], 200)
+    left = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice)
+    assert left.status_code == 200, left.get_json()
+    assert [r["amount_fen"] for r in left.get_json()["refunds"]] == [200]
+    returning = left.get_json()["membership"]["balance_return"]
+    assert returning["reason"] == "leave" and returning["status"] == "returning"
+    assert (returning["amount_fen"], returning["by_refund_fen"], returning["by_transfer_fen"]) == (500, 200, 300)
+    assert returning["transfer_package_info"]  # the payer confirms receipt in the mini-program
+    bill = emulator.state.pay.confirm_transfer(returning["transfer_package_info"])
+    assert (bill.amount, bill.out_bill_no) == (300, count("SELECT out_bill_no FROM return_transfers"))
+    assert wait_until(lambda: all(r.status == "SUCCESS" for r in emulator.state.pay.refunds.values()))
+    reconcile(db.session, services.pay, clock.now())
+    balance_returns.process_open_transfers(db.session, services.pay, clock.now())
+    balance_returns.process_open_transfers(db.session, services.pay, clock.now())  # a second sweep moves nothing
+    done = client.get(f"/api/v1/memberships/{m['id']}", headers=alice).get_json()
+    assert done["balance_fen"] == 0 and done["balance_return"]["status"] == "done"
+    assert done["balance_return"]["returned_fen"] == 500
+    assert count("SELECT COUNT(*) FROM ledger_transactions WHERE reason = 'return_transfer'") == 1
+    assert audit_ledger(db.session).ok
 
 
 def test_refund_notifications_are_checked_and_applied_once(client, alice, clock, emulator, services):

@@ -50,7 +50,7 @@ def test_the_real_tasks_run(app, runner):
     assert result.exit_code == 0
     assert ("ran: notifications.dispatch, payments.reconcile, claims.advance, members.advance, apportionment.publish, "
             "apportionment.execute, privacy.retention, audit.publish_heads, reports.freeze, bills.reconcile, "
-            "plans.refresh_stats, proposals.close") in result.output
+            "plans.refresh_stats, proposals.close, wind_down.advance") in result.output
 
 
 def test_published_runs_execute_after_the_notice_and_crashed_ones_resume(app, session, clock):

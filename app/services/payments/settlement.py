@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.models import ACTIVE_STATES, Membership, User
 from app.models.payments import PaymentOrder
 
-from .. import events, memberships, payouts, refunds
+from .. import balance_returns, events, memberships, payouts, refunds
 from ..errors import Conflict, InvalidRequest, NotFound
 from ..ports import InvalidNotification, PayGateway
 from ..unit_of_work import atomic
@@ -109,8 +109,9 @@ def handle_notification(session: Session, pay: PayGateway, headers: Mapping[str,
         return NotificationOutcome(notification.event_type,
                                    refunds.apply_refund_notification(session, pay, notification.resource, now))
     if notification.event_type.startswith("MCHTRANSFER."):
-        # Aid payouts (merchant transfers) report to the same notify URL.
-        transfer = payouts.handle_notification(session, notification.resource, now)
+        # Aid payouts and balance returns (merchant transfers) report to the same notify URL.
+        transfer = (payouts.handle_notification(session, notification.resource, now)
+                    or balance_returns.handle_transfer_notification(session, notification.resource, now))
         if transfer is None:
             raise NotFound("没有这笔转账", code="transfer_not_found")
         return NotificationOutcome(notification.event_type, True)
