@@ -17,7 +17,7 @@ from app.models import GOOD_STANDING, Account, Membership, Plan, PlanVersion
 from . import ledger, rule_changes
 from .errors import InvalidRequest, NotFound
 from .money import fen_to_yuan_text
-from .rule_words import age_group_text
+from .rule_changes.wording import age_group_text
 from .unit_of_work import atomic
 
 _RULE_KEYS = (
@@ -67,7 +67,7 @@ def _rules_hash(rules: dict) -> str:
 def load_catalogue(session: Session, path: str | Path, now: dt.datetime,
                    proposals: rule_changes.ProposalSettings | None = None) -> LoadResult:
     """Store each plan. A plan whose rules changed gets a new version, which becomes current only
-    through a rule-change proposal the members pass (app/services/rule_changes.py); a plan with no
+    through a rule-change proposal the members pass (app/services/rule_changes/); a plan with no
     active membership adopts it at once. Safe to run again."""
     catalogue = read_catalogue(path)
     settings = proposals or rule_changes.ProposalSettings()

@@ -65,7 +65,7 @@ def _run_version(session: Session, plan_id: int, cut_off: dt.datetime, current: 
     version in force at its cut-off (by the effective dates). Otherwise the candidates' version (the
     current one when they hold it or there are none), refusing while candidates hold versions
     whose share cap or management fee differ: one share cannot honour both."""
-    # --- rule changes (app/services/rule_changes.py, docs/rule-changes.md) ---
+    # --- rule changes (app/services/rule_changes/, docs/rule-changes.md) ---
     in_force = rule_changes.version_in_force(session, plan_id, cut_off)
     if in_force is not None:
         return in_force
