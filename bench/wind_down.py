@@ -52,11 +52,12 @@ print(json.dumps({"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).
 
 _BARE = """
 import json, resource, sys, time
+from app.container import container_of
 from bench.wind_down import make_app
 app = make_app(json.loads(sys.argv[1]))
 calls = json.loads(sys.stdin.read())
 with app.app_context():
-    pay = app.extensions["yiqi"].pay
+    pay = container_of(app).pay
     start = time.perf_counter()
     for number, trade, fen in calls:
         pay.refund(number, out_trade_no=trade, refund_fen=fen, total_fen=fen, reason="bench")

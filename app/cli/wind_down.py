@@ -29,8 +29,13 @@ def advance(at):
 def work(burst):
     """Work the wind_down queue (Redis required)."""
     from app.jobs.wind_down import work as run
+    from app.metrics import serve_process_metrics
 
-    run(current_app, burst=burst)
+    serve_process_metrics(current_app.config.get("METRICS_PORT"))
+    try:
+        run(current_app, burst=burst)
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @wind_down_cli.command("progress")

@@ -14,6 +14,7 @@ from typing import Callable
 
 from flask import Flask, current_app, has_app_context
 
+from app.container import container_of
 from app.extensions import db
 from app.logs import current_request_id, new_request_id
 from app.services import wind_down
@@ -51,11 +52,11 @@ class Pacer:
 
 
 def pacer_of(app: Flask) -> Pacer:
-    return Pacer(app.config["WIND_DOWN_CALLS_PER_SECOND"], app.extensions["yiqi"].redis)
+    return Pacer(app.config["WIND_DOWN_CALLS_PER_SECOND"], container_of(app).redis)
 
 
 def run_chunk(app: Flask, ids: list[int]) -> dict:
-    services = app.extensions["yiqi"]
+    services = container_of(app)
     return wind_down.process_chunk(db.session, services.pay, ids, services.clock.now(), pace=pacer_of(app))
 
 
@@ -81,7 +82,7 @@ def process_chunk_job(ids: list[int]) -> dict:
 
 
 def queue(app: Flask):
-    redis = app.extensions["yiqi"].redis
+    redis = container_of(app).redis
     if redis is None:
         return None
     from rq import Queue
@@ -103,7 +104,7 @@ def advance(app: Flask, now: dt.datetime | None = None) -> dict[str, str]:
     transfers waiting for the payer's confirmation asked about."""
     from app.services import balance_returns
 
-    services = app.extensions["yiqi"]
+    services = container_of(app)
     now = now or services.clock.now()
     outcome = wind_down.advance(db.session, now, enqueuer(app), chunk_size=app.config["WIND_DOWN_CHUNK_SIZE"],
                                 lease=dt.timedelta(seconds=app.config["WIND_DOWN_LEASE_SECONDS"]))

@@ -25,7 +25,8 @@ from app.models.wind_down import BalanceReturnRefund
 
 from . import events, ledger, refund_orders
 from .errors import InvalidRequest, NotFound
-from .unit_of_work import atomic
+from .ports import PayOutcomeUnknown, PayRejected
+from .unit_of_work import atomic, outside_transaction, reading
 from .wechat_resources import TransferBill as TransferBillResource, validated
 
 log = logging.getLogger(__name__)
@@ -105,24 +106,19 @@ def return_balance(session: Session, *, membership_id: int, plan_id: int, payer_
 
 # --- asking WeChat ------------------------------------------------------------------------------
 
-def submit(session: Session, pay: ReturnGateway, now: dt.datetime, *, membership_id: int,
-           pace: Callable[[], None] = lambda: None) -> None:
-    """The refunds and transfers of one membership that WeChat has not accepted yet (same numbers)."""
-    from .refunds import submit_refunds
-
-    submit_refunds(session, pay, now, membership_id=membership_id, pace=pace)
-    pending = session.execute(select(ReturnTransfer.id).where(ReturnTransfer.membership_id == membership_id,
-                                                             ReturnTransfer.status == "pending")).scalars().all()
-    session.rollback()
+def submit_transfers(session: Session, pay: ReturnGateway, now: dt.datetime, *, membership_id: int,
+                     pace: Callable[[], None] = lambda: None) -> None:
+    """The transfers of one membership that WeChat has not accepted yet (same numbers; its refunds:
+    refunds.submit_return)."""
+    with reading(session):
+        pending = session.execute(select(ReturnTransfer.id).where(ReturnTransfer.membership_id == membership_id,
+                                                                 ReturnTransfer.status == "pending")).scalars().all()
     for transfer_id in pending:
         pace()
         send_transfer(session, pay, transfer_id, now)
 
 
 def send_transfer(session: Session, pay: ReturnGateway, transfer_id: int, now: dt.datetime) -> ReturnTransfer:
-    from .payments import _pay_errors
-
-    PayError, PayTimeout, _ = _pay_errors()
     with atomic(session):
         row = session.execute(select(ReturnTransfer, User.openid).join(User, User.id == ReturnTransfer.user_id)
                               .where(ReturnTransfer.id == transfer_id)).first()
@@ -136,10 +132,11 @@ def send_transfer(session: Session, pay: ReturnGateway, transfer_id: int, now: d
                         .execution_options(synchronize_session=False))
         number, amount = transfer.out_bill_no, transfer.amount_fen
     try:
-        answer = pay.transfer(number, openid, amount, TRANSFER_REMARK)
-    except PayTimeout:
+        with outside_transaction(session):
+            answer = pay.transfer(number, openid, amount, TRANSFER_REMARK)
+    except PayOutcomeUnknown:
         return _note_error(session, transfer_id, "timeout: outcome unknown, retry with the same number", now)
-    except PayError as exc:
+    except PayRejected as exc:
         return _note_error(session, transfer_id, f"{exc.status} {exc.code}"[:200], now)
     return record_transfer_state(session, transfer_id, answer, now)
 
@@ -155,24 +152,22 @@ def _note_error(session: Session, transfer_id: int, error: str, now: dt.datetime
 
 def sync_transfer(session: Session, pay: ReturnGateway, transfer_id: int, now: dt.datetime) -> ReturnTransfer:
     """Where WeChat has the bill (a bill it never saw is sent again, same number)."""
-    from .payments import _pay_errors
-
-    PayError, PayTimeout, _ = _pay_errors()
-    transfer = session.get(ReturnTransfer, transfer_id)
-    session.refresh(transfer)
-    if transfer.status not in LIVE:
+    with reading(session):
+        transfer = session.get(ReturnTransfer, transfer_id)
+        session.refresh(transfer)
+        status, number = transfer.status, transfer.out_bill_no
+    if status not in LIVE:
         return transfer
-    number = transfer.out_bill_no
-    session.rollback()
     try:
-        answer = pay.query_transfer(number)
-    except PayTimeout:
+        with outside_transaction(session):
+            answer = pay.query_transfer(number)
+    except PayOutcomeUnknown:
         return _note_error(session, transfer_id, "timeout while querying", now)
-    except PayError as exc:
+    except PayRejected as exc:
         if exc.status == 404:
             return send_transfer(session, pay, transfer_id, now)
         return _note_error(session, transfer_id, f"{exc.status} {exc.code}"[:200], now)
-    if answer.get("state") == "WAIT_USER_CONFIRM" and transfer.status == "pending":
+    if answer.get("state") == "WAIT_USER_CONFIRM" and status == "pending":
         return send_transfer(session, pay, transfer_id, now)  # the query carries no package_info
     return record_transfer_state(session, transfer_id, answer, now)
 
@@ -258,9 +253,9 @@ def note_refund(session: Session, refund_id: int, amount_fen: int, succeeded: bo
 def handle_transfer_notification(session: Session, resource: dict, now: dt.datetime) -> ReturnTransfer | None:
     """A verified MCHTRANSFER.BILL.FINISHED for one of our return transfers (None: not ours)."""
     resource = validated(TransferBillResource, resource)
-    transfer_id = session.execute(select(ReturnTransfer.id).where(
-        ReturnTransfer.out_bill_no == resource["out_bill_no"])).scalar_one_or_none()
-    session.rollback()
+    with reading(session):
+        transfer_id = session.execute(select(ReturnTransfer.id).where(
+            ReturnTransfer.out_bill_no == resource["out_bill_no"])).scalar_one_or_none()
     if transfer_id is None:
         return None
     return record_transfer_state(session, transfer_id, resource, now)
@@ -289,9 +284,9 @@ def retry_failed_transfer(session: Session, transfer_id: int, now: dt.datetime) 
 
 def process_open_transfers(session: Session, pay: ReturnGateway, now: dt.datetime) -> dict[str, int]:
     """The sweep: send pending transfers, ask about those waiting for the payer's confirmation."""
-    ids = session.execute(select(ReturnTransfer.id).where(ReturnTransfer.status.in_(LIVE))
-                          .order_by(ReturnTransfer.id)).scalars().all()
-    session.rollback()
+    with reading(session):
+        ids = session.execute(select(ReturnTransfer.id).where(ReturnTransfer.status.in_(LIVE))
+                              .order_by(ReturnTransfer.id)).scalars().all()
     outcome = {"succeeded": 0, "still_open": 0, "failed": 0}
     for transfer_id in ids:
         result = sync_transfer(session, pay, transfer_id, now)
@@ -323,14 +318,13 @@ STATUS_TEXT = {
 }
 
 
-
 def sync_for_membership(session: Session, pay: ReturnGateway, membership_id: int, now: dt.datetime) -> bool:
     """Ask WeChat about the membership's live return transfers (the payer just confirmed one). False: none."""
-    ids = session.execute(select(ReturnTransfer.id).where(ReturnTransfer.membership_id == membership_id,
-                                                         ReturnTransfer.status.in_(LIVE))).scalars().all()
-    found = session.execute(select(BalanceReturn.id).where(BalanceReturn.membership_id == membership_id)
-                            ).first() is not None
-    session.rollback()
+    with reading(session):
+        ids = session.execute(select(ReturnTransfer.id).where(ReturnTransfer.membership_id == membership_id,
+                                                             ReturnTransfer.status.in_(LIVE))).scalars().all()
+        found = session.execute(select(BalanceReturn.id).where(BalanceReturn.membership_id == membership_id)
+                                ).first() is not None
     for transfer_id in ids:
         sync_transfer(session, pay, transfer_id, now)
     return found

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from app.models import ACTIVE_STATES, OPEN_CLAIM_STATUSES, RELATIONS, Account, Claim, Membership, Plan, PlanVersion
 
-from . import consents, events, ledger, wind_down
+from . import consents, events, ledger
+from .wind_down import guards as closing
 from .clock import china_date
 from .errors import Conflict, InvalidRequest, NotFound
 from .idcard import age_on, parse_id_number
@@ -89,7 +90,7 @@ def join(session: Session, pii: PiiProtector, *, user_id: int, request: JoinRequ
     facts = parse_id_number(request.id_number)
     with atomic(session):
         plan, version = get_plan(session, request.plan_code)
-        wind_down.check_joins_open(session, plan.id)  # 409 plan_closing
+        closing.check_joins_open(session, plan.id)  # 409 plan_closing
         rules = version.rules
         _check_answers(rules, request.answers)
         today = china_date(now)

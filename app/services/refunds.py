@@ -88,7 +88,7 @@ def leave(session: Session, pay: PayGateway, *, user_id: int, membership_id: int
             events.record(session, "membership.left", now=now, user_id=user_id, plan_id=membership.plan_id,
                           membership_id=membership_id,
                           payload={"refund_fen": moved, "withheld_fen": withheld, "run_id": run_id})
-    balance_returns.submit(session, pay, now, membership_id=membership_id)
+    submit_return(session, pay, now, membership_id=membership_id)
     return LeaveResult(membership_id, moved, list_refunds(session, membership_id), withheld, run_id,
                        leave_message(balance, withheld, run_id, retry=retry))
 
@@ -243,7 +243,7 @@ def retry_and_submit(session: Session, pay: PayGateway, refund_id: int, now: dt.
     return retry
 
 
-def _apply_wechat_status(session: Session, out_refund_no: str, status: str | None, now: dt.datetime) -> str:
+def apply_wechat_status(session: Session, out_refund_no: str, status: str | None, now: dt.datetime) -> str:
     if status == "SUCCESS":
         return "completed" if complete_refund(session, out_refund_no, now) else "unchanged"
     if status in FINAL_FAILURE_STATES:
@@ -267,7 +267,7 @@ def apply_refund_notification(session: Session, pay: PayGateway, resource: dict,
         if (resource.get("amount") or {}).get("refund") != found.amount_fen \
                 or resource.get("out_trade_no") != found.out_trade_no:
             raise InvalidRequest("退款金额或订单与记录不符", code="notification_mismatch", details={"field": "amount"})
-        outcome = _apply_wechat_status(session, resource["out_refund_no"], resource.get("refund_status"), now)
+        outcome = apply_wechat_status(session, resource["out_refund_no"], resource.get("refund_status"), now)
     return outcome in ("completed", "failed")
 
 
@@ -276,7 +276,8 @@ def apply_refund_notification(session: Session, pay: PayGateway, resource: dict,
 RETRYABLE_CODES = ("NOT_ENOUGH", "FREQUENCY_LIMITED", "SYSTEM_ERROR")
 
 
-def _retryable(exc: PayRejected) -> bool:
+def retryable(exc: PayRejected) -> bool:
+    """A refusal worth asking again about later with the same out_refund_no (not a definite failure)."""
     return exc.status is None or exc.status >= 500 or exc.code in RETRYABLE_CODES
 
 
@@ -304,7 +305,7 @@ def submit_refunds(session: Session, pay: PayGateway, now: dt.datetime, *, membe
                                     refund_fen=refund.amount_fen, total_fen=refund.total_fen, reason=REFUND_REASON)
         except PayFailure as exc:
             with atomic(session):
-                if isinstance(exc, PayRejected) and not _retryable(exc):
+                if isinstance(exc, PayRejected) and not retryable(exc):
                     failed = fail_refund(session, refund.out_refund_no, str(exc), now)
                     if report is not None:
                         report.refunds_failed += failed
@@ -318,10 +319,17 @@ def submit_refunds(session: Session, pay: PayGateway, now: dt.datetime, *, membe
             session.execute(update(PaymentRefund).where(PaymentRefund.id == refund.id)
                             .values(refund_id=answer.get("refund_id"), last_error=None)
                             .execution_options(synchronize_session=False))
-            outcome = _apply_wechat_status(session, refund.out_refund_no, answer.get("status"), now)
+            outcome = apply_wechat_status(session, refund.out_refund_no, answer.get("status"), now)
         if report is not None:
             report.refunds_completed += outcome == "completed"
             report.refunds_failed += outcome == "failed"
+
+
+def submit_return(session: Session, pay: PayGateway, now: dt.datetime, *, membership_id: int,
+                  pace=lambda: None) -> None:
+    """A balance return's refunds and transfers that WeChat has not accepted yet (same numbers each time)."""
+    submit_refunds(session, pay, now, membership_id=membership_id, pace=pace)
+    balance_returns.submit_transfers(session, pay, now, membership_id=membership_id, pace=pace)
 
 
 def reconcile_refunds(session: Session, pay: PayGateway, now: dt.datetime, report: ReconcileReport) -> None:
@@ -340,6 +348,6 @@ def reconcile_refunds(session: Session, pay: PayGateway, now: dt.datetime, repor
             report.errors.append(f"refund {refund.out_refund_no}: {exc}")
             continue
         with atomic(session):
-            outcome = _apply_wechat_status(session, refund.out_refund_no, answer.get("status"), now)
+            outcome = apply_wechat_status(session, refund.out_refund_no, answer.get("status"), now)
         report.refunds_completed += outcome == "completed"
         report.refunds_failed += outcome == "failed"

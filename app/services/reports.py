@@ -231,7 +231,7 @@ def csv_lines(report: dict) -> list[list]:
 
 def store_closing_report(session: Session, plan_id: int, body: dict, now: dt.datetime, *,
                          period: str) -> FinancialReport:
-    """A closing plan's report (wind_down.py), inside the caller's transaction: stored with its SHA-256
+    """A closing plan's report (app/services/wind_down), inside the caller's transaction: stored with its SHA-256
     and chained like a frozen month (`flask transparency verify` checks its hash the same way)."""
     existing = _frozen(session, plan_id, period)
     if existing is not None:

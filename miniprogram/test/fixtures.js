@@ -14,6 +14,7 @@ const plan = (code, overrides = {}) => Object.assign({
   balances_held_fen: 370200,
   aid_paid_fen: 50000000,
   estimated_annual_fen: 12000,
+  status: 'open', wind_down: null,  // issue 14: 'closing' | 'closed' with the WindDown object
 }, overrides)
 
 const membership = (id, overrides = {}) => Object.assign({
@@ -23,6 +24,7 @@ const membership = (id, overrides = {}) => Object.assign({
   observation_starts_at: '2026-03-02T02:00:00+00:00', observation_ends_at: '2026-08-29T02:00:00+00:00',
   observation_days_left: 42, protected_at: null, suspended_at: null, grace_ends_at: null, ended_at: null,
   sponsor_token: 'sp-tok',
+  balance_return: null,  // issue 14: a balance on its way back (balanceReturn below)
 }, overrides)
 
 const payment = {
@@ -136,7 +138,8 @@ const groupSummary = (overrides = {}) => Object.assign({ opengid: 'G-1', members
   plans: [{ plan_code: 'adult_789', plan_name: '成人互助计划', protected: 4 }, { plan_code: 'children', plan_name: '少儿互助计划', protected: 1 }],
 }, overrides)
 
-// issue 14's objects: proposals as app/api/proposals_schemas.py serves them; the wind-down per /work/notes/contract-14.md
+// issue 14's objects as the API serves them: proposals (app/api/proposals_schemas.py), the wind-down and a
+// member's balance return (app/api/wind_down_schemas.py)
 const proposal = (id, overrides = {}) => Object.assign({
   id, plan_code: 'adult_789', status: 'open', title: '每案分摊上限从3元调整为5元',
   summary_text: '大病治疗费用上涨，提高每案每人分摊上限，最高互助金不变。',
@@ -154,7 +157,13 @@ const windDown = (overrides = {}) => Object.assign({
   plan_code: 'adult_789', status: 'refunding', closing_date: '2026-06-30', announced_at: '2026-05-01T02:00:00+00:00',
   joins_open: false, claims_text: '2026-06-30 之前发生的事故仍可申请，之后发生的不再受理。',
   progress: { members_total: 1234, refunded: 800, pending: 430, failed: 4, returned_fen: 250000, remaining_fen: 120200 },
-  surplus_rule_text: '计划结余按终止日各成员余额的比例分还。', closing_report_url: null, notes: ['一年以内的充值原路退回，更早的以商家转账退回。'],
+  surplus_rule_text: '计划结余按终止日各成员余额的比例分还。', surplus_fen: 1234, closing_report_url: null,
+  closing_report_sha256: null, notes: ['一年以内的充值原路退回，更早的以商家转账退回。'],
 }, overrides)
 
-module.exports = { report, frozenReports, groupSummary, proposal, windDown, policy, plan, membership, payment, ledgerPage, ledgerEntry, templates, TEMPLATE_KEYS, invite, runCase, deductions, announcement, claim, run }
+const balanceReturn = (overrides = {}) => Object.assign({
+  reason: 'wind_down', status: 'returning', status_text: '余额正在退回：一年内的付款原路退回，更早的钱转入付款人的微信零钱（需在小程序中确认收款）',
+  amount_fen: 1200, returned_fen: 700, by_refund_fen: 700, by_transfer_fen: 500, surplus_fen: 12, transfer_package_info: null,
+}, overrides)
+
+module.exports = { report, frozenReports, groupSummary, proposal, windDown, balanceReturn, policy, plan, membership, payment, ledgerPage, ledgerEntry, templates, TEMPLATE_KEYS, invite, runCase, deductions, announcement, claim, run }

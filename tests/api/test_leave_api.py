@@ -107,7 +107,7 @@ def test_money_older_than_a_year_goes_back_by_merchant_transfer(client, alice, c
     m = join(client, alice, clock)
     paid_topup(client, emulator, alice, m["id"], 300)
     clock.advance(days=366)
-    paid(client, emulator, alice, m["id"], 200)
+    paid_topup(client, emulator, alice, m["id"], 200)
     left = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice)
     assert left.status_code == 200, left.get_json()
     assert [r["amount_fen"] for r in left.get_json()["refunds"]] == [200]

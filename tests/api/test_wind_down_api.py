@@ -12,10 +12,8 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.services import apportionment
 from app.services.clock import china_date
-from tests.support import seed_surplus
-from tests.support import claim_body, make_staff, login_as, operator_login
-from tests.support import (DISCARD_URL, NOTIFY_PATH, join, join_body, notification_body, order_topup,  # noqa: F401
-                                    phone_pays, point_notifications_at, signed, transaction_of, wait_until)
+from tests.support import (DISCARD_URL, claim_body, join, join_body, login_as, make_staff, operator_login,
+                           paid_topup as paid, point_notifications_at, seed_surplus, wait_until)
 
 
 @pytest.fixture(autouse=True)
@@ -26,13 +24,6 @@ def lost_notifications(app):
 @pytest.fixture(autouse=True)
 def documents_dir(app, tmp_path):
     app.config["CLAIM_DOCUMENTS_DIR"] = str(tmp_path / "claim-documents")
-
-
-def paid(client, emulator, headers, membership_id, amount_fen):
-    topup = order_topup(client, headers, membership_id, amount_fen)
-    phone_pays(emulator, topup["payment"], silent=True)
-    headers_, data = signed(emulator, notification_body(emulator, transaction_of(emulator, topup["order"]["out_trade_no"])))
-    assert client.post(NOTIFY_PATH, data=data, headers=headers_).status_code == 204
 
 
 def scalar(sql, **params):

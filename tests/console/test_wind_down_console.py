@@ -19,8 +19,11 @@ def test_propose_confirm_and_progress(app, clock, staff):
     rev, fin = app.test_client(), app.test_client()
     sign_in_fully(rev, clock, "rev", secrets)
     closing = (china_date(clock.now()) + dt.timedelta(days=10)).isoformat()
+    home = rev.get("/console/").get_data(as_text=True)
+    assert '<a href="/console/wind-down" class="">停止计划</a>' in home  # the navigation leads there
     page = rev.get("/console/wind-down")
     assert page.status_code == 200 and "提出停止" in page.get_data(as_text=True)
+    assert '<a href="/console/wind-down" class="active">停止计划</a>' in page.get_data(as_text=True)
     no_token = rev.post("/console/wind-down", data={"plan_code": "seniors", "closing_date": closing})
     assert no_token.status_code == 400  # the CSRF check, before anything happens
     proposed = post_form(rev, "/console/wind-down", {"plan_code": "seniors", "closing_date": closing})

@@ -27,12 +27,13 @@ _WORKER = """
 import sys, json, datetime as dt
 from tests.support import app_config
 from app import create_app
+from app.container import container_of
 from app.extensions import db
 from app.services import wind_down
 url, keys, emulator, now, notify = sys.argv[1:6]
 app = create_app({**app_config(url, keys, emulator), "WECHAT_PAY_NOTIFY_URL": notify, "WECHAT_PAY_REFUND_NOTIFY_URL": notify})
 with app.app_context():
-    pay = app.extensions["yiqi"].pay
+    pay = container_of(app).pay
     print("ready", flush=True)
     ids = json.loads(sys.stdin.readline())
     wind_down.process_chunk(db.session, pay, ids, dt.datetime.fromisoformat(now), pace=lambda: print("call", flush=True))

@@ -14,7 +14,7 @@ from scripts import check_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-APP_SERVICES = ("api", "worker", "scheduler")
+APP_SERVICES = ("api", "worker", "wind-down-worker", "scheduler")
 
 
 @pytest.fixture(scope="module")
@@ -37,18 +37,21 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
             for line in (raw.strip() for raw in text.splitlines()) if line and not line.startswith("#")]
 
 
-def test_compose_has_the_four_processes_the_stores_and_the_emulator_only_in_dev(compose):
+def test_compose_has_the_five_processes_the_stores_and_the_emulator_only_in_dev(compose):
     services = compose["services"]
-    assert set(services) == {"migrate", "api", "worker", "scheduler", "postgres", "redis", "emulator"}
+    assert set(services) == {"migrate", "api", "worker", "wind-down-worker", "scheduler", "postgres", "redis",
+                             "emulator"}
     assert services["emulator"]["profiles"] == ["dev"]
     assert [name for name, service in services.items() if "profiles" in service] == ["emulator"]
 
 
 def test_compose_commands_are_the_procfile_processes(compose):
     services, processes = compose["services"], procfile()
-    assert set(processes) == {"release", "web", "worker", "scheduler"}
+    assert set(processes) == {"release", "web", "worker", "wind_down_worker", "scheduler"}
     assert shlex.join(services["api"]["command"]) == processes["web"]
     assert shlex.join(services["worker"]["command"]) == processes["worker"]
+    assert shlex.join(services["wind-down-worker"]["command"]) == processes["wind_down_worker"] \
+        == "flask wind-down work"
     assert shlex.join(services["scheduler"]["command"]) == processes["scheduler"]
     assert services["migrate"]["command"] == ["sh", "-c", processes["release"]]
     assert processes["release"] == "flask db upgrade && flask plans load"
@@ -69,7 +72,8 @@ def test_app_services_wait_for_the_stores_and_the_deploy_step(compose):
         assert service["environment"]["REDIS_URL"] == "redis://redis:6379/0"
         assert service["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
     assert services["migrate"]["restart"] == "no"
-    assert services["worker"]["environment"]["METRICS_PORT"] and services["scheduler"]["environment"]["METRICS_PORT"]
+    ports = [services[name]["environment"]["METRICS_PORT"] for name in ("worker", "wind-down-worker", "scheduler")]
+    assert all(ports) and len(set(ports)) == len(ports)
     for store in ("postgres", "redis"):
         assert services[store]["healthcheck"]["test"]
 

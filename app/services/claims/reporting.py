@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from app.models import OPEN_CLAIM_STATUSES, Claim, Membership, PlanVersion
 
-from .. import consents, events, wind_down
+from .. import consents, events
+from ..wind_down import guards as closing
 from ..clock import china_date
 from ..errors import Conflict, InvalidRequest, NotFound
 from ..unit_of_work import atomic
@@ -59,7 +60,7 @@ def report(session: Session, *, user_id: int, request: ReportRequest, now: dt.da
         if membership.state != "protected":
             raise InvalidRequest("只有处于保障中的成员才能申请互助", code="membership_not_protected",
                                  details={"state": membership.state})
-        wind_down.check_claim_allowed(session, membership.plan_id, request.incident_date)  # 409 plan_closing
+        closing.check_claim_allowed(session, membership.plan_id, request.incident_date)  # 409 plan_closing
         rules = _rules_of(session, membership.plan_version_id)
         if request.incident_type not in rules["covered_incidents"]:
             raise InvalidRequest("本计划不保障这类事件", code="incident_not_covered",

@@ -4,7 +4,8 @@
 // announcements; then a case (`flask demo case`) and an apportionment run (`flask apportion
 // prepare/publish/execute`) on the stack's own database, and the deduction as the member sees it;
 // verifying it on the phone (the Merkle proof), the month's report, a rule change put to the members
-// (`flask plans load` with a changed catalogue) that this member agrees to, and leaving.
+// (`flask plans load` with a changed catalogue) that this member agrees to, leaving, and the wind-down
+// status a member sees (the plan open, the balance left behind on its way back).
 // Steps whose endpoints are known gaps (test/known-gaps.js) are listed as skipped by name.
 const fs = require('fs')
 const path = require('path')
@@ -307,4 +308,23 @@ step('leave: the membership ends and what is left of the balance goes back', ['l
   const after = await api.memberships.getMembership(state.membershipId)
   expect(after.state).toBe('left')
   expect(after.balance_fen).toBe(0)
+  state.left = { code: before.plan_code, refundedFen: result.refunded_fen, membership: after }
 })
+
+step('wind-down status: the plan says open (no wind-down, 404 for its page); the balance left behind shows where it is going',
+  ['getPlan', 'getWindDown', 'getMembership'], async () => {
+    const proposals = require(path.join(MP, 'api/proposals'))
+    const { code, refundedFen, membership } = state.left
+    const plan = await api.plans.getPlan(code)
+    expect(plan).toMatchObject({ code, status: 'open', wind_down: null })
+    await expect(proposals.getWindDown(code, { silent: true })).rejects.toMatchObject({ status: 404, code: 'not_found' })
+    expect(membership.balance_return).toMatchObject({ reason: 'leave', amount_fen: refundedFen, by_transfer_fen: 0 })
+    expect(['returning', 'done']).toContain(membership.balance_return.status)
+    expect(membership.balance_return.status_text).toBeTruthy()
+
+    const { checkAnswer } = require('../../gallery/lib/schema')
+    const doc = await (await fetch(`${stack.apiBase}/openapi.json`)).json()
+    const answers = { [`GET /api/v1/plans/${code}`]: plan, [`GET /api/v1/memberships/${state.membershipId}`]: membership }
+    expect(Object.keys(answers).reduce((all, key) => all.concat(checkAnswer(doc, key, { statusCode: 200, data: answers[key] })), []))
+      .toEqual([])
+  })

@@ -1,5 +1,5 @@
 const { load, mount, fakeWx, ok, fail, PENDING, text, emit } = require('../harness')
-const { windDown, membership } = require('../fixtures')
+const { windDown, balanceReturn, membership } = require('../fixtures')
 
 const page = load('pages/wind-down/wind-down')
 
@@ -22,19 +22,19 @@ test('the plan\'s wind-down: closing date, claims still taken, the stage, everyo
 })
 
 test('a member sees their own balance coming back; the closing report link once published', async () => {
-  const wx = fakeWx({ 'GET /plans/adult_789/wind-down': ok(windDown({ status: 'closed', closing_report_url: 'https://yiqi.example/r/1' })),
-    'GET /memberships/3': ok(membership(3, { state: 'left', balance_fen: 0, balance_return: { reason: 'wind_down', status: 'returning',
-      amount_fen: 1000, returned_fen: 600, by_refund_fen: 400, by_transfer_fen: 200 } })) })
+  const wx = fakeWx({ 'GET /plans/adult_789/wind-down': ok(windDown({ status: 'closed', closing_report_url: '/api/v1/plans/adult_789/wind-down/report' })),
+    'GET /memberships/3': ok(membership(3, { state: 'left', balance_fen: 0, balance_return: balanceReturn({
+      amount_fen: 1000, returned_fen: 600, by_refund_fen: 400, by_transfer_fen: 600 }) })) })
   wx.setClipboardData = jest.fn()
   const comp = mount(page)
   await comp.instance.onLoad({ code: 'adult_789', membership: '3' })
   const mine = text(comp.querySelector('.my-return'))
   expect(mine).toContain('你的余额¥10.00')
   expect(mine).toContain('退回中已退回¥6.00')
-  expect(mine).toContain('原路退回¥4.00· 转账退回¥2.00')
+  expect(mine).toContain('原路退回¥4.00· 转账退回¥6.00')
   expect(comp.instance.data.mine.percent).toBe(60)
   await emit(comp, '.closing-report', 'click')
-  expect(wx.setClipboardData).toHaveBeenCalledWith({ data: 'https://yiqi.example/r/1' })
+  expect(wx.setClipboardData).toHaveBeenCalledWith({ data: 'http://127.0.0.1:8000/api/v1/plans/adult_789/wind-down/report' })
 })
 
 test('loading; a plan that is not closing (404) is said so', async () => {

@@ -7,6 +7,7 @@ const { loadInto } = require('../../utils/load')
 const { formatDate } = require('../../utils/time')
 const { formatFen, formatCount, percentOf } = require('../../utils/money')
 const a11y = require('../../utils/a11y')
+const { apiBase } = require('../../config')
 
 const STAGES = [
   { key: 'announced', title: '已公告' }, { key: 'final_run', title: '最后一期分摊' },
@@ -48,7 +49,9 @@ Component({
       ]).then(([w, m]) => ({ windDown: describeWindDown(w), mine: m ? describeReturn(m.balance_return) : null })))
     },
     openReport() {
-      wx.setClipboardData({ data: this.data.windDown.closing_report_url })
+      // the API gives the report's path on its own host ("/api/v1/plans/…/wind-down/report")
+      const url = this.data.windDown.closing_report_url
+      wx.setClipboardData({ data: /^https?:/.test(url) ? url : apiBase().replace(/\/api\/v\d+$/, '') + url })
     },
   },
 })
