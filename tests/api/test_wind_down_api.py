@@ -90,6 +90,10 @@ def test_a_plan_winds_down_and_every_fen_goes_back(client, app, clock, emulator)
     assert late.status_code == 409 and error_code(late) == "plan_closing"
     assert "adult_789: final_run" in runner.invoke(args=["wind-down", "advance", "--at", clock.now().isoformat()]).output
 
+    # The surplus is shared by the balances held at the closing date: before the final run's deductions.
+    at_closing = {name: client.get(f"/api/v1/memberships/{m}", headers=h).get_json()["balance_fen"]
+                  for (name, m), h in zip(ms.items(), (alice, bob, carol))}
+
     # The final run collects Alice's aid; finance pays it; she confirms receipt.
     now = clock.now()
     run = apportionment.prepare(db.session, "adult_789", now)
@@ -115,8 +119,10 @@ def test_a_plan_winds_down_and_every_fen_goes_back(client, app, clock, emulator)
     returns = {name: v["balance_return"] for name, v in views.items()}
     assert {r["reason"] for r in returns.values()} == {"wind_down"}
     assert sum(r["surplus_fen"] for r in returns.values()) == surplus
-    total_held = sum(held.values())
-    assert all(abs(r["surplus_fen"] - surplus * held[name] / total_held) < 1 for name, r in returns.items())
+    total_at_closing = sum(at_closing.values())
+    assert len(set(at_closing.values())) > 1 and at_closing != held  # the rule is visible in the numbers
+    assert all(abs(r["surplus_fen"] - surplus * at_closing[name] / total_at_closing) < 1
+               for name, r in returns.items())
     assert all(r["amount_fen"] == held[name] + r["surplus_fen"] for name, r in returns.items())
     assert returns["bob"]["by_refund_fen"] == 500  # his recent payment, refunded; the older money transferred
     assert returns["bob"]["by_transfer_fen"] == returns["bob"]["amount_fen"] - 500

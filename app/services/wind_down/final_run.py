@@ -14,7 +14,7 @@ from app.models import (ACTIVE_STATES, OPEN_CLAIM_STATUSES, OPEN_RUN_STATUSES, A
 from app.models.wind_down import CLOSING_STATUSES
 
 from .. import events, ledger
-from ..clock import china_date
+from ..clock import CHINA_TZ, china_date
 from ..operators import record_audit
 from ..unit_of_work import atomic, reading
 from .guards import CLOSING_REPORT_PERIOD, DEFAULT_LEASE, SURPLUS_RULE_TEXT
@@ -65,7 +65,11 @@ def step(session: Session, wind_down_id: int, now: dt.datetime, enqueue: Callabl
 
 _INSERT_RETURNS = """
 WITH held AS (
-  SELECT m.id, a.balance_fen AS bal FROM memberships m JOIN accounts a ON a.membership_id = m.id
+  -- weight: the balance held at the end of the closing date (today's balance less what moved since)
+  SELECT m.id, a.balance_fen - CAST(COALESCE((
+           SELECT SUM(p.amount_fen) FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id
+            WHERE p.account_id = a.id AND t.created_at >= :after_closing), 0) AS BIGINT) AS bal
+    FROM memberships m JOIN accounts a ON a.membership_id = m.id
    WHERE m.plan_id = :plan AND (m.state IN :active OR a.balance_fen > 0)
      AND NOT EXISTS (SELECT 1 FROM balance_returns r WHERE r.membership_id = m.id AND r.reason = 'wind_down')),
 total AS (SELECT CAST(COALESCE(SUM(bal), 0) AS BIGINT) AS t FROM held),  -- PostgreSQL: SUM(bigint) is numeric
@@ -97,9 +101,11 @@ def start_returns(session: Session, wind_down_id: int, now: dt.datetime) -> None
         surplus = session.execute(select(Account.balance_fen).where(
             Account.code == ledger.plan_account_code(code, "plan_surplus"))).scalar_one_or_none() or 0
         statement = text(_INSERT_RETURNS).bindparams(bindparam("active", expanding=True),
-                                                     bindparam("now", type_=UTCDateTime()))
+                                                     bindparam("now", type_=UTCDateTime()),
+                                                     bindparam("after_closing", type_=UTCDateTime()))
+        after_closing = dt.datetime.combine(found.closing_date + dt.timedelta(days=1), dt.time(), CHINA_TZ)
         session.execute(statement, {"plan": found.plan_id, "active": list(ACTIVE_STATES), "surplus": surplus,
-                                    "now": now})
+                                    "now": now, "after_closing": after_closing})
         shared = session.execute(select(func.coalesce(func.sum(BalanceReturn.surplus_fen), 0)).where(
             BalanceReturn.plan_id == found.plan_id, BalanceReturn.reason == "wind_down")).scalar_one()
         found.status, found.refunding_at, found.surplus_fen = "refunding", now, int(shared)

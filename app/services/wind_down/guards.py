@@ -12,7 +12,7 @@ from app.models import PlanWindDown
 from ..errors import Conflict
 
 CLOSING_REPORT_PERIOD = "closing"  # financial_reports.period of a plan's closing report
-SURPLUS_RULE_TEXT = ("计划结余（历次分摊多收的零头）按退回开始时各成员余额的比例分给仍持有余额的成员，"
+SURPLUS_RULE_TEXT = ("计划结余（历次分摊多收的零头）按停止日当天结束时各成员余额的比例分给仍持有余额的成员，"
                      "分到的钱随余额一起退回；按比例计算后剩下的几分钱，依次给余数最大的成员")
 DEFAULT_LEASE = dt.timedelta(minutes=10)
 
