@@ -9,6 +9,7 @@ from app.services import claim_documents, claim_views, claims as claim_service, 
 from app.services.errors import InvalidRequest
 
 from .error_docs import errors
+from .merchant_transfer import with_payout_transfer
 from .claims_schemas import ClaimIn, ClaimList, ClaimOut, DocumentOut
 from .privacy import consent_given
 from .schemas import ErrorEnvelope
@@ -18,7 +19,7 @@ blp = Blueprint("claims", __name__, url_prefix="/api/v1/claims", description="Me
 
 
 def claim_out(claim) -> dict:
-    return claim_views.member_claim(db.session, claim.id)
+    return with_payout_transfer(claim_views.member_claim(db.session, claim.id))
 
 
 @blp.route("", methods=["POST"])
@@ -47,7 +48,7 @@ def report(body):
 @blp.response(200, ClaimList)
 @blp.doc(security=BEARER)
 def list_mine():
-    return {"items": claim_views.member_claims(db.session, g.user_id)}
+    return {"items": [with_payout_transfer(c) for c in claim_views.member_claims(db.session, g.user_id)]}
 
 
 @blp.route("/<int:claim_id>", methods=["GET"])

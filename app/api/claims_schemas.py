@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 from app.models import INCIDENT_TYPES
 
 from .pagination import KeysetCursor
+from .merchant_transfer import MerchantTransferOut
 from .schemas import MAX_ID, GivenConsentIn
 
 
@@ -52,6 +53,8 @@ class PayoutOut(Schema):
     amount_fen = fields.Integer(required=True)
     package_info = fields.String(allow_none=True, metadata={
         "description": "for wx.requestMerchantTransfer while wait_user_confirm (claimant only)"})
+    transfer = fields.Nested(MerchantTransferOut, allow_none=True, metadata={
+        "description": "wx.requestMerchantTransfer's mchId, appId and package while wait_user_confirm (claimant only)"})
     paid_at = fields.DateTime(allow_none=True)
 
 

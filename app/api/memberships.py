@@ -10,6 +10,7 @@ from app.services.clock import china_date
 from app.services.idcard import age_on
 
 from .error_docs import errors
+from .merchant_transfer import with_return_transfer
 from .privacy import consent_given
 from .schemas import ErrorEnvelope, JoinRequestIn, MembershipList, MembershipOut
 from .security import BEARER, member_required, services
@@ -47,7 +48,7 @@ def membership_out(view: membership_service.MembershipView, now) -> dict:
         "grace_ends_at": m.grace_ends_at,
         "ended_at": m.ended_at,
         "sponsor_token": m.sponsor_token,
-        "balance_return": balance_returns.view_for(db.session, m.id),
+        "balance_return": with_return_transfer(balance_returns.view_for(db.session, m.id)),
     }
 
 

@@ -12,6 +12,7 @@ from app.services.errors import NotFound
 
 from .admin_security import operator_required
 from .error_docs import errors
+from .merchant_transfer import with_return_transfer
 from .schemas import ErrorEnvelope
 from .security import BEARER, member_required, services
 from .wind_down_schemas import BalanceReturnOut, ClosingReportOut, WindDownOut, WindDownProgressOut
@@ -121,4 +122,4 @@ def balance_return_confirmed(membership_id):
     container = services()
     if not balance_returns.sync_for_membership(db.session, container.pay, membership_id, container.clock.now()):
         raise NotFound("这份互助没有退回中的余额", code="not_found")
-    return balance_returns.view_for(db.session, membership_id)
+    return with_return_transfer(balance_returns.view_for(db.session, membership_id))

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from .merchant_transfer import MerchantTransferOut
+
 
 class WindDownProgressOut(Schema):
     members_total = fields.Integer(required=True, metadata={"description": "memberships whose balance is returned"})
@@ -40,6 +42,8 @@ class BalanceReturnOut(Schema):
     surplus_fen = fields.Integer(required=True)
     transfer_package_info = fields.String(allow_none=True, metadata={
         "description": "a transfer waiting for the payer: pass to wx.requestMerchantTransfer to confirm receipt"})
+    transfer = fields.Nested(MerchantTransferOut, allow_none=True, metadata={
+        "description": "wx.requestMerchantTransfer's mchId, appId and package while a transfer waits for the payer"})
 
 
 class ClosingReportOut(Schema):

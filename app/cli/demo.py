@@ -27,7 +27,8 @@ def demo_case(plan_code, aid_fen, at):
                            documents_dir=current_app.config["CLAIM_DOCUMENTS_DIR"],
                            policy=current_services().privacy_policy,
                            publicity_days=current_app.config["CLAIM_PUBLICITY_DAYS"])
-    click.echo(f"claim {case.claim_id} (membership {case.membership_id}) ready with {case.approved_aid_fen} fen")
+    click.echo(f"claim {case.claim_id} (membership {case.membership_id}) ready with {case.approved_aid_fen} fen;"
+               f" claimant openid {case.openid}")
 
 
 def _refuse_in_production() -> None:

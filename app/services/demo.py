@@ -29,6 +29,7 @@ class DemoCase:
     claim_id: int
     membership_id: int
     approved_aid_fen: int
+    openid: str = ""  # the synthetic claimant's: end-to-end tests log in as them to receive the aid
 
 
 def synthetic_id_number(birth: dt.date) -> str:
@@ -161,4 +162,4 @@ def seed_ready_case(session: Session, pii: PiiProtector, *, plan_code: str, appr
                            rules=rules, incident=incident, documents_dir=documents_dir, policy=policy,
                            approved_aid_fen=approved_aid_fen, publicity_days=publicity_days)
     claims.promote_finished_publicity(session, incident + dt.timedelta(days=5 + publicity_days))
-    return DemoCase(claim_id, membership.id, approved_aid_fen)
+    return DemoCase(claim_id, membership.id, approved_aid_fen, user.openid)

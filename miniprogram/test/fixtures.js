@@ -166,4 +166,11 @@ const balanceReturn = (overrides = {}) => Object.assign({
   amount_fen: 1200, returned_fen: 700, by_refund_fen: 700, by_transfer_fen: 500, surplus_fen: 12, transfer_package_info: null,
 }, overrides)
 
-module.exports = { report, frozenReports, groupSummary, proposal, windDown, balanceReturn, policy, plan, membership, payment, ledgerPage, ledgerEntry, templates, TEMPLATE_KEYS, invite, runCase, deductions, announcement, claim, run }
+// 商家转账 waiting for the member (issues 14 and 17): what wx.requestMerchantTransfer needs, as the API gives it
+const TRANSFER_PACKAGE = 'ABBQO+oYAAABAAAAAAAk+yPZGnMAAAAtAAAAAAAAAAAAAAAAAAAAAA=='
+const merchantTransfer = (overrides = {}) => Object.assign({ mch_id: '1900000001', app_id: 'wx-test-app', package_info: TRANSFER_PACKAGE }, overrides)
+const waitingPayout = (overrides = {}) => Object.assign({
+  status: 'wait_user_confirm', amount_fen: 5000000, package_info: TRANSFER_PACKAGE, paid_at: null, transfer: merchantTransfer(),
+}, overrides)
+
+module.exports = { merchantTransfer, waitingPayout, report, frozenReports, groupSummary, proposal, windDown, balanceReturn, policy, plan, membership, payment, ledgerPage, ledgerEntry, templates, TEMPLATE_KEYS, invite, runCase, deductions, announcement, claim, run }

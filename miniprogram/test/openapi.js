@@ -29,6 +29,13 @@ function operation(doc, method, apiPath) {
 function resolve(doc, schema) {
   let current = schema || {}
   while (current.$ref) current = current.$ref.split('/').slice(1).reduce((node, part) => node[part], doc)
+  // a nullable nested schema: apispec writes anyOf [the $ref, {nullable: true, type: object}]; the fields
+  // are those of the branches that list any
+  const branches = current.anyOf || current.oneOf
+  if (branches) {
+    const listed = branches.map(s => resolve(doc, s)).filter(s => s.properties || s.items)
+    if (listed.length) return resolve(doc, { allOf: listed })
+  }
   if (current.allOf) {
     return current.allOf.map(s => resolve(doc, s)).reduce((all, s) => ({
       type: all.type || s.type, properties: Object.assign({}, all.properties, s.properties), items: all.items || s.items,

@@ -110,12 +110,18 @@ def test_case_end_to_end(client, app, clock, emulator, staff, documents_dir, run
     assert paid.get_json()["status"] == "wait_user_confirm" and paid.get_json()["amount_fen"] == collected
     mine = client.get(f"/api/v1/claims/{claim_id}", headers=alice).get_json()
     assert mine["status"] == "collected" and mine["payout"]["package_info"]
+    # What wx.requestMerchantTransfer needs (mchId, appId, package), only while the transfer waits.
+    call = {"mch_id": app.config["WECHAT_PAY_MCHID"], "app_id": app.config["WECHAT_APPID"],
+            "package_info": mine["payout"]["package_info"]}
+    assert all(call.values()) and mine["payout"]["transfer"] == call
+    assert [c["payout"]["transfer"] for c in client.get("/api/v1/claims", headers=alice).get_json()["items"]] == [call]
 
     confirm = requests.post(emulator.url + "_emulator/transfer/confirm",
                             json={"package_info": mine["payout"]["package_info"]}, timeout=5)
     assert confirm.status_code == 200
     done = client.post(f"/api/v1/claims/{claim_id}/payout/confirmed", headers=alice).get_json()
     assert done["status"] == "paid" and done["payout"]["status"] == "succeeded"
+    assert done["payout"]["transfer"] is None and done["payout"]["package_info"] is None
     # Asked again, and swept by the CLI: nothing is paid twice.
     client.post(f"/api/v1/claims/{claim_id}/payout/confirmed", headers=alice)
     runner.invoke(args=["claims", "advance"])

@@ -100,18 +100,24 @@ def test_leaving_while_a_run_counts_you_withholds_the_share(client, alice, clock
     assert audit_ledger(db.session).ok
 
 
-def test_money_older_than_a_year_goes_back_by_merchant_transfer(client, alice, clock, emulator, services):
-    """Issue 14, item 3: no more refund_not_possible; the part WeChat cannot refund is transferred."""
-    from app.services import balance_returns
-
+def leave_with_old_money(client, alice, clock, emulator):
+    """300 paid over a year ago (goes back by merchant transfer), 200 recently (refunded), then leaving."""
     m = join(client, alice, clock)
     paid_topup(client, emulator, alice, m["id"], 300)
     clock.advance(days=366)
     paid_topup(client, emulator, alice, m["id"], 200)
     left = client.post(f"/api/v1/memberships/{m['id']}/leave", headers=alice)
     assert left.status_code == 200, left.get_json()
-    assert [r["amount_fen"] for r in left.get_json()["refunds"]] == [200]
-    returning = left.get_json()["membership"]["balance_return"]
+    return m, left.get_json()
+
+
+def test_money_older_than_a_year_goes_back_by_merchant_transfer(client, alice, clock, emulator, services):
+    """Issue 14, item 3: no more refund_not_possible; the part WeChat cannot refund is transferred."""
+    from app.services import balance_returns
+
+    m, left = leave_with_old_money(client, alice, clock, emulator)
+    assert [r["amount_fen"] for r in left["refunds"]] == [200]
+    returning = left["membership"]["balance_return"]
     assert returning["reason"] == "leave" and returning["status"] == "returning"
     assert (returning["amount_fen"], returning["by_refund_fen"], returning["by_transfer_fen"]) == (500, 200, 300)
     assert returning["transfer_package_info"]  # the payer confirms receipt in the mini-program
@@ -168,3 +174,29 @@ def test_reconcile_completes_refunds_whose_notification_is_lost(client, alice, c
     items = client.get(f"/api/v1/memberships/{m['id']}/refunds", headers=alice).get_json()["items"]
     assert {i["status"] for i in items} == {"succeeded"}
     assert audit_ledger(db.session).ok
+
+
+def test_balance_return_transfer_carries_the_call_until_confirmed(client, app, alice, clock, emulator):
+    """Issues 14 and 17: what wx.requestMerchantTransfer needs (mchId, appId, package), while the transfer
+    waits for the member (the claim payout's side: tests/api/test_claims_api.py::test_case_end_to_end)."""
+    m, left = leave_with_old_money(client, alice, clock, emulator)
+    returning = left["membership"]["balance_return"]
+    package = returning["transfer_package_info"]
+    call = {"mch_id": app.config["WECHAT_PAY_MCHID"], "app_id": app.config["WECHAT_APPID"], "package_info": package}
+    assert all(call.values()) and returning["transfer"] == call
+    assert client.get(f"/api/v1/memberships/{m['id']}", headers=alice).get_json()["balance_return"]["transfer"] == call
+    listed = client.get("/api/v1/memberships", headers=alice).get_json()["items"]
+    assert [x["balance_return"]["transfer"] for x in listed] == [call]
+
+    # Confirming before the payer accepted changes nothing: the call is still there.
+    early = client.post(f"/api/v1/memberships/{m['id']}/balance-return/confirmed", headers=alice)
+    assert early.status_code == 200 and early.get_json()["transfer"] == call
+
+    bill = emulator.state.pay.confirm_transfer(package)
+    assert bill.amount == 300
+    confirmed = client.post(f"/api/v1/memberships/{m['id']}/balance-return/confirmed", headers=alice).get_json()
+    assert confirmed["transfer"] is None and confirmed["transfer_package_info"] is None
+    assert confirmed["returned_fen"] >= 300
+    after = client.get(f"/api/v1/memberships/{m['id']}", headers=alice).get_json()["balance_return"]
+    assert after["transfer"] is None
+

@@ -1,4 +1,4 @@
-const { API, ok, fail, TOKEN, membership, ledgerPage, ledgerEntry, leave } = require('../fixtures')
+const { API, ok, fail, TOKEN, membership, ledgerPage, ledgerEntry, leave, balanceReturn, merchantTransfer } = require('../fixtures')
 
 const page = 'pages/membership/membership'
 const query = { id: '1' }
@@ -10,6 +10,10 @@ const entries = [
   ledgerEntry(1, { created_at: '2026-03-02T02:00:00+00:00' }),
 ]
 const leaveTap = async (comp, { has, tap }) => { await tap(has('.leave-button') ? '.leave-button' : '.leave-link') }
+// 商家转账: the money paid over a year ago comes back by transfer, waiting for the member's confirmation
+const LEFT = { state: 'left', balance_fen: 0, ended_at: '2026-04-05T02:00:00+00:00' }
+const WAITING_RETURN = balanceReturn({ reason: 'leave', transfer_package_info: merchantTransfer().package_info, transfer: merchantTransfer() })
+const DONE_RETURN = balanceReturn({ reason: 'leave', status: 'done', status_text: '余额已全部退回', returned_fen: 1200 })
 module.exports = [
   { name: 'loading', page, query, storage: TOKEN, pending: [get, ledger] },
   { name: 'loaded', page, query, storage: TOKEN, responses: { [get]: ok(membership(1)), [ledger]: ok(ledgerPage(entries)) } },
@@ -23,4 +27,11 @@ module.exports = [
     [ledger]: ok(ledgerPage(entries)),
     [`POST ${API}/memberships/1/leave`]: ok(leave(membership(1, { state: 'left', balance_fen: 0, ended_at: '2026-04-05T02:00:00+00:00' }), 1000)) },
   act: leaveTap },
+  { name: 'balance-return-awaiting-receipt', page, query, storage: TOKEN, responses: {
+    [get]: ok(membership(1, Object.assign({ balance_return: WAITING_RETURN }, LEFT))), [ledger]: ok(ledgerPage(entries)) } },
+  { name: 'after-confirming-balance-return', page, query, storage: TOKEN, responses: {
+    [get]: [ok(membership(1, Object.assign({ balance_return: WAITING_RETURN }, LEFT))),
+      ok(membership(1, Object.assign({ balance_return: DONE_RETURN }, LEFT)))],
+    [ledger]: ok(ledgerPage(entries)), [`POST ${API}/memberships/1/balance-return/confirmed`]: ok(DONE_RETURN) },
+  act: async (comp, { tap }) => { await tap('.confirm-receipt-button') } },
 ]

@@ -17,6 +17,9 @@ const CLAIM_FIELDS = [
   'timeline[].to_status', 'timeline[].created_at', 'timeline[].note',
   'documents[].id', 'documents[].content_type',
 ]
+// wx.requestMerchantTransfer's mchId, appId and package (商家转账), while a transfer waits for the member
+const TRANSFER_FIELDS = ['mch_id', 'app_id', 'package_info']
+const PAYOUT_FIELDS = ['payout.status', 'payout.amount_fen', ...TRANSFER_FIELDS.map(f => `payout.transfer.${f}`)]
 const ANNOUNCEMENT_FIELDS = [
   'id', 'plan_name', 'person', 'age_years', 'illness', 'hospital_city', 'approved_aid_fen', 'investigation_summary',
   'status', 'publicity_ends_at',
@@ -77,7 +80,11 @@ module.exports = {
     response: MEMBERSHIP_FIELDS },
   listMemberships: { method: 'GET', path: '/memberships', response: each('items', MEMBERSHIP_FIELDS) },
   // balance_return: issue 14's wind-down (a balance on its way back)
-  getMembership: { method: 'GET', path: '/memberships/{id}', response: [...MEMBERSHIP_FIELDS, 'balance_return'] },
+  getMembership: { method: 'GET', path: '/memberships/{id}', response: [...MEMBERSHIP_FIELDS, 'balance_return',
+    ...TRANSFER_FIELDS.map(f => `balance_return.transfer.${f}`)] },
+  // after wx.requestMerchantTransfer succeeded for a balance returned by transfer: the API asks WeChat
+  confirmBalanceReturn: { method: 'POST', path: '/memberships/{id}/balance-return/confirmed',
+    response: ['status', ...TRANSFER_FIELDS.map(f => `transfer.${f}`)] },
   ledger: { method: 'GET', path: '/memberships/{id}/ledger', query: ['page', 'per_page'],
     response: [...each('items', ['transaction_id', 'amount_fen', 'reason', 'sponsored', 'created_at']),
       'page', 'per_page', 'total'] },
@@ -115,7 +122,9 @@ module.exports = {
     body: ['membership_id', 'incident_type', 'incident_date', 'diagnosis', 'diagnosis_date', 'hospital', 'city',
       'description', ...CONSENT_FIELDS], response: CLAIM_FIELDS },
   listClaims: { method: 'GET', path: '/claims', response: each('items', CLAIM_FIELDS) },
-  getClaim: { method: 'GET', path: '/claims/{id}', response: CLAIM_FIELDS },
+  getClaim: { method: 'GET', path: '/claims/{id}', response: [...CLAIM_FIELDS, ...PAYOUT_FIELDS] },
+  // after wx.requestMerchantTransfer succeeded for the aid: the API asks WeChat and settles
+  confirmPayout: { method: 'POST', path: '/claims/{id}/payout/confirmed', response: [...CLAIM_FIELDS, ...PAYOUT_FIELDS] },
   uploadClaimDocument: { method: 'POST', path: '/claims/{id}/documents', multipart: true, body: ['file'],
     response: ['id', 'content_type'] },
   // keyset pages: limit, and the cursor the previous page gave (next_cursor, null on the last page)

@@ -2,7 +2,8 @@
 // Python API and the WeChat emulator started here. Log in, join, top up (the emulator pays like a
 // phone and notifies the live API), see the balance and the ledger, subscribe, invite, claims and
 // announcements; then a case (`flask demo case`) and an apportionment run (`flask apportion
-// prepare/publish/execute`) on the stack's own database, and the deduction as the member sees it;
+// prepare/publish/execute`) on the stack's own database, and the deduction as the member sees it; the
+// case's aid paid out and its receipt confirmed by the claimant (wx.requestMerchantTransfer);
 // verifying it on the phone (the Merkle proof), the month's report, a rule change put to the members
 // (`flask plans load` with a changed catalogue) that this member agrees to, leaving, and the wind-down
 // status a member sees (the plan open, the balance left behind on its way back).
@@ -182,6 +183,7 @@ step('a run funds a case: the run\'s numbers follow from its own figures', ['cre
   const code = before.plan_code
   const seeded = await stack.flask('demo', 'case', '--plan', code, '--aid-fen', '1000')
   const claimId = Number(/claim (\d+)/.exec(seeded)[1])
+  Object.assign(state, { claimId, claimantOpenid: /claimant openid (\S+)/.exec(seeded)[1] })
   for (const command of ['prepare', 'publish', 'execute']) await stack.flask('apportion', command, '--plan', code)
 
   const runs = (await api.plans.listRuns(code)).items
@@ -223,6 +225,40 @@ step('see the deduction: the run\'s share, the case it funded, and the balance d
   expect(Number.isInteger(plan.estimated_annual_fen)).toBe(true)
   expect(plan.estimated_annual_fen % run.share_fen).toBe(0)
   expect(plan.estimated_annual_fen).toBeGreaterThan(0)
+})
+
+// 商家转账 (issues 14 and 17): the case's aid, collected by the run, reaches the claimant (the demo
+// case's member: this step logs in as them with a second `wx`)
+step('the aid: a finance operator pays it out, the claimant confirms receipt (wx.requestMerchantTransfer), the claim is paid', ['getClaim', 'confirmPayout'], async () => {
+  const password = `e2e-finance-${process.pid}-password`
+  await stack.flask('operators', 'create', '--role', 'finance', '--username', 'e2e-fin', '--password', password)
+  const post = (url, body, token) => fetch(stack.apiBase + url, { method: 'POST', body: JSON.stringify(body),
+    headers: Object.assign({ 'content-type': 'application/json' }, token ? { Authorization: `Bearer ${token}` } : {}) })
+    .then(async response => ({ status: response.status, data: await response.json() }))
+  const login = await post('/admin/auth/login', { username: 'e2e-fin', password })
+  expect(login.status).toBe(200)
+  const payout = await post(`/admin/claims/${state.claimId}/payout`, {}, login.data.token)
+  expect(payout).toMatchObject({ status: 200, data: { status: 'wait_user_confirm' } })
+
+  const member = global.wx
+  const claimant = makeWx({ apiBase: stack.apiBase, emulatorUrl: stack.emulatorUrl, openid: state.claimantOpenid, tmpDir: stack.dir })
+  global.wx = claimant
+  try {
+    const waiting = await api.claims.getClaim(state.claimId)
+    expect(waiting.payout).toMatchObject({ status: 'wait_user_confirm', amount_fen: payout.data.amount_fen })
+    const { transfer } = waiting.payout
+    expect(transfer.package_info).toBe(waiting.payout.package_info)
+    expect(transfer.mch_id && transfer.app_id).toBeTruthy()
+    const reloaded = []
+    const outcome = await require(path.join(MP, 'utils/transfer')).confirmReceipt(transfer,
+      () => api.claims.confirmPayout(state.claimId), async () => { reloaded.push(await api.claims.getClaim(state.claimId)) })
+    expect(outcome).toBe('confirmed')
+    expect(claimant.transfers).toEqual([{ mchId: transfer.mch_id, appId: transfer.app_id, package: transfer.package_info }])
+    expect(claimant.toasts).toEqual(['已确认收款'])
+    expect(reloaded).toMatchObject([{ status: 'paid', payout: { status: 'succeeded', transfer: null, package_info: null } }])
+  } finally {
+    global.wx = member
+  }
 })
 
 step('opened from a group chat (shareTicket): launch reports the group, and its summary counts this member', ['enterGroup', 'groupSummary'], async () => {

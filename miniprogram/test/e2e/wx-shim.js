@@ -7,6 +7,7 @@ const path = require('path')
 function makeWx({ apiBase, emulatorUrl, openid, tmpDir = os.tmpdir() }) {
   const storage = { apiBase }
   const toasts = []
+  const transfers = []
 
   async function http(options) {
     const method = (options.method || 'GET').toUpperCase()
@@ -36,6 +37,15 @@ function makeWx({ apiBase, emulatorUrl, openid, tmpDir = os.tmpdir() }) {
     requestPayment: options => call(http({ url: `${emulatorUrl}_emulator/pay`, method: 'POST', header: { 'content-type': 'application/json' },
       data: { timeStamp: options.timeStamp, nonceStr: options.nonceStr, package: options.package, signType: options.signType, paySign: options.paySign } })
       .then(res => { if (res.statusCode !== 200) throw new Error(JSON.stringify(res.data)); return { errMsg: 'requestPayment:ok' } }), options),
+    // wx.requestMerchantTransfer (商家转账): the member accepts the money; the emulator settles the transfer bill
+    transfers,
+    canIUse(name) { return typeof this[name] === 'function' },
+    requestMerchantTransfer: options => {
+      transfers.push({ mchId: options.mchId, appId: options.appId, package: options.package })
+      return call(http({ url: `${emulatorUrl}_emulator/transfer/confirm`, method: 'POST', header: { 'content-type': 'application/json' },
+        data: { package_info: options.package } })
+        .then(res => { if (res.statusCode !== 200) throw new Error(JSON.stringify(res.data)); return { errMsg: 'requestMerchantTransfer:ok' } }), options)
+    },
     // the member accepts every template offered
     requestSubscribeMessage: ({ tmplIds, success }) => success(Object.assign({ errMsg: 'requestSubscribeMessage:ok' },
       ...tmplIds.map(id => ({ [id]: 'accept' })))),

@@ -1,5 +1,5 @@
 const { load, mount, fakeWx, ok, fail, PENDING, text, tap } = require('../harness')
-const { claim } = require('../fixtures')
+const { claim, waitingPayout } = require('../fixtures')
 
 const page = load('pages/claim/claim')
 
@@ -56,4 +56,60 @@ test('loading and error', async () => {
   expect(text(comp)).toContain('加载中')
   const { comp: failed } = await open({ 'GET /claims/7': fail(404, 'not_found', '没有找到这份申请') })
   expect(text(failed)).toContain('没有找到这份申请')
+})
+
+// 商家转账 (issues 14 and 17): the aid waits for the claimant to confirm receipt in WeChat
+const WAITING = claim(7, { status: 'collected', status_text: '已筹集', approved_aid_fen: 5000000, collected_aid_fen: 5000000,
+  payout: waitingPayout() })
+const PAID = claim(7, { status: 'paid', status_text: '已打款', approved_aid_fen: 5000000, collected_aid_fen: 5000000,
+  payout: waitingPayout({ status: 'succeeded', package_info: null, transfer: null, paid_at: '2026-04-02T02:00:00+00:00' }) })
+
+test('confirming receipt: wx.requestMerchantTransfer with mchId/appId/package, then POST …/payout/confirmed, then reloaded', async () => {
+  const { wx, comp } = await open({ 'GET /claims/7': [ok(WAITING), ok(PAID)], 'POST /claims/7/payout/confirmed': ok(PAID) })
+  expect(text(comp)).toContain('互助金已转出，待您确认收款¥50,000.00')
+  await tap(comp, '.confirm-receipt-button')
+  expect(wx.canIUse).toHaveBeenCalledWith('requestMerchantTransfer')
+  expect(wx.requestMerchantTransfer.mock.calls[0][0]).toMatchObject(
+    { mchId: '1900000001', appId: 'wx-test-app', package: WAITING.payout.transfer.package_info })
+  expect(wx.requests.map(r => r.key)).toEqual(['GET /claims/7', 'POST /claims/7/payout/confirmed', 'GET /claims/7'])
+  expect(wx.showToast).toHaveBeenCalledWith({ title: '已确认收款', icon: 'success' })
+  expect(comp.querySelector('.confirm-receipt-button')).toBeFalsy()
+  expect(text(comp)).toContain('已打款')
+})
+
+test('confirming receipt cancelled: a message, the API is not told, the button stays', async () => {
+  const { wx, comp } = await open({ 'GET /claims/7': ok(WAITING) })
+  wx.requestMerchantTransfer.mockImplementation(({ fail: failed }) => failed({ errMsg: 'requestMerchantTransfer:fail cancel' }))
+  await tap(comp, '.confirm-receipt-button')
+  expect(wx.showToast.mock.calls[0][0].title).toContain('已取消')
+  expect(wx.requests.map(r => r.key)).toEqual(['GET /claims/7'])
+  expect(comp.querySelector('.confirm-receipt-button')).toBeTruthy()
+})
+
+test('confirming receipt failed: WeChat\'s reason is shown, the API is not told', async () => {
+  const { wx, comp } = await open({ 'GET /claims/7': ok(WAITING) })
+  wx.requestMerchantTransfer.mockImplementation(({ fail: failed }) => failed({ errMsg: 'requestMerchantTransfer:fail 系统繁忙' }))
+  await tap(comp, '.confirm-receipt-button')
+  expect(wx.showToast).toHaveBeenCalledWith({ title: '确认收款失败：系统繁忙', icon: 'none' })
+  expect(wx.requests.map(r => r.key)).toEqual(['GET /claims/7'])
+  expect(comp.querySelector('.confirm-receipt-button')).toBeTruthy()
+})
+
+test('an old WeChat without wx.requestMerchantTransfer: asked to update, nothing called', async () => {
+  const { wx, comp } = await open({ 'GET /claims/7': ok(WAITING) })
+  wx.canIUse.mockImplementation(() => false)
+  await tap(comp, '.confirm-receipt-button')
+  expect(wx.requestMerchantTransfer).not.toHaveBeenCalled()
+  expect(wx.showModal.mock.calls[0][0]).toMatchObject({ title: '请升级微信', showCancel: false })
+  expect(wx.showModal.mock.calls[0][0].content).toContain('升级微信')
+  expect(wx.requests.map(r => r.key)).toEqual(['GET /claims/7'])
+})
+
+test('no button when nothing waits: no payout, or a payout not (or no longer) waiting', async () => {
+  const { comp } = await open({})
+  expect(comp.querySelector('.confirm-receipt-button')).toBeFalsy()
+  const { comp: paid } = await open({ 'GET /claims/7': ok(PAID) })
+  expect(paid.querySelector('.confirm-receipt-button')).toBeFalsy()
+  const { comp: pending } = await open({ 'GET /claims/7': ok(claim(7, { status: 'collected', payout: waitingPayout({ status: 'pending', package_info: null, transfer: null }) })) })
+  expect(pending.querySelector('.confirm-receipt-button')).toBeFalsy()
 })

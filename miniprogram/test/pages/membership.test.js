@@ -1,5 +1,5 @@
 const { load, mount, fakeWx, ok, fail, PENDING, text, tap, emit, toasts } = require('../harness')
-const { membership, ledgerPage: page_, ledgerEntry } = require('../fixtures')
+const { balanceReturn, membership, ledgerPage: page_, ledgerEntry, merchantTransfer } = require('../fixtures')
 
 const page = load('pages/membership/membership')
 const ledgerPage = items => ok(page_(items))
@@ -89,4 +89,55 @@ test('a balance on its way back (wind-down or leaving) is shown with its progres
   expect(global.wx.navigateTo).toHaveBeenLastCalledWith({ url: '/pages/proposals/proposals?membership=1&code=adult_789' })
   await emit(comp, '.deductions-cell', 'click')
   expect(global.wx.navigateTo).toHaveBeenLastCalledWith({ url: '/pages/deductions/deductions?id=1' })
+})
+
+// 商家转账 (issues 14 and 17): money paid over a year ago comes back by transfer, confirmed by the member
+const LEFT = { state: 'left', balance_fen: 0, ended_at: '2026-04-05T02:00:00+00:00' }
+const WAITING = membership(1, Object.assign({}, LEFT, { balance_return: balanceReturn({ reason: 'leave',
+  transfer_package_info: merchantTransfer().package_info, transfer: merchantTransfer() }) }))
+const DONE_RETURN = balanceReturn({ reason: 'leave', status: 'done', returned_fen: 1200, transfer: null,
+  status_text: '余额已全部退回' })
+const DONE = membership(1, Object.assign({}, LEFT, { balance_return: DONE_RETURN }))
+
+async function openWaiting(routes = {}) {
+  const wx = fakeWx(Object.assign({ 'GET /memberships/1': ok(WAITING), 'GET /memberships/1/ledger': ledgerPage([]) }, routes))
+  const comp = mount(page)
+  await comp.instance.onLoad({ id: '1' })
+  return { wx, comp }
+}
+const keys = wx => wx.requests.map(r => r.key)
+
+test('a balance returned by transfer: 确认收款 → wx.requestMerchantTransfer → POST …/balance-return/confirmed → reloaded', async () => {
+  const { wx, comp } = await openWaiting({ 'GET /memberships/1': [ok(WAITING), ok(DONE)],
+    'POST /memberships/1/balance-return/confirmed': ok(DONE_RETURN) })
+  expect(text(comp)).toContain('需您确认收款')
+  await tap(comp, '.confirm-receipt-button')
+  expect(wx.requestMerchantTransfer.mock.calls[0][0]).toMatchObject(
+    { mchId: '1900000001', appId: 'wx-test-app', package: merchantTransfer().package_info })
+  expect(keys(wx)).toEqual(['GET /memberships/1', 'GET /memberships/1/ledger', 'POST /memberships/1/balance-return/confirmed',
+    'GET /memberships/1', 'GET /memberships/1/ledger'])
+  expect(wx.showToast).toHaveBeenCalledWith({ title: '已确认收款', icon: 'success' })
+  expect(comp.querySelector('.confirm-receipt-button')).toBeFalsy()
+  expect(text(comp)).toContain('已退回')
+})
+
+test('a balance return: cancel → a message, nothing sent; failure → the reason; old WeChat → update', async () => {
+  const { wx, comp } = await openWaiting()
+  wx.requestMerchantTransfer.mockImplementation(({ fail: failed }) => failed({ errMsg: 'requestMerchantTransfer:fail cancel' }))
+  await tap(comp, '.confirm-receipt-button')
+  expect(wx.showToast.mock.calls[0][0].title).toContain('已取消')
+  wx.requestMerchantTransfer.mockImplementation(({ fail: failed }) => failed({ errMsg: 'requestMerchantTransfer:fail 参数错误' }))
+  await tap(comp, '.confirm-receipt-button')
+  expect(wx.showToast).toHaveBeenLastCalledWith({ title: '确认收款失败：参数错误', icon: 'none' })
+  wx.canIUse.mockImplementation(() => false)
+  await tap(comp, '.confirm-receipt-button')
+  expect(wx.requestMerchantTransfer).toHaveBeenCalledTimes(2)
+  expect(wx.showModal.mock.calls[0][0]).toMatchObject({ title: '请升级微信', showCancel: false })
+  expect(keys(wx)).toEqual(['GET /memberships/1', 'GET /memberships/1/ledger'])
+  expect(comp.querySelector('.confirm-receipt-button')).toBeTruthy()
+})
+
+test('no button when no transfer waits', async () => {
+  const { comp } = await openWaiting({ 'GET /memberships/1': ok(DONE) })
+  expect(comp.querySelector('.confirm-receipt-button')).toBeFalsy()
 })

@@ -1,7 +1,9 @@
 // One membership: the balance (large), its ledger (every fen in and out, credits with "+", paged as
 // the member scrolls), leaving (a destructive action, confirmed), a balance being returned, the
-// sponsor link to share.
-const { getMembership, ledger, leave } = require('../../api/memberships')
+// sponsor link to share; money returned by merchant transfer: "确认收款" → wx.requestMerchantTransfer
+// (balance_return.transfer) → POST …/balance-return/confirmed.
+const { confirmBalanceReturn, getMembership, ledger, leave } = require('../../api/memberships')
+const { confirmReceipt } = require('../../utils/transfer')
 const { loadInto } = require('../../utils/load')
 const { describe } = require('../../utils/memberships')
 const { formatDateTime } = require('../../utils/time')
@@ -21,7 +23,8 @@ function returnText(r) {
 
 Component({
   behaviors: [a11y.behavior],
-  data: { status: 'loading', errorMessage: '', id: null, membership: null, entries: [], total: 0, page: 1, loadingMore: false, returnText: '', windingDown: false },
+  data: { status: 'loading', errorMessage: '', id: null, membership: null, entries: [], total: 0, page: 1, loadingMore: false, returnText: '', windingDown: false,
+    returnTransfer: null, confirming: false },
   methods: {
     onLoad(query) {
       this.setData({ id: Number(query.id) })
@@ -33,6 +36,8 @@ Component({
       ]).then(([membership, page]) => ({
         membership: describe(membership), returnText: returnText(membership.balance_return),
         windingDown: Boolean(membership.balance_return && membership.balance_return.reason === 'wind_down'),
+        // a transfer of the older money waiting for the member to confirm receipt in WeChat
+        returnTransfer: (membership.balance_return && membership.balance_return.transfer) || null,
         entries: page.items.map(entry), total: page.total, page: 1,
       })))
     },
@@ -47,6 +52,15 @@ Component({
         wx.showToast({ title: error.message, icon: 'none' })
       } finally {
         this.setData({ loadingMore: false })
+      }
+    },
+    async confirmReceipt() {
+      if (this.data.confirming) return
+      this.setData({ confirming: true })
+      try {
+        await confirmReceipt(this.data.returnTransfer, () => confirmBalanceReturn(this.data.id), () => this.load())
+      } finally {
+        this.setData({ confirming: false })
       }
     },
     topUp() {
