@@ -28,10 +28,10 @@ def _run_id(run_id, plan_code) -> int:
 
 def _echo(run) -> None:
     from app.models import Plan
-    from app.services.apportionment import run_out
+    from app.services.apportionment import run_view
 
     code = db.session.get(Plan, run.plan_id).code
-    click.echo(json.dumps(run_out(run, code), ensure_ascii=False, default=str, indent=1))
+    click.echo(json.dumps(run_view(db.session, run, code), ensure_ascii=False, default=str, indent=1))
 
 
 def _service_call(fn, *args, **kwargs):

@@ -104,7 +104,8 @@ def test_execute_stops_and_resumes_without_double_debits(session, clock):
     run = apportionment.prepare(session, "adult_789", now, chunk_size=2)
     apportionment.publish(session, run.id, now)
     run = apportionment.execute(session, run.id, now, max_chunks=2)
-    assert run.status == "executing" and 0 < run.debited_count < 9
+    so_far = apportionment.progress(session, run)  # the chunks' counts join the run's at settlement
+    assert run.status == "executing" and 0 < so_far["debited_count"] < 9 and so_far["chunks_done"] == 2
     run = apportionment.execute(session, run.id, now + dt.timedelta(minutes=5))
     assert run.status == "executed" and run.debited_count == 9 and run.share_fen == 300
     assert sorted(m for m, _ in run_postings(session, run.id)) == sorted(ids)
