@@ -1,0 +1,181 @@
+"""PostgreSQL: one run's chunks executed by several worker processes at once, one of them killed
+(SIGKILL) inside a chunk and another started: each payer debited once, the run settled once."""
+import datetime as dt
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.services import apportionment
+from app.services.audit import audit_ledger
+from bench.synthetic import add_case, generate_members
+from config import PROJECT_ROOT
+
+pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+
+# A worker: apportionment.execute (claim pending chunks until none is left, then settle). It stops
+# twice per chunk for the parent's go-ahead: once holding the claimed chunk (its transaction open,
+# the chunk row locked), once after the chunk committed.
+_WORKER = """
+import sys, datetime as dt, sqlalchemy as sa
+from sqlalchemy.orm import Session
+from app.services import apportionment
+from app.services.apportionment import engine
+engine_ = sa.create_engine(sys.argv[1])
+claim = engine.claim_chunk
+
+
+def claim_and_wait(session, run_id, **kw):
+    claimed = claim(session, run_id, **kw)
+    if claimed is not None:
+        print("claimed", claimed[0], flush=True)
+        sys.stdin.readline()
+    return claimed
+
+
+engine.claim_chunk = claim_and_wait
+print("ready", flush=True)
+run_id, now = sys.stdin.readline().split()
+
+
+def on_chunk(lo, hi, result):
+    print("chunk", lo, flush=True)
+    sys.stdin.readline()
+
+
+with Session(engine_) as s:
+    run = apportionment.execute(s, int(run_id), dt.datetime.fromisoformat(now), on_chunk=on_chunk)
+    print("done", run.status, flush=True)
+"""
+
+
+class Worker:
+    def __init__(self, db_url: str, name: str):
+        self.name = name
+        self.proc = subprocess.Popen([sys.executable, "-c", _WORKER, db_url], cwd=PROJECT_ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+
+    def read(self) -> str:
+        line = self.proc.stdout.readline().strip()
+        self.lines.append(line)
+        return line
+
+    def say(self, text: str) -> None:
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+    def committed(self) -> list[int]:
+        return [int(line.split()[1]) for line in self.lines if line.startswith("chunk")]
+
+    def run_to_the_end(self) -> None:
+        """Go-ahead after every stop until the worker says it is done (a thread per worker)."""
+        while True:
+            line = self.read()
+            if not line or line.startswith("done"):
+                return
+            self.say("go")
+
+
+def _deduction_counts(s, run_id: int) -> dict[int, int]:
+    return dict(s.execute(sa.text(
+        "SELECT a.membership_id, COUNT(*) FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id "
+        "JOIN accounts a ON a.id = p.account_id WHERE t.reference_id = :r AND t.reason = 'deduction' "
+        "AND a.kind = 'member' GROUP BY a.membership_id"), {"r": str(run_id)}).all())
+
+
+def test_two_workers_one_killed_mid_chunk_then_a_third_each_payer_debited_once(db_url, app, runner, clock):
+    now = clock.now()
+    engine = sa.create_engine(db_url)
+    workers: list[Worker] = []
+    try:
+        with Session(engine) as s, s.begin():
+            generate_members(s, "adult_789", 3_000, now)
+            add_case(s, "adult_789", 450_000, now)
+        with Session(engine) as s:
+            before = dict(s.execute(sa.text("SELECT membership_id, balance_fen FROM accounts WHERE kind = 'member'")).all())
+            good = {m for (m,) in s.execute(sa.text(
+                "SELECT id FROM memberships WHERE state IN ('observing', 'protected')"))}
+            run = apportionment.prepare(s, "adult_789", now, chunk_size=100)
+            apportionment.publish(s, run.id, now)
+            run_id, share = run.id, run.share_fen
+            total = -(-(run.end_membership_id - run.first_membership_id) // run.chunk_size)
+        payers = {m for m in good if before[m] >= share}
+        assert total >= 20 and share > 0
+
+        a, b = Worker(db_url, "a"), Worker(db_url, "b")
+        workers += [a, b]
+        for w in (a, b):
+            assert w.read() == "ready"
+            w.say(f"{run_id} {now.isoformat()}")
+        # Both hold a chunk at the same moment, each its own: the second skipped the first's.
+        first_a, first_b = a.read(), b.read()
+        assert first_a.startswith("claimed") and first_b.startswith("claimed") and first_a != first_b
+        with engine.connect() as watch:
+            assert watch.execute(sa.text(
+                "SELECT COUNT(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE c.relname = 'apportionment_run_chunks' AND l.mode = 'RowShareLock' "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())")).scalar_one() == 2
+        # In step: both commit, claim, commit … until a has committed three chunks.
+        for _ in range(3):
+            for w in (a, b):
+                w.say("go")
+            assert a.read().startswith("chunk") and b.read().startswith("chunk")
+            for w in (a, b):
+                w.say("go")
+            assert a.read().startswith("claimed") and b.read().startswith("claimed")
+        # a holds its fourth chunk, uncommitted: killed there.
+        killed_in = int(a.lines[-1].split()[1])
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait()
+        assert a.proc.returncode == -signal.SIGKILL and len(a.committed()) == 3
+        c = Worker(db_url, "c")
+        workers.append(c)
+        assert c.read() == "ready"
+        c.say(f"{run_id} {now.isoformat()}")
+        b.say("go")
+        drivers = [threading.Thread(target=w.run_to_the_end) for w in (b, c)]
+        for t in drivers:
+            t.start()
+        for t in drivers:
+            t.join(timeout=120)
+        assert not any(t.is_alive() for t in drivers), (b.lines[-3:], c.lines[-3:])
+        for w in (b, c):
+            w.proc.wait(timeout=30)
+            assert w.proc.returncode == 0 and w.lines[-1] == "done executed", (w.name, w.lines[-3:])
+
+        with Session(engine) as s:
+            run = apportionment.get_run(s, run_id)
+            assert run.status == "executed"
+            # Every chunk committed once, by someone; the killed one by another worker.
+            done = a.committed() + b.committed() + c.committed()
+            assert len(done) == len(set(done)) == total and killed_in in b.committed() + c.committed()
+            assert len(b.committed()) > 0 and len(c.committed()) > 0
+            assert s.execute(sa.text("SELECT COUNT(*) FROM apportionment_run_chunks WHERE run_id = :r "
+                                     "AND status = 'done'"), {"r": run_id}).scalar_one() == total
+            counts = _deduction_counts(s, run_id)
+            assert set(counts) == payers and set(counts.values()) == {1}
+            after = dict(s.execute(sa.text("SELECT membership_id, balance_fen FROM accounts WHERE kind = 'member'")).all())
+            assert all(after[m] == before[m] - (share if m in payers else 0) for m in before)
+            assert (run.debited_count, run.debited_fen) == (len(payers), share * len(payers))
+            assert run.suspended_count == len(good - payers)
+            assert run.debited_fen == run.limited_aid_fen + run.fee_fen - run.surplus_used_fen + run.over_collection_fen
+            # Settled once, though two workers finished and both called settle.
+            assert s.execute(sa.text("SELECT COUNT(*) FROM domain_events WHERE kind = 'run.executed' "
+                                     "AND run_id = :r"), {"r": run_id}).scalar_one() == 1
+            assert s.execute(sa.text("SELECT COUNT(*) FROM ledger_transactions WHERE reference_id = :r "
+                                     "AND reason = 'apportionment_settle'"), {"r": str(run_id)}).scalar_one() == 1
+            assert audit_ledger(s).ok
+        audit = runner.invoke(args=["ledger", "audit"])
+        assert audit.exit_code == 0, audit.output
+    finally:
+        for w in workers:
+            if w.proc.poll() is None:
+                w.proc.kill()
+                w.proc.wait()
+        engine.dispose()
+
