@@ -179,3 +179,43 @@ def test_two_workers_one_killed_mid_chunk_then_a_third_each_payer_debited_once(d
                 w.proc.wait()
         engine.dispose()
 
+
+
+def test_chunks_handed_to_rq_jobs_are_each_done_once_and_the_last_settles(app, session, clock, redis_url, runner):
+    from app import jobs
+    from app.jobs.apportionment import QUEUE_NAME
+    from app.services.unit_of_work import atomic
+
+    now = clock.now()
+    app.config.update(REDIS_URL=redis_url)
+    rq_queue = jobs.queue(app, QUEUE_NAME)
+    rq_queue.empty()
+    with atomic(session):
+        generate_members(session, "adult_789", 600, now)
+        add_case(session, "adult_789", 90_000, now)
+    before = dict(session.execute(sa.text("SELECT membership_id, balance_fen FROM accounts WHERE kind = 'member'")).all())
+    good = {m for (m,) in session.execute(sa.text("SELECT id FROM memberships WHERE state IN ('observing', 'protected')"))}
+    run = apportionment.prepare(session, "adult_789", now, chunk_size=50)
+    apportionment.publish(session, run.id, now)
+    run_id, share = run.id, run.share_fen
+    total = -(-(run.end_membership_id - run.first_membership_id) // run.chunk_size)
+    session.rollback()
+    at = (now + dt.timedelta(minutes=1)).isoformat()
+    handed = runner.invoke(args=["apportion", "execute", "--run", str(run_id), "--enqueue", "--at", at])
+    assert handed.exit_code == 0 and f"chunks handed to the workers: {total}" in handed.output, handed.output
+    # Handed out again (the scheduler does every few minutes): chunks with a live job get no second one.
+    again = runner.invoke(args=["apportion", "execute", "--run", str(run_id), "--enqueue", "--at", at])
+    assert "chunks handed to the workers: 0" in again.output, again.output
+    assert rq_queue.count == total
+    worked = runner.invoke(args=["apportion", "work", "--burst"])
+    assert worked.exit_code == 0, worked.output
+    session.rollback()
+    run = apportionment.get_run(session, run_id)
+    assert run.status == "executed" and rq_queue.count == 0
+    counts = _deduction_counts(session, run_id)
+    payers = {m for m in good if before[m] >= share}
+    assert set(counts) == payers and set(counts.values()) == {1} and run.debited_count == len(payers)
+    assert session.execute(sa.text("SELECT COUNT(*) FROM domain_events WHERE kind = 'run.executed' AND run_id = :r"),
+                           {"r": run_id}).scalar_one() == 1
+    assert runner.invoke(args=["ledger", "audit"]).exit_code == 0
+    rq_queue.empty()
