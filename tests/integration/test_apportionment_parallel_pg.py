@@ -163,7 +163,11 @@ def test_two_workers_one_killed_mid_chunk_then_a_third_each_payer_debited_once(d
             assert run.status == "executed"
             # Every chunk committed once, by someone; the killed one by another worker.
             done = a.committed() + b.committed() + c.committed()
-            assert len(done) == len(set(done)) == total and killed_in in done
+            # (Killed inside its statements, a may have committed its chunk and died before saying so.)
+            every = {lo for (lo,) in s.execute(sa.text(
+                "SELECT lo FROM apportionment_run_chunks WHERE run_id = :r"), {"r": run_id})}
+            assert len(done) == len(set(done)) and set(done) | {killed_in} == every and len(every) == total
+            assert killed_in in done or kill_point == "inside_the_statements"
             assert len(b.committed()) > 0 and len(c.committed()) > 0
             assert s.execute(sa.text("SELECT COUNT(*) FROM apportionment_run_chunks WHERE run_id = :r "
                                      "AND status = 'done'"), {"r": run_id}).scalar_one() == total
@@ -235,3 +239,65 @@ def test_chunks_handed_to_rq_jobs_are_each_done_once_and_the_last_settles(app, s
                            {"r": run_id}).scalar_one() == 1
     assert runner.invoke(args=["ledger", "audit"]).exit_code == 0
     rq_queue.empty()
+
+
+def test_a_worker_finding_only_a_held_chunk_waits_for_it_then_runs_it_and_settles(db_url, app, clock):
+    """A chunk row held by another transaction (a leave locks its member's chunk) is skipped while
+    others are free; then the worker waits for it instead of leaving the run unfinished."""
+    from tests.support import wait_until
+
+    now = clock.now()
+    engine = sa.create_engine(db_url)
+    try:
+        with Session(engine) as s, s.begin():
+            generate_members(s, "adult_789", 400, now)
+            add_case(s, "adult_789", 60_000, now)
+        with Session(engine) as s:
+            run = apportionment.prepare(s, "adult_789", now, chunk_size=50)
+            apportionment.publish(s, run.id, now)
+            apportionment.execute(s, run.id, now, max_chunks=0)  # executing, chunks cut, none run
+            run_id = run.id
+        committed: list[int] = []
+        errors: list[BaseException] = []
+
+        def worker():
+            try:
+                with Session(engine) as s:
+                    apportionment.execute(s, run_id, now, on_chunk=lambda lo, hi, r: committed.append(lo))
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        with Session(engine) as holder:
+            with holder.begin():
+                # The third chunk alone (FOR UPDATE under an OFFSET would lock the rows skipped too).
+                held = holder.execute(sa.text(
+                    "SELECT lo FROM apportionment_run_chunks WHERE run_id = :r ORDER BY lo LIMIT 1 OFFSET 2"),
+                    {"r": run_id}).scalar_one()
+                holder.execute(sa.text("SELECT lo FROM apportionment_run_chunks WHERE run_id = :r AND lo = :lo "
+                                       "FOR UPDATE"), {"r": run_id, "lo": held})
+                me = holder.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+                thread = threading.Thread(target=worker)
+                thread.start()
+                with engine.connect() as watch:
+
+                    def waiting_for_us():
+                        assert not errors, errors
+                        blocked = watch.execute(sa.text(
+                            "SELECT COUNT(*) FROM pg_stat_activity WHERE :me = ANY(pg_blocking_pids(pid))"),
+                            {"me": me}).scalar_one()
+                        watch.rollback()
+                        return blocked > 0
+
+                    wait_until(waiting_for_us, 30, "the worker to wait for the held chunk")
+                with Session(engine) as s:  # every other chunk is done meanwhile; the run is not settled
+                    assert apportionment.pending_chunks(s, run_id) == 1
+                    assert apportionment.get_run(s, run_id).status == "executing"
+                assert held not in committed
+        thread.join(timeout=60)
+        assert not thread.is_alive() and not errors, errors
+        assert committed[-1] == held and len(committed) == len(set(committed))
+        with Session(engine) as s:
+            assert apportionment.get_run(s, run_id).status == "executed"
+            assert audit_ledger(s).ok
+    finally:
+        engine.dispose()
