@@ -62,10 +62,22 @@ BASELINE = [
 
 
 _WORKER = """
-import sys, datetime as dt, sqlalchemy as sa
+import sys, time, datetime as dt, sqlalchemy as sa
 from sqlalchemy.orm import Session
 from app.services import apportionment
+from app.services.apportionment import engine as run_engine
 engine = sa.create_engine(sys.argv[1])
+settle_if_done = run_engine.settle_if_done
+
+
+def timed_settle(*args, **kwargs):  # the serial tail: settlement (ledger, claims, Merkle root of the debits)
+    t = time.perf_counter()
+    out = settle_if_done(*args, **kwargs)
+    print("settle_s", round(time.perf_counter() - t, 2), flush=True)
+    return out
+
+
+run_engine.settle_if_done = timed_settle
 print("ready", flush=True)
 run_id, now = sys.stdin.readline().split()
 with Session(engine) as s:
@@ -73,8 +85,8 @@ with Session(engine) as s:
 """
 
 
-def _execute_with_workers(url: str, run_id: int, workers: int) -> float:
-    """Seconds for `workers` processes, released together, to execute the run."""
+def _execute_with_workers(url: str, run_id: int, workers: int) -> tuple[float, float]:
+    """Seconds for `workers` processes, released together, to execute the run, and of its settlement."""
     procs = [subprocess.Popen([sys.executable, "-c", _WORKER, url], cwd=ROOT, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True) for _ in range(workers)]
     for p in procs:
@@ -83,11 +95,15 @@ def _execute_with_workers(url: str, run_id: int, workers: int) -> float:
     for p in procs:
         p.stdin.write(f"{run_id} {NOW.isoformat()}\n")
         p.stdin.flush()
+    settle_s = 0.0
     for p in procs:
+        for line in p.stdout.read().splitlines():
+            if line.startswith("settle_s"):
+                settle_s = max(settle_s, float(line.split()[1]))
         p.wait()
     elapsed = time.perf_counter() - t
     assert all(p.returncode == 0 for p in procs), [p.returncode for p in procs]
-    return elapsed
+    return elapsed, settle_s
 
 
 def one_size(url: str, members: int, chunk_size: int, workers: int = 0) -> dict:
@@ -136,13 +152,14 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0) -> dict:
         pool = ledger.account_id(s, ledger.plan_account_code(PLAN, "plan_pool"))
 
     if workers:
-        execute_s = _execute_with_workers(url, run_id, workers)
+        execute_s, settle_s = _execute_with_workers(url, run_id, workers)
         with Session(engine) as s:
             run = apportionment.get_run(s, run_id)
             from app.services.audit import audit_ledger
 
             out = {"members": members, "workers": workers, "payers": run.debited_count, "status": run.status,
                    "chunks": apportionment.progress(s, run)["chunks_total"], "execute_s": round(execute_s, 2),
+                   "settle_s": settle_s,
                    "payers_per_s": int(run.debited_count / execute_s), "audit_ok": audit_ledger(s).ok}
         engine.dispose()
         assert out["payers"] == payers and out["status"] == "executed", out
@@ -220,8 +237,8 @@ def main() -> None:
 
 
 def _workers_table(args) -> None:
-    print(f"{'members':>9} {'workers':>7} {'chunks':>6} {'payers':>9} {'execute s':>9} {'payers/s':>9} "
-          f"{'speed-up':>8} audit")
+    print(f"{'members':>9} {'workers':>7} {'chunks':>6} {'payers':>9} {'execute s':>9} {'settle s':>8} "
+          f"{'payers/s':>9} {'speed-up':>8} audit")
     for size in (int(x) for x in args.sizes.split(",")):
         first = None
         for workers in (int(x) for x in args.workers.split(",")):
@@ -233,7 +250,7 @@ def _workers_table(args) -> None:
             r = json.loads(out.stdout.strip().splitlines()[-1])
             first = first or r["execute_s"]
             print(f"{r['members']:>9} {r['workers']:>7} {r['chunks']:>6} {r['payers']:>9} {r['execute_s']:>9} "
-                  f"{r['payers_per_s']:>9} {first / r['execute_s']:>8.2f} {'ok' if r['audit_ok'] else 'FAILED'}",
+                  f"{r['settle_s']:>8} {r['payers_per_s']:>9} {first / r['execute_s']:>8.2f} {'ok' if r['audit_ok'] else 'FAILED'}",
                   flush=True)
 
 
