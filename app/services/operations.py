@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from app.models import (OPEN_CLAIM_STATUSES, OPEN_RUN_STATUSES, ApportionmentRun, Claim, Notification, PaymentRefund,
                         Plan)
 
+from .apportionment import progress
+
 # The outbox rows still to deliver, and the ones that gave up (an operator looks at those).
 WATCHED_NOTIFICATION_STATUSES = ("pending", "queued", "sending", "failed")
 WATCHED_REFUND_STATUSES = ("pending", "failed")  # failed: the money waits in refund_pending for an operator
@@ -54,8 +56,7 @@ def snapshot(session: Session) -> Snapshot:
             sa.select(PaymentRefund.status, sa.func.count(), sa.func.coalesce(sa.func.sum(PaymentRefund.amount_fen), 0))
             .where(PaymentRefund.status.in_(WATCHED_REFUND_STATUSES)).group_by(PaymentRefund.status)):
         result.refunds_by_status[status] = (count, int(fen))
-    from .apportionment import progress  # the chunk rows: parallel workers finish chunks in any order
-
+    # Progress from the run's chunk rows: parallel workers finish chunks in any order.
     runs = session.execute(sa.select(ApportionmentRun, Plan.code).join(Plan, Plan.id == ApportionmentRun.plan_id)
                            .where(ApportionmentRun.status.in_(OPEN_RUN_STATUSES)).order_by(ApportionmentRun.id))
     for run, plan_code in runs.all():

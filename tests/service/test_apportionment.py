@@ -131,6 +131,11 @@ def test_execute_stops_and_resumes_without_double_debits(session, clock):
     run = apportionment.execute(session, run.id, now, max_chunks=2)
     so_far = apportionment.progress(session, run)  # the chunks' counts join the run's at settlement
     assert run.status == "executing" and 0 < so_far["debited_count"] < 9 and so_far["chunks_done"] == 2
+    from app.services import operations  # the operators' snapshot reads the same chunk rows
+
+    [snap] = [r for r in operations.snapshot(session).runs if r.run_id == run.id]
+    assert (snap.status, snap.chunks_done, snap.chunks_total) == ("executing", 2, so_far["chunks_total"])
+    assert so_far["chunks_total"] == 5
     run = apportionment.execute(session, run.id, now + dt.timedelta(minutes=5))
     assert run.status == "executed" and run.debited_count == 9 and run.share_fen == 300
     assert sorted(m for m, _ in run_postings(session, run.id)) == sorted(ids)
