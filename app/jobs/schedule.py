@@ -75,8 +75,10 @@ def _execute_runs(app: Flask, now: dt.datetime):
     from app.jobs import queue
     from app.jobs.apportionment import QUEUE_NAME, execute_due, hand_out_chunks
 
-    # With Redis, the chunks go to the `flask apportion work` processes (in parallel); inline otherwise.
-    hand_out = (lambda run_id, at: hand_out_chunks(app, run_id, at)) if queue(app, QUEUE_NAME) is not None else None
+    # With Redis and APPORTIONMENT_RQ_WORKERS, the chunks go to the `flask apportion work` processes
+    # (in parallel); inline otherwise.
+    rq = app.config.get("APPORTIONMENT_RQ_WORKERS") and queue(app, QUEUE_NAME) is not None
+    hand_out = (lambda run_id, at: hand_out_chunks(app, run_id, at)) if rq else None
     return execute_due(db.session, now, notice=dt.timedelta(hours=app.config["APPORTIONMENT_NOTICE_HOURS"]),
                        grace_days=app.config["SUSPENSION_GRACE_DAYS"], hand_out=hand_out)
 

@@ -221,9 +221,11 @@ def test_chunks_handed_to_rq_jobs_are_each_done_once_and_the_last_settles(app, s
     again = runner.invoke(args=["apportion", "execute", "--run", str(run_id), "--enqueue", "--at", at])
     assert "chunks handed to the workers: 0" in again.output, again.output
     assert rq_queue.count == total
-    # The scheduler's pass (with Redis) hands the executing run out too, and finds every job live.
+    # The scheduler's pass (with Redis and apportion workers) hands the executing run out too, and finds
+    # every job live.
     from app.jobs.schedule import _execute_runs
 
+    app.config["APPORTIONMENT_RQ_WORKERS"] = True
     with app.app_context():
         assert _execute_runs(app, now + dt.timedelta(minutes=2)) == [run_id]
     assert rq_queue.count == total
