@@ -11,7 +11,13 @@ The baseline's time EXCLUDES its COMMIT (it is rolled back, never committed), wh
 engine's execute time includes every chunk's commit: the ratio slightly favours the baseline.
 
     .venv/bin/python bench/apportionment.py [--sizes 100000,1000000] [--url postgresql://…/bench]
-                                            [--chunk-size N]
+                                            [--chunk-size N] [--workers 1,2]
+
+With --workers, each size is generated afresh for each worker count and executed by that many
+worker processes at once (each `apportionment.execute`: claim pending chunks, FOR UPDATE SKIP
+LOCKED, until none is left; the last settles), timed from the moment all have imported the app
+and are released together until the last exits; no baseline. The table gives the speed-up over
+the first worker count.
     env: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/bench; the database is
     wiped: its public schema is dropped and re-created)
 """
@@ -55,7 +61,52 @@ BASELINE = [
 ]
 
 
-def one_size(url: str, members: int, chunk_size: int) -> dict:
+_WORKER = """
+import sys, time, datetime as dt, sqlalchemy as sa
+from sqlalchemy.orm import Session
+from app.services import apportionment
+from app.services.apportionment import engine as run_engine
+engine = sa.create_engine(sys.argv[1])
+settle_if_done = run_engine.settle_if_done
+
+
+def timed_settle(*args, **kwargs):  # the serial tail: settlement (ledger, claims, Merkle root of the debits)
+    t = time.perf_counter()
+    out = settle_if_done(*args, **kwargs)
+    print("settle_s", round(time.perf_counter() - t, 2), flush=True)
+    return out
+
+
+run_engine.settle_if_done = timed_settle
+print("ready", flush=True)
+run_id, now = sys.stdin.readline().split()
+with Session(engine) as s:
+    print("done", apportionment.execute(s, int(run_id), dt.datetime.fromisoformat(now)).status, flush=True)
+"""
+
+
+def _execute_with_workers(url: str, run_id: int, workers: int) -> tuple[float, float]:
+    """Seconds for `workers` processes, released together, to execute the run, and of its settlement."""
+    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, url], cwd=ROOT, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for _ in range(workers)]
+    for p in procs:
+        assert p.stdout.readline().strip() == "ready"
+    t = time.perf_counter()
+    for p in procs:
+        p.stdin.write(f"{run_id} {NOW.isoformat()}\n")
+        p.stdin.flush()
+    settle_s = 0.0
+    for p in procs:
+        for line in p.stdout.read().splitlines():
+            if line.startswith("settle_s"):
+                settle_s = max(settle_s, float(line.split()[1]))
+        p.wait()
+    elapsed = time.perf_counter() - t
+    assert all(p.returncode == 0 for p in procs), [p.returncode for p in procs]
+    return elapsed, settle_s
+
+
+def one_size(url: str, members: int, chunk_size: int, workers: int = 0) -> dict:
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
@@ -100,6 +151,20 @@ def one_size(url: str, members: int, chunk_size: int) -> dict:
         plan_id = run.plan_id
         pool = ledger.account_id(s, ledger.plan_account_code(PLAN, "plan_pool"))
 
+    if workers:
+        execute_s, settle_s = _execute_with_workers(url, run_id, workers)
+        with Session(engine) as s:
+            run = apportionment.get_run(s, run_id)
+            from app.services.audit import audit_ledger
+
+            out = {"members": members, "workers": workers, "payers": run.debited_count, "status": run.status,
+                   "chunks": apportionment.progress(s, run)["chunks_total"], "execute_s": round(execute_s, 2),
+                   "settle_s": settle_s,
+                   "payers_per_s": int(run.debited_count / execute_s), "audit_ok": audit_ledger(s).ok}
+        engine.dispose()
+        assert out["payers"] == payers and out["status"] == "executed", out
+        return out
+
     # Baseline, one transaction, timed WITHOUT a commit, then rolled back: the data stays identical for the engine.
     with engine.connect() as conn:
         trans = conn.begin()
@@ -142,16 +207,21 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--chunk-size", type=int, default=None, help="default: the app's APPORTIONMENT_CHUNK_SIZE")
+    parser.add_argument("--workers", default=None, help="e.g. 1,2: parallel worker processes, no baseline")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--one-workers", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.chunk_size is None:
         from config import BaseConfig
 
         args.chunk_size = BaseConfig.APPORTIONMENT_CHUNK_SIZE
     if args.one:
-        print(json.dumps(one_size(args.url, args.one, args.chunk_size)))
+        print(json.dumps(one_size(args.url, args.one, args.chunk_size, args.one_workers)))
         return
     print(f"chunk size {args.chunk_size}")
+    if args.workers:
+        _workers_table(args)
+        return
     print(f"{'members':>9} {'payers':>9} {'share':>5} {'prepare s':>9} {'execute s':>9} {'baseline s':>10} "
           f"{'ratio':>5} {'payers/s':>9} {'base/s':>9} {'peak RSS MB':>11} audit")
     for size in (int(x) for x in args.sizes.split(",")):
@@ -164,6 +234,24 @@ def main() -> None:
         print(f"{r['members']:>9} {r['payers']:>9} {r['share_fen']:>5} {r['prepare_s']:>9} {r['execute_s']:>9} "
               f"{r['baseline_s']:>10} {r['ratio']:>5} {r['payers_per_s']:>9} {r['baseline_payers_per_s']:>9} "
               f"{r['peak_rss_mb']:>11} {'ok' if r['audit_ok'] else 'FAILED'}", flush=True)
+
+
+def _workers_table(args) -> None:
+    print(f"{'members':>9} {'workers':>7} {'chunks':>6} {'payers':>9} {'execute s':>9} {'settle s':>8} "
+          f"{'payers/s':>9} {'speed-up':>8} audit")
+    for size in (int(x) for x in args.sizes.split(",")):
+        first = None
+        for workers in (int(x) for x in args.workers.split(",")):
+            out = subprocess.run([sys.executable, __file__, "--url", args.url, "--one", str(size),
+                                  "--chunk-size", str(args.chunk_size), "--one-workers", str(workers)],
+                                 capture_output=True, text=True, cwd=ROOT)
+            if out.returncode:
+                sys.exit(f"size {size} × {workers} workers failed:\n{out.stderr[-3000:]}")
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            first = first or r["execute_s"]
+            print(f"{r['members']:>9} {r['workers']:>7} {r['chunks']:>6} {r['payers']:>9} {r['execute_s']:>9} "
+                  f"{r['settle_s']:>8} {r['payers_per_s']:>9} {first / r['execute_s']:>8.2f} {'ok' if r['audit_ok'] else 'FAILED'}",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,10 @@ class BaseConfig:
     APPORTIONMENT_DAYS_OF_MONTH = (1, 16)  # twice a month
     APPORTIONMENT_NOTICE_HOURS = 24  # a published run is executed after members have seen their share this long
     APPORTIONMENT_CHUNK_SIZE = 100_000  # membership ids per chunk transaction (bench: per-chunk overhead)
+    # The scheduler hands a due run's chunks to RQ (queue `apportionment`) for `flask apportion work`
+    # processes when this is on and Redis is configured; off, it executes runs inline (one worker).
+    # Turn it on only where apportion workers run (env APPORTIONMENT_RQ_WORKERS=1).
+    APPORTIONMENT_RQ_WORKERS = False
     # Public figures (home page, plan detail) come from plan_stats, refreshed by the scheduler every minute.
     # A read refreshes them itself only when they are older than this (the scheduler is down) or missing.
     PLAN_STATS_MAX_AGE_SECONDS = 180
@@ -162,6 +166,7 @@ class BaseConfig:
     def __init__(self) -> None:
         self.REDIS_URL = os.environ.get("REDIS_URL") or self.REDIS_URL
         self.METRICS_PORT = _env_int("METRICS_PORT", 0) or None
+        self.APPORTIONMENT_RQ_WORKERS = bool(_env_int("APPORTIONMENT_RQ_WORKERS", 0))
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in dir(self) if k.isupper()}

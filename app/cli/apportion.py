@@ -1,4 +1,8 @@
-"""`flask apportion prepare|publish|execute|status|cancel`: pooled-deduction runs."""
+"""`flask apportion prepare|publish|execute|status|cancel|work`: pooled-deduction runs.
+
+`execute` is a worker: it claims the run's pending chunks until none is left (several may run at
+once, on one host or many); `execute --enqueue` hands each chunk to the RQ queue instead, for
+`flask apportion work` processes (needs REDIS_URL)."""
 from __future__ import annotations
 
 import json
@@ -28,10 +32,10 @@ def _run_id(run_id, plan_code) -> int:
 
 def _echo(run) -> None:
     from app.models import Plan
-    from app.services.apportionment import run_out
+    from app.services.apportionment import run_view
 
     code = db.session.get(Plan, run.plan_id).code
-    click.echo(json.dumps(run_out(run, code), ensure_ascii=False, default=str, indent=1))
+    click.echo(json.dumps(run_view(db.session, run, code), ensure_ascii=False, default=str, indent=1))
 
 
 def _service_call(fn, *args, **kwargs):
@@ -73,8 +77,9 @@ def publish_cmd(run_id, plan_code, at):
 @run_option
 @plan_option
 @click.option("--max-chunks", type=int, default=None, help="stop after this many chunks (resumable)")
+@click.option("--enqueue", is_flag=True, help="hand the chunks to `flask apportion work` processes (RQ) instead")
 @at_option
-def execute_cmd(run_id, plan_code, max_chunks, at):
+def execute_cmd(run_id, plan_code, max_chunks, enqueue, at):
     """Debit the payers chunk by chunk, suspend those below the share, settle. Resumable."""
     from app.services.apportionment import execute
     from app.services.errors import NotFound
@@ -88,9 +93,35 @@ def execute_cmd(run_id, plan_code, max_chunks, at):
             # Nothing to execute is not a failure: the scheduler and scripts call this on every plan.
             click.echo(f"plan {plan_code} has no open run: nothing to execute")
             return
+    if enqueue:
+        from app.jobs import queue
+        from app.jobs.apportionment import QUEUE_NAME, hand_out_chunks
+        from app.services.apportionment import get_run
+
+        app = current_app._get_current_object()
+        if queue(app, QUEUE_NAME) is None:
+            raise click.ClickException("REDIS_URL is not set: run `flask apportion execute` (it works inline)")
+        target = _service_call(_run_id, run_id, plan_code)
+        handed = _service_call(hand_out_chunks, app, target, _now(at))
+        click.echo(f"chunks handed to the workers: {handed}")
+        _echo(get_run(db.session, target))
+        return
     run = _service_call(execute, db.session, _service_call(_run_id, run_id, plan_code), _now(at),
                         grace_days=current_app.config["SUSPENSION_GRACE_DAYS"], max_chunks=max_chunks)
     _echo(run)
+
+
+@apportion_cli.command("work")
+@click.option("--burst", is_flag=True, help="exit when the queue is empty")
+def work_cmd(burst):
+    """An RQ worker for a run's chunks (needs REDIS_URL); start as many as the database can take."""
+    from app.jobs import work as run_worker
+    from app.jobs.apportionment import QUEUE_NAME
+
+    try:
+        run_worker(current_app._get_current_object(), burst=burst, name=QUEUE_NAME)
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @apportion_cli.command("cancel")

@@ -2,8 +2,6 @@
 a chunk per request with the progress bar the page's script moves."""
 from __future__ import annotations
 
-import math
-
 from flask import current_app, flash, jsonify, redirect, render_template, url_for
 
 from app.extensions import db
@@ -21,16 +19,8 @@ RUN_STATUS_WORDS = {"prepared": "已准备", "published": "已公布", "executin
 
 
 def _progress(run: ApportionmentRun) -> dict:
-    total = max(1, math.ceil((run.end_membership_id - run.first_membership_id) / run.chunk_size))
-    if run.status == "executed":
-        done = total
-    elif run.status == "executing":
-        done = min(total, math.ceil((run.next_membership_id - run.first_membership_id) / run.chunk_size))
-    else:
-        done = 0
     return {"run_id": run.id, "status": run.status, "status_word": RUN_STATUS_WORDS[run.status],
-            "chunks_done": done, "chunks_total": total, "debited_count": run.debited_count,
-            "debited_fen": run.debited_fen, "suspended_count": run.suspended_count, "payer_count": run.payer_count}
+            **apportionment.progress(db.session, run), "payer_count": run.payer_count}
 
 
 @bp.route("/runs")
@@ -68,7 +58,7 @@ def prepare_run():
 def run(run_id):
     found = apportionment.get_run(db.session, run_id)
     plan = db.session.get(Plan, found.plan_id)
-    details = apportionment.run_out(found, plan.code)
+    details = apportionment.run_view(db.session, found, plan.code)
     cases = apportionment.run_cases(db.session, run_id)
     verification, record, problem = (transparency.run_verification(db.session, run_id)
                                      if found.status == "executed" else (None, None, None))

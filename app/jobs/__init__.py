@@ -53,14 +53,14 @@ def deliver_chunk_job(ids: list[int], token: str) -> dict:
             db.session.remove()
 
 
-def queue(app: Flask):
-    """The RQ queue, or None without Redis."""
+def queue(app: Flask, name: str = QUEUE_NAME):
+    """The RQ queue (notifications unless named), or None without Redis."""
     redis = container_of(app).redis
     if redis is None:
         return None
     from rq import Queue
 
-    return Queue(QUEUE_NAME, connection=redis)
+    return Queue(name, connection=redis)
 
 
 def enqueuer(app: Flask) -> delivery.Enqueue:
@@ -80,11 +80,12 @@ def dispatch(app: Flask, now=None, max_chunks: int | None = None) -> int:
                              max_chunks=max_chunks)
 
 
-def work(app: Flask, burst: bool = False) -> None:
-    """Run an RQ worker in this process (SimpleWorker: no fork per job)."""
-    rq_queue = queue(app)
+def work(app: Flask, burst: bool = False, name: str = QUEUE_NAME) -> None:
+    """Run an RQ worker in this process (SimpleWorker: no fork per job) on the named queue."""
+    rq_queue = queue(app, name)
     if rq_queue is None:
-        raise RuntimeError("REDIS_URL is not set: notifications are delivered inline by `flask notifications dispatch`")
+        raise RuntimeError("REDIS_URL is not set: notifications are delivered inline by `flask notifications dispatch`"
+                           if name == QUEUE_NAME else "REDIS_URL is not set: runs execute inline")
     _request_id_worker_class()([rq_queue], connection=rq_queue.connection).work(
         burst=burst, with_scheduler=False, logging_level="WARNING")
 

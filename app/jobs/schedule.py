@@ -72,10 +72,15 @@ def _publish_runs(app: Flask, now: dt.datetime):
 
 
 def _execute_runs(app: Flask, now: dt.datetime):
-    from app.jobs.apportionment import execute_due
+    from app.jobs import queue
+    from app.jobs.apportionment import QUEUE_NAME, execute_due, hand_out_chunks
 
+    # With Redis and APPORTIONMENT_RQ_WORKERS, the chunks go to the `flask apportion work` processes
+    # (in parallel); inline otherwise.
+    rq = app.config.get("APPORTIONMENT_RQ_WORKERS") and queue(app, QUEUE_NAME) is not None
+    hand_out = (lambda run_id, at: hand_out_chunks(app, run_id, at)) if rq else None
     return execute_due(db.session, now, notice=dt.timedelta(hours=app.config["APPORTIONMENT_NOTICE_HOURS"]),
-                       grace_days=app.config["SUSPENSION_GRACE_DAYS"])
+                       grace_days=app.config["SUSPENSION_GRACE_DAYS"], hand_out=hand_out)
 
 
 def _privacy_retention(app: Flask, now: dt.datetime):

@@ -116,6 +116,28 @@ class ApportionmentRunCase(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class ApportionmentRunChunk(Base):
+    """One chunk of a run's execution: memberships with lo <= id < hi. The chunks are fixed when the
+    run starts executing; a worker claims a pending chunk by locking its row (FOR UPDATE SKIP
+    LOCKED), debits it and marks it done in the same transaction, so a killed worker leaves it
+    pending for the next. The chunk's own counters are added to the run when it settles."""
+
+    __tablename__ = "apportionment_run_chunks"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending','done')", name="status_valid"),
+        CheckConstraint("lo < hi", name="range_not_empty"),
+    )
+
+    run_id: Mapped[int] = mapped_column(BigId, ForeignKey("apportionment_runs.id"), primary_key=True)
+    lo: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hi: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    debited_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    debited_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    suspended_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 # A run's chunk transactions are found by their reference (payers of a run, a member's deductions).
 from .ledger import LedgerTransaction  # noqa: E402
 

@@ -5,7 +5,6 @@ work outstanding, not the size of the history: sent and skipped notifications, c
 finished runs and refunds are not counted here (the workers count sends as they happen)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -13,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from app.models import (OPEN_CLAIM_STATUSES, OPEN_RUN_STATUSES, ApportionmentRun, Claim, Notification, PaymentRefund,
                         Plan)
+
+from .apportionment import progress
 
 # The outbox rows still to deliver, and the ones that gave up (an operator looks at those).
 WATCHED_NOTIFICATION_STATUSES = ("pending", "queued", "sending", "failed")
@@ -36,10 +37,6 @@ class Snapshot:
     runs: list[RunProgress] = field(default_factory=list)
 
 
-def _chunks(start: int, stop: int, size: int) -> int:
-    return max(0, math.ceil((stop - start) / size))
-
-
 def snapshot(session: Session) -> Snapshot:
     """Counts of the work in flight; every watched status is present (0 when none)."""
     result = Snapshot(
@@ -59,12 +56,11 @@ def snapshot(session: Session) -> Snapshot:
             sa.select(PaymentRefund.status, sa.func.count(), sa.func.coalesce(sa.func.sum(PaymentRefund.amount_fen), 0))
             .where(PaymentRefund.status.in_(WATCHED_REFUND_STATUSES)).group_by(PaymentRefund.status)):
         result.refunds_by_status[status] = (count, int(fen))
-    runs = session.execute(
-        sa.select(ApportionmentRun.id, Plan.code, ApportionmentRun.status, ApportionmentRun.first_membership_id,
-                  ApportionmentRun.next_membership_id, ApportionmentRun.end_membership_id, ApportionmentRun.chunk_size)
-        .join(Plan, Plan.id == ApportionmentRun.plan_id)
-        .where(ApportionmentRun.status.in_(OPEN_RUN_STATUSES)).order_by(ApportionmentRun.id))
-    for run_id, plan_code, status, first, next_id, end, size in runs:
-        result.runs.append(RunProgress(run_id, plan_code, status, chunks_done=_chunks(first, next_id, size),
-                                       chunks_total=_chunks(first, end, size)))
+    # Progress from the run's chunk rows: parallel workers finish chunks in any order.
+    runs = session.execute(sa.select(ApportionmentRun, Plan.code).join(Plan, Plan.id == ApportionmentRun.plan_id)
+                           .where(ApportionmentRun.status.in_(OPEN_RUN_STATUSES)).order_by(ApportionmentRun.id))
+    for run, plan_code in runs.all():
+        done = progress(session, run)
+        result.runs.append(RunProgress(run.id, plan_code, run.status, chunks_done=done["chunks_done"],
+                                       chunks_total=done["chunks_total"]))
     return result

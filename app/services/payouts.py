@@ -188,8 +188,10 @@ def _settle(session: Session, transfer: PayoutTransfer, now: dt.datetime, common
     ).rowcount
     if won != 1:
         return  # already settled (or failed): the ledger moved at most once
-    plan_id = session.execute(select(Claim.plan_id).where(Claim.id == transfer.claim_id)).scalar_one()
-    run = apportionment.lock_open_run(session, plan_id)  # first: a run's lock order (run, then claims, members)
+    plan_id, member_id = session.execute(select(Claim.plan_id, Claim.membership_id)
+                                         .where(Claim.id == transfer.claim_id)).one()
+    # First: a chunk's lock order (the run and the member's chunk, then claims, members).
+    run = apportionment.lock_open_run(session, plan_id, member_id)
     claim = session.execute(select(Claim).where(Claim.id == transfer.claim_id).with_for_update()).scalar_one()
     plan_code = session.execute(select(Plan.code).where(Plan.id == claim.plan_id)).scalar_one()
     ledger.post_transaction(

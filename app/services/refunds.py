@@ -63,7 +63,7 @@ def leave(session: Session, pay: PayGateway, *, user_id: int, membership_id: int
             Membership.id == membership_id, Membership.user_id == user_id)).scalar_one_or_none()
         if plan_id is None:
             raise NotFound("没有找到这份互助", code="membership_not_found")
-        run = apportionment.lock_open_run(session, plan_id)  # before the membership: a chunk's lock order
+        run = apportionment.lock_open_run(session, plan_id, membership_id)  # before the membership: a chunk's order
         membership = session.execute(
             select(Membership).where(Membership.id == membership_id).with_for_update()).scalar_one()
         retry = membership.state == "left"

@@ -96,8 +96,9 @@ def test_sigkill_anywhere_then_resume_debits_each_payer_once(pg_engine, db_url, 
         assert proc.returncode == -signal.SIGKILL
         with Session(pg_engine) as s:
             partial = apportionment.get_run(s, run_id)
+            so_far = apportionment.progress(s, partial)["debited_count"]
             payers = {m for m in good if before[m] >= share}
-            assert partial.status == "executing" and 0 < partial.debited_count < len(payers), (seed, k, chunks)
+            assert partial.status == "executing" and 0 < so_far < len(payers), (seed, k, chunks)
             run = apportionment.execute(s, run_id, now)  # resume
             assert run.status == "executed"
             after = _balances(s)
@@ -250,8 +251,8 @@ def _lock_waiters(engine) -> int:
 
 
 def test_a_leave_waits_for_the_chunk_in_flight_and_never_pays_twice(pg_engine, clock):
-    """Lock order run → membership → account, as a chunk: a leave that arrives while the member's
-    chunk is open waits for it, then sees the member already debited and withholds nothing more;
+    """Lock order run → the member's chunk → membership → account (a chunk: its chunk row → memberships
+    → accounts): a leave that arrives while the member's chunk is open waits for it, then sees the member already debited and withholds nothing more;
     a leave for a member whose chunk is still ahead withholds the share."""
     from app.models import Plan
     from app.services import ledger, refunds
@@ -276,15 +277,16 @@ def test_a_leave_waits_for_the_chunk_in_flight_and_never_pays_twice(pg_engine, c
             outcome[member] = refunds.leave(s, RecordingPay(), user_id=uid, membership_id=member, now=now)
 
     with Session(pg_engine) as chunk_session:
-        with chunk_session.begin():  # the first chunk, held open while the leave arrives
-            held = apportionment.get_run(chunk_session, run_id, for_update=True)
+        with chunk_session.begin():  # the first chunk, claimed and held open while the leave arrives
+            held = apportionment.get_run(chunk_session, run_id)
+            lo, hi = apportionment.claim_chunk(chunk_session, run_id)
+            assert lo <= first < hi
             code = chunk_session.execute(sa.select(Plan.code).where(Plan.id == held.plan_id)).scalar_one()
             pool = ledger.account_id(chunk_session, ledger.plan_account_code(code, "plan_pool"))
             leaver = threading.Thread(target=leave, args=(first,))
             leaver.start()
-            wait_until(lambda: _lock_waiters(pg_engine) >= 1, 20, "the leave to wait on the run's lock")
-            lo = held.next_membership_id
-            apportionment.engine._chunk_postgresql(chunk_session, held, lo, lo + held.chunk_size, pool, 30)
+            wait_until(lambda: _lock_waiters(pg_engine) >= 1, 20, "the leave to wait on the chunk's lock")
+            apportionment.engine._chunk_postgresql(chunk_session, held, lo, hi, pool, 30)
         leaver.join(timeout=30)
     assert not leaver.is_alive()
     assert (outcome[first].withheld_fen, outcome[first].refunded_fen) == (0, 700)

@@ -96,6 +96,31 @@ def test_suspended_member_resumes_by_topping_up_within_grace_else_lapses(session
     assert states(session, poor) == {poor[0]: "protected", poor[1]: "lapsed"}
 
 
+def test_a_run_left_executing_by_the_single_cursor_engine_resumes_from_its_recovery_point(session, clock):
+    """Before chunk rows, a run kept one cursor (next_membership_id) and its counters on its row."""
+    now = clock.now()
+    uid = make_user(session, now)
+    ids = add_members(session, uid, "adult_789", [400 + i for i in range(9)], now)
+    add_claim(session, ids[0], 2_700, now)
+    run = apportionment.prepare(session, "adult_789", now, chunk_size=2)
+    apportionment.publish(session, run.id, now)
+    apportionment.execute(session, run.id, now, max_chunks=1)
+    with atomic(session):  # what the old engine left after its first chunk
+        _, _, count, fen, suspended = apportionment.chunk_totals(session, run.id)
+        session.execute(sa.text(
+            "UPDATE apportionment_runs SET next_membership_id = first_membership_id + 2, debited_count = :c, "
+            "debited_fen = :f, suspended_count = :s WHERE id = :r"), {"c": count, "f": fen, "s": suspended, "r": run.id})
+        session.execute(sa.text("DELETE FROM apportionment_run_chunks WHERE run_id = :r"), {"r": run.id})
+    assert count == 2
+    with pytest.raises(Conflict):
+        apportionment.settle(session, run.id, now)  # no chunk rows, but the cursor is short of the end
+    run = apportionment.execute(session, run.id, now)
+    assert run.status == "executed" and run.debited_count == 9 and run.debited_fen == 9 * run.share_fen
+    assert sorted(m for m, _ in run_postings(session, run.id)) == sorted(ids)
+    assert apportionment.progress(session, run)["chunks_done"] == apportionment.chunk_totals(session, run.id)[1] == 4
+    assert audit_ledger(session).ok
+
+
 def test_execute_stops_and_resumes_without_double_debits(session, clock):
     now = clock.now()
     uid = make_user(session, now)
@@ -104,7 +129,13 @@ def test_execute_stops_and_resumes_without_double_debits(session, clock):
     run = apportionment.prepare(session, "adult_789", now, chunk_size=2)
     apportionment.publish(session, run.id, now)
     run = apportionment.execute(session, run.id, now, max_chunks=2)
-    assert run.status == "executing" and 0 < run.debited_count < 9
+    so_far = apportionment.progress(session, run)  # the chunks' counts join the run's at settlement
+    assert run.status == "executing" and 0 < so_far["debited_count"] < 9 and so_far["chunks_done"] == 2
+    from app.services import operations  # the operators' snapshot reads the same chunk rows
+
+    [snap] = [r for r in operations.snapshot(session).runs if r.run_id == run.id]
+    assert (snap.status, snap.chunks_done, snap.chunks_total) == ("executing", 2, so_far["chunks_total"])
+    assert so_far["chunks_total"] == 5
     run = apportionment.execute(session, run.id, now + dt.timedelta(minutes=5))
     assert run.status == "executed" and run.debited_count == 9 and run.share_fen == 300
     assert sorted(m for m, _ in run_postings(session, run.id)) == sorted(ids)

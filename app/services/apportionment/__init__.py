@@ -11,10 +11,12 @@ Rules: ../shared/domain.md, "Apportionment". Numbers, all integer fen:
   candidates' balances clamped at the largest possible share); the iteration runs over that
   histogram, never over members.
 
-Execution debits members in ranges of membership ids (chunks). Each chunk is one database
-transaction holding one ledger transaction (key run:{id}:chunk:{lo}-{hi}) with one posting per
-payer plus the pool's, the balance updates, the suspensions and the recovery point. Killing the
-process anywhere and executing again resumes after the last committed chunk.
+Execution debits members in ranges of membership ids (chunks), fixed when the run starts executing
+(apportionment_run_chunks). Each chunk is one database transaction holding one ledger transaction
+(key run:{id}:chunk:{lo}-{hi}) with one posting per payer plus the pool's, the balance updates, the
+suspensions and the chunk row marked done. Workers (any number, any host) claim pending chunks with
+FOR UPDATE SKIP LOCKED; killing one anywhere leaves its chunk pending for the others or the next
+execute, and the worker that finds all chunks done settles the run, once.
 
 Who pays is decided per member when its chunk runs, against the frozen share: a member who
 topped up after the run was published (to avoid suspension) pays; one below the share is
@@ -31,21 +33,23 @@ from app.models import GOOD_STANDING  # defined next to the membership model; re
 from .arithmetic import (
     Numbers, Round, ShareResult, aid_parts, fee_of, numbers_for, planned_split, solve_share, split_proportionally,
 )
-from .engine import ChunkResult, execute
+from .engine import ChunkResult, claim_chunk, execute, run_chunk, settle_if_done, start
 from .lifecycle import cancel, prepare, publish, settle
 from .runs import (
     DEDUCTION_REASON, DEFAULT_CHUNK_SIZE, DEFAULT_GRACE_DAYS, RUN_REFERENCE, SETTLE_REASON, WITHHELD_RETURNED_REASON,
-    find_open_run, get_run, member_account_id, open_run_id, payers_select, suspended_select,
+    chunk_totals, find_open_run, get_run, member_account_id, open_run_id, payers_select, pending_chunks, progress,
+    suspended_select,
 )
-from .views import deductions, public_run, public_runs, run_cases, run_notes, run_out
-from .withholding import WITHHELD_KEY, lock_open_run, owes_share, withhold_share, withheld_shares
+from .views import deductions, public_run, public_runs, run_cases, run_notes, run_out, run_view
+from .withholding import WITHHELD_KEY, chunk_ahead, lock_open_run, owes_share, withhold_share, withheld_shares
 
 __all__ = [
     "DEDUCTION_REASON", "DEFAULT_CHUNK_SIZE", "DEFAULT_GRACE_DAYS", "GOOD_STANDING", "RUN_REFERENCE", "SETTLE_REASON",
     "WITHHELD_KEY", "WITHHELD_RETURNED_REASON",
-    "ChunkResult", "Numbers", "Round", "ShareResult", "aid_parts", "cancel", "deductions", "execute", "fee_of",
+    "ChunkResult", "Numbers", "chunk_ahead", "chunk_totals", "claim_chunk", "pending_chunks", "progress", "run_chunk",
+    "settle_if_done", "start", "Round", "ShareResult", "aid_parts", "cancel", "deductions", "execute", "fee_of",
     "find_open_run", "get_run", "lock_open_run", "member_account_id", "numbers_for", "open_run_id", "owes_share",
     "payers_select", "planned_split", "prepare", "public_run", "public_runs", "publish", "run_cases", "run_notes",
-    "run_out", "settle", "solve_share", "split_proportionally", "suspended_select", "withhold_share",
+    "run_out", "run_view", "settle", "solve_share", "split_proportionally", "suspended_select", "withhold_share",
     "withheld_shares",
 ]

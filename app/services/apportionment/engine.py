@@ -1,5 +1,8 @@
-"""The execution engine: a published run debits its payers in chunks (ranges of membership ids),
-each chunk one database transaction with its recovery point, then settles."""
+"""The execution engine: a published run debits its payers in chunks (ranges of membership ids).
+The chunks are fixed when the run starts executing (apportionment_run_chunks); any number of
+workers, in one process or on many hosts, claim pending chunks (FOR UPDATE SKIP LOCKED), each
+chunk one database transaction that debits it and marks it done; the worker that finds every
+chunk done settles the run (settle is idempotent under the run's lock: it happens once)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,13 +14,13 @@ from typing import Callable
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.models import ApportionmentRun, Plan
+from app.models import ApportionmentRun, ApportionmentRunChunk, Plan
 
 from .. import ledger
 from ..errors import Conflict
-from ..unit_of_work import atomic
+from ..unit_of_work import atomic, reading
 from .lifecycle import settle
-from .runs import DEDUCTION_REASON, DEFAULT_GRACE_DAYS, GOOD_STANDING_SQL, RUN_REFERENCE, get_run, sql_text
+from .runs import DEDUCTION_REASON, pending_chunks, DEFAULT_GRACE_DAYS, GOOD_STANDING_SQL, RUN_REFERENCE, get_run, sql_text
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,10 @@ txn AS (
       FROM cand WHERE m.id = cand.membership_id AND NOT cand.pays AND m.state IN {GOOD_STANDING_SQL}
     RETURNING 1
 ), progress AS (
-    UPDATE apportionment_runs r
-       SET next_membership_id = :hi, debited_count = r.debited_count + n.payers,
-           debited_fen = r.debited_fen + CAST(:share AS BIGINT) * n.payers,
-           suspended_count = r.suspended_count + (SELECT COUNT(*) FROM suspended)
-      FROM n WHERE r.id = :run AND r.next_membership_id = :lo
+    UPDATE apportionment_run_chunks c
+       SET status = 'done', done_at = :stamp, debited_count = n.payers,
+           debited_fen = CAST(:share AS BIGINT) * n.payers, suspended_count = (SELECT COUNT(*) FROM suspended)
+      FROM n WHERE c.run_id = :run AND c.lo = :lo AND c.hi = :hi AND c.status = 'pending'
     RETURNING 1
 )
 SELECT n.payers, (SELECT COUNT(*) FROM suspended), (SELECT COUNT(*) FROM debited),
@@ -132,7 +134,8 @@ def _chunk_sqlite(session: Session, run: ApportionmentRun, lo: int, hi: int, poo
     params = _params(run, lo, hi, pool)
     moments = _datetimes(run, grace_days)
     progressed = session.execute(text(
-        "UPDATE apportionment_runs SET next_membership_id = :hi WHERE id = :run AND next_membership_id = :lo"), params).rowcount
+        "UPDATE apportionment_run_chunks SET status = 'done' WHERE run_id = :run AND lo = :lo AND hi = :hi "
+        "AND status = 'pending'"), params).rowcount
     if progressed != 1:
         raise Conflict("分摊批次状态异常，已回滚", code="run_chunk_inconsistent", details={"lo": lo})
     suspended = session.execute(sql_text(
@@ -155,19 +158,17 @@ def _chunk_sqlite(session: Session, run: ApportionmentRun, lo: int, hi: int, poo
             {**params, "txn": txn_id})
         session.execute(text("UPDATE accounts SET balance_fen = balance_fen + :share * :payers WHERE id = :pool"),
                         {**params, "payers": payers})
-    session.execute(text(
-        "UPDATE apportionment_runs SET debited_count = debited_count + :payers, "
-        "debited_fen = debited_fen + :share * :payers, suspended_count = suspended_count + :suspended "
-        "WHERE id = :run"), {**params, "payers": payers, "suspended": suspended})
+    session.execute(sql_text(
+        "UPDATE apportionment_run_chunks SET debited_count = :payers, debited_fen = :share * :payers, "
+        "suspended_count = :suspended, done_at = :stamp WHERE run_id = :run AND lo = :lo", stamp=run.execute_at),
+        {**params, "payers": payers, "suspended": suspended})
     return ChunkResult(payers, suspended)
 
 
-def execute(session: Session, run_id: int, now: dt.datetime, *, grace_days: int = DEFAULT_GRACE_DAYS,
-            max_chunks: int | None = None, on_chunk: Callable[[int, int, ChunkResult], None] | None = None
-            ) -> ApportionmentRun:
-    """Debit every payer once, suspend those below the share, then settle. Idempotent and
-    resumable: each chunk commits with its recovery point; run it again after any failure.
-    `max_chunks` stops early (the run stays 'executing'), for operators and tests."""
+def start(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun:
+    """published → executing, and the chunks fixed: ranges of chunk_size membership ids from the
+    run's recovery point (its first membership; where the single-cursor engine had stopped, for a
+    run it left executing) to its end. Idempotent: a run that has its chunks keeps them."""
     with atomic(session):
         run = get_run(session, run_id, for_update=True)
         if run.status == "executed":
@@ -176,22 +177,95 @@ def execute(session: Session, run_id: int, now: dt.datetime, *, grace_days: int 
             raise Conflict("分摊需先公布才能执行", code="run_not_published", details={"status": run.status})
         if run.status == "published":
             run.status, run.execute_at = "executing", now
+            session.flush()
+        has_chunks = session.execute(select(ApportionmentRunChunk.lo).where(
+            ApportionmentRunChunk.run_id == run.id).limit(1)).first() is not None
+        if not has_chunks and run.share_fen and run.next_membership_id < run.end_membership_id:
+            _cut_chunks(session, run)
+    return run
+
+
+def _cut_chunks(session: Session, run: ApportionmentRun) -> None:
+    params = {"run": run.id, "lo": run.next_membership_id, "end": run.end_membership_id, "size": run.chunk_size}
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(
+            "INSERT INTO apportionment_run_chunks (run_id, lo, hi, status, debited_count, debited_fen, suspended_count) "
+            "SELECT :run, g, LEAST(g + :size, :end), 'pending', 0, 0, 0 "
+            "FROM generate_series(CAST(:lo AS BIGINT), CAST(:end AS BIGINT) - 1, CAST(:size AS BIGINT)) g"), params)
+        return
+    session.add_all([ApportionmentRunChunk(run_id=run.id, lo=lo, hi=min(lo + run.chunk_size, run.end_membership_id),
+                                           status="pending", debited_count=0, debited_fen=0, suspended_count=0)
+                     for lo in range(run.next_membership_id, run.end_membership_id, run.chunk_size)])
+    session.flush()
+
+
+def claim_chunk(session: Session, run_id: int, *, lo: int | None = None, wait: bool = False) -> tuple[int, int] | None:
+    """Lock a pending chunk of the run (the given one, or the first free) in the caller's
+    transaction: (lo, hi), or None. Without `wait`, chunks other transactions hold are skipped;
+    with it, the call waits for the holder, and PostgreSQL re-checks the row after: a chunk its
+    holder marked done is not returned."""
+    query = (select(ApportionmentRunChunk.lo, ApportionmentRunChunk.hi)
+             .where(ApportionmentRunChunk.run_id == run_id, ApportionmentRunChunk.status == "pending",
+                    *([ApportionmentRunChunk.lo == lo] if lo is not None else []))
+             .order_by(ApportionmentRunChunk.lo).limit(1).with_for_update(skip_locked=not wait))
+    row = session.execute(query).first()
+    return None if row is None else (int(row.lo), int(row.hi))
+
+
+def run_chunk(session: Session, run_id: int, *, lo: int | None = None, wait: bool = False,
+              grace_days: int = DEFAULT_GRACE_DAYS) -> tuple[int, int, ChunkResult] | None:
+    """Claim one pending chunk (see claim_chunk), debit it and mark it done, in one transaction.
+    None when there was nothing to claim. The run's row is only read: chunks run side by side."""
+    with atomic(session):
+        run = get_run(session, run_id)
+        if run.status != "executing":
+            return None
+        claimed = claim_chunk(session, run_id, lo=lo, wait=wait)
+        if claimed is None:
+            return None
         plan_code = session.execute(select(Plan.code).where(Plan.id == run.plan_id)).scalar_one()
         pool = ledger.account_id(session, ledger.plan_account_code(plan_code, "plan_pool"))
-    chunk = _chunk_postgresql if session.get_bind().dialect.name == "postgresql" else _chunk_sqlite
+        chunk = _chunk_postgresql if session.get_bind().dialect.name == "postgresql" else _chunk_sqlite
+        result = chunk(session, run, *claimed, pool, grace_days)
+    session.expire_all()
+    return (*claimed, result)
+
+
+def settle_if_done(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun | None:
+    """Settle the run when no chunk is pending (whoever ran them); None while some are."""
+    with reading(session):
+        run = get_run(session, run_id)
+        if run.status == "executed":
+            return run
+        if run.status != "executing" or pending_chunks(session, run_id):
+            return None
+    return settle(session, run_id, now)
+
+
+def execute(session: Session, run_id: int, now: dt.datetime, *, grace_days: int = DEFAULT_GRACE_DAYS,
+            max_chunks: int | None = None, on_chunk: Callable[[int, int, ChunkResult], None] | None = None
+            ) -> ApportionmentRun:
+    """A worker: start the run (once), then claim and debit chunks until none is left, then settle.
+    Any number of these (and of run_chunk jobs) may work on one run at once; each chunk is done
+    once. Idempotent and resumable: run it again after any failure. `max_chunks` stops early (the
+    run stays 'executing'), for operators and tests."""
+    run = start(session, run_id, now)
+    if run.status == "executed":
+        return run
     done = 0
-    while True:
-        if max_chunks is not None and done >= max_chunks:
-            return get_run(session, run_id)  # stopped early: still 'executing', resumable
-        with atomic(session):
-            run = get_run(session, run_id, for_update=True)  # one executor at a time
-            lo = run.next_membership_id
-            if lo >= run.end_membership_id or run.share_fen == 0:
-                break
-            hi = min(lo + run.chunk_size, run.end_membership_id)
-            result = chunk(session, run, lo, hi, pool, grace_days)
-        session.expire_all()
+    while max_chunks is None or done < max_chunks:
+        finished = run_chunk(session, run_id, grace_days=grace_days)
+        if finished is None:  # nothing free: wait for a chunk another worker (or a leave) holds
+            finished = run_chunk(session, run_id, grace_days=grace_days, wait=True)
+        if finished is None:
+            with reading(session):
+                if not pending_chunks(session, run_id):
+                    break
+            continue  # the one we waited for was done by its holder: look again
         done += 1
         if on_chunk:
-            on_chunk(lo, hi, result)
-    return settle(session, run_id, now)
+            on_chunk(*finished)
+    else:
+        return get_run(session, run_id)  # stopped early: still 'executing', resumable
+    settled = settle_if_done(session, run_id, now)
+    return settled if settled is not None else get_run(session, run_id)

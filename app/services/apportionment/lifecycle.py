@@ -20,8 +20,8 @@ from ..plans import get_plan
 from ..unit_of_work import atomic
 from .arithmetic import aid_parts, fee_of, planned_split, solve_share
 from .runs import (
-    DEFAULT_CHUNK_SIZE, GOOD_STANDING_SQL, RUN_REFERENCE, SETTLE_REASON, WITHHELD_RETURNED_REASON, find_open_run,
-    get_run, member_account_id, payers_select, sql_text,
+    DEFAULT_CHUNK_SIZE, GOOD_STANDING_SQL, RUN_REFERENCE, SETTLE_REASON, WITHHELD_RETURNED_REASON, chunk_totals,
+    find_open_run, get_run, member_account_id, payers_select, sql_text,
 )
 from .withholding import withheld_shares
 
@@ -225,8 +225,15 @@ def settle(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun:
         run = get_run(session, run_id, for_update=True)
         if run.status == "executed":
             return run
-        if run.status != "executing" or (run.next_membership_id < run.end_membership_id and run.share_fen):
+        done, chunks, chunk_count, chunk_fen, chunk_suspended = chunk_totals(session, run.id)
+        uncut = not chunks and run.share_fen and run.next_membership_id < run.end_membership_id
+        if run.status != "executing" or done < chunks or uncut:
             raise Conflict("分摊尚未执行完毕", code="run_not_finished", details={"status": run.status})
+        # The chunks' counters join the run's (which hold the shares withheld at leaving): once,
+        # in the transaction that marks the run executed.
+        run.debited_count += chunk_count
+        run.debited_fen += chunk_fen
+        run.suspended_count += chunk_suspended
         plan = session.get(Plan, run.plan_id)
         cases = list(session.execute(select(ApportionmentRunCase, Claim).join(Claim, Claim.id == ApportionmentRunCase.claim_id)
                                      .where(ApportionmentRunCase.run_id == run.id)

@@ -2,10 +2,12 @@
 who a run debited or suspended (for subscribers such as notifications)."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from app.models import GOOD_STANDING, OPEN_RUN_STATUSES, Account, ApportionmentRun, Membership, Posting, UTCDateTime
+from app.models import (
+    GOOD_STANDING, OPEN_RUN_STATUSES, Account, ApportionmentRun, ApportionmentRunChunk, Membership, Posting, UTCDateTime,
+)
 from app.models.ledger import LedgerTransaction
 
 from ..errors import NotFound
@@ -71,3 +73,32 @@ def suspended_select(run: ApportionmentRun):
     """Memberships suspended by a run (still suspended): the batch stamped with its execute time."""
     return select(Membership.id).where(Membership.plan_id == run.plan_id, Membership.state == "suspended",
                                        Membership.suspended_at == run.execute_at)
+
+
+def pending_chunks(session: Session, run_id: int) -> int:
+    """Chunks of the run not done yet (one a worker holds counts until it commits)."""
+    return session.execute(select(func.count()).select_from(ApportionmentRunChunk).where(
+        ApportionmentRunChunk.run_id == run_id, ApportionmentRunChunk.status == "pending")).scalar_one()
+
+
+def chunk_totals(session: Session, run_id: int) -> tuple[int, int, int, int, int]:
+    """(chunks done, chunks in all, debited count, debited fen, suspended) over the run's chunk rows."""
+    c = ApportionmentRunChunk
+    done, total, count, fen, suspended = session.execute(select(
+        func.count().filter(c.status == "done"), func.count(),
+        func.coalesce(func.sum(c.debited_count), 0), func.coalesce(func.sum(c.debited_fen), 0),
+        func.coalesce(func.sum(c.suspended_count), 0)).where(c.run_id == run_id)).one()
+    return int(done), int(total), int(count), int(fen), int(suspended)
+
+
+def progress(session: Session, run: ApportionmentRun) -> dict:
+    """Chunks done / in all and what was debited so far (until the run settles, its own counters
+    hold only the shares withheld at leaving; settling adds the chunks'): console, API, CLI."""
+    done, total, count, fen, suspended = chunk_totals(session, run.id)
+    if not total:  # not started, or nothing to debit: the chunks it has in prospect
+        total = max(1, -(-(run.end_membership_id - run.first_membership_id) // run.chunk_size))
+        done = 0
+    if run.status == "executed":  # the chunks' counters are in the run's now
+        done, count, fen, suspended = total, 0, 0, 0
+    return {"chunks_done": done, "chunks_total": total, "debited_count": run.debited_count + count,
+            "debited_fen": run.debited_fen + fen, "suspended_count": run.suspended_count + suspended}

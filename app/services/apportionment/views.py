@@ -14,7 +14,7 @@ from ..idcard import age_years
 from ..money import fen_to_yuan_text
 from ..plans import get_plan
 from .arithmetic import split_proportionally
-from .runs import DEDUCTION_REASON, RUN_REFERENCE
+from .runs import DEDUCTION_REASON, RUN_REFERENCE, progress
 
 
 def _cases_out(session: Session, run_ids: list[int]) -> dict[int, list[dict]]:
@@ -44,7 +44,9 @@ def run_cases(session: Session, run_id: int) -> list[dict]:
     return _cases_out(session, [run_id])[run_id]
 
 
-def run_out(run: ApportionmentRun, plan_code: str, cases: list[dict] | None = None) -> dict:
+def run_out(run: ApportionmentRun, plan_code: str, cases: list[dict] | None = None,
+            live: dict | None = None) -> dict:
+    """`live`: runs.progress() of an executing run, whose chunks' counts join the run's at settlement."""
     body = {
         "id": run.id, "plan_code": plan_code, "status": run.status, "cut_off_at": run.cut_off_at,
         "published_at": run.published_at, "executed_at": run.executed_at, "case_count": run.case_count,
@@ -60,9 +62,17 @@ def run_out(run: ApportionmentRun, plan_code: str, cases: list[dict] | None = No
         "shortfall_fen": run.shortfall_fen, "payer_set_settled": run.payer_set_settled,
         "payer_rounds": run.payer_rounds or [], "notes": run_notes(run),
     }
+    if live is not None and run.status == "executing":
+        body.update(paid_count=live["debited_count"], collected_fen=live["debited_fen"],
+                    suspended_count=live["suspended_count"])
     if cases is not None:
         body["cases"] = cases
     return body
+
+
+def run_view(session: Session, run: ApportionmentRun, plan_code: str, cases: list[dict] | None = None) -> dict:
+    """run_out with an executing run's counts so far (its chunks')."""
+    return run_out(run, plan_code, cases, progress(session, run) if run.status == "executing" else None)
 
 
 def run_notes(run: ApportionmentRun) -> list[str]:
@@ -101,7 +111,7 @@ def public_runs(session: Session, plan_code: str, *, limit: int | None = None,
         ApportionmentRun.plan_id == plan.id, ApportionmentRun.status.in_(PUBLIC_RUN_STATUSES),
         *([ApportionmentRun.id < before_id] if before_id is not None else [])
     ).order_by(ApportionmentRun.id.desc()).limit(limit)).scalars().all()
-    return [run_out(r, plan.code) for r in runs]
+    return [run_view(session, r, plan.code) for r in runs]
 
 
 def public_run(session: Session, plan_code: str, run_id: int) -> dict:
@@ -109,7 +119,7 @@ def public_run(session: Session, plan_code: str, run_id: int) -> dict:
     run = session.get(ApportionmentRun, run_id)
     if run is None or run.plan_id != plan.id or run.status not in PUBLIC_RUN_STATUSES:
         raise NotFound("没有找到这次分摊", code="run_not_found", details={"run_id": run_id})
-    return run_out(run, plan.code, _cases_out(session, [run.id])[run.id])
+    return run_view(session, run, plan.code, _cases_out(session, [run.id])[run.id])
 
 
 def deductions(session: Session, membership_id: int, *, limit: int = 50) -> list[dict]:
