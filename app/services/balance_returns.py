@@ -23,16 +23,15 @@ from app.models import BalanceReturn, ReturnTransfer, User
 from app.models.payments import PaymentRefund
 from app.models.wind_down import BalanceReturnRefund
 
-from . import events, ledger, refund_orders
-from .errors import InvalidRequest, NotFound
-from .ports import PayOutcomeUnknown, PayRejected
-from .unit_of_work import atomic, outside_transaction, reading
+from . import events, ledger, merchant_transfers, refund_orders
+from .errors import InvalidRequest
+from .unit_of_work import atomic, reading
 from .wechat_resources import TransferBill as TransferBillResource, validated
 
 log = logging.getLogger(__name__)
 
 TRANSFER_REMARK = "一起互助余额退回"
-LIVE = ("pending", "wait_user_confirm")
+LIVE = merchant_transfers.LIVE
 LEDGER_REASONS = {"leave": "leave", "wind_down": "wind_down_return"}  # "leave": refund_orders.LEAVE_REASON
 
 
@@ -119,57 +118,12 @@ def submit_transfers(session: Session, pay: ReturnGateway, now: dt.datetime, *, 
 
 
 def send_transfer(session: Session, pay: ReturnGateway, transfer_id: int, now: dt.datetime) -> ReturnTransfer:
-    with atomic(session):
-        row = session.execute(select(ReturnTransfer, User.openid).join(User, User.id == ReturnTransfer.user_id)
-                              .where(ReturnTransfer.id == transfer_id)).first()
-        if row is None:
-            raise NotFound("没有这笔转账", code="transfer_not_found")
-        transfer, openid = row
-        if transfer.status != "pending":
-            return transfer
-        session.execute(update(ReturnTransfer).where(ReturnTransfer.id == transfer_id)
-                        .values(attempts=ReturnTransfer.attempts + 1, updated_at=now)
-                        .execution_options(synchronize_session=False))
-        number, amount = transfer.out_bill_no, transfer.amount_fen
-    try:
-        with outside_transaction(session):
-            answer = pay.transfer(number, openid, amount, TRANSFER_REMARK)
-    except PayOutcomeUnknown:
-        return _note_error(session, transfer_id, "timeout: outcome unknown, retry with the same number", now)
-    except PayRejected as exc:
-        return _note_error(session, transfer_id, f"{exc.status} {exc.code}"[:200], now)
-    return record_transfer_state(session, transfer_id, answer, now)
-
-
-def _note_error(session: Session, transfer_id: int, error: str, now: dt.datetime) -> ReturnTransfer:
-    with atomic(session):
-        session.execute(update(ReturnTransfer).where(ReturnTransfer.id == transfer_id)
-                        .values(last_error=error, updated_at=now).execution_options(synchronize_session=False))
-        transfer = session.get(ReturnTransfer, transfer_id)
-        session.refresh(transfer)
-    return transfer
+    return merchant_transfers.send(session, pay, _BOOK, transfer_id, now)
 
 
 def sync_transfer(session: Session, pay: ReturnGateway, transfer_id: int, now: dt.datetime) -> ReturnTransfer:
     """Where WeChat has the bill (a bill it never saw is sent again, same number)."""
-    with reading(session):
-        transfer = session.get(ReturnTransfer, transfer_id)
-        session.refresh(transfer)
-        status, number = transfer.status, transfer.out_bill_no
-    if status not in LIVE:
-        return transfer
-    try:
-        with outside_transaction(session):
-            answer = pay.query_transfer(number)
-    except PayOutcomeUnknown:
-        return _note_error(session, transfer_id, "timeout while querying", now)
-    except PayRejected as exc:
-        if exc.status == 404:
-            return send_transfer(session, pay, transfer_id, now)
-        return _note_error(session, transfer_id, f"{exc.status} {exc.code}"[:200], now)
-    if answer.get("state") == "WAIT_USER_CONFIRM" and status == "pending":
-        return send_transfer(session, pay, transfer_id, now)  # the query carries no package_info
-    return record_transfer_state(session, transfer_id, answer, now)
+    return merchant_transfers.sync(session, pay, _BOOK, transfer_id, now)
 
 
 def record_transfer_state(session: Session, transfer_id: int, answer: dict, now: dt.datetime) -> ReturnTransfer:
@@ -328,3 +282,9 @@ def sync_for_membership(session: Session, pay: ReturnGateway, membership_id: int
     for transfer_id in ids:
         sync_transfer(session, pay, transfer_id, now)
     return found
+
+
+_BOOK = merchant_transfers.TransferBook(
+    model=ReturnTransfer, remark=TRANSFER_REMARK, record=record_transfer_state,
+    with_payee=lambda transfer_id: select(ReturnTransfer, User.openid).join(User, User.id == ReturnTransfer.user_id)
+    .where(ReturnTransfer.id == transfer_id))

@@ -28,17 +28,17 @@ from sqlalchemy.orm import Session
 
 from app.models import Account, Claim, Membership, Operator, PayoutTransfer, Plan, User
 
-from . import apportionment, events, ledger, refunds
+from . import apportionment, events, ledger, merchant_transfers, refunds
 from .claims import change_status, ensure_separate_duties
 from .errors import Conflict, InvalidRequest, NotFound
 from .operators import record_audit, require_role
-from .ports import PayOutcomeUnknown, PayRejected, TransferGateway
-from .unit_of_work import atomic, outside_transaction, reading
+from .ports import TransferGateway
+from .unit_of_work import atomic, reading
 from .wechat_resources import TransferBill as TransferBillResource, validated
 
 PAYOUT_REASON = "aid_payout"
 TRANSFER_REMARK = "一起互助互助金"
-LIVE = ("pending", "wait_user_confirm")
+LIVE = merchant_transfers.LIVE
 
 
 def new_out_bill_no(claim_id: int) -> str:
@@ -87,62 +87,12 @@ def approve(session: Session, operator: Operator, claim_id: int, now: dt.datetim
 
 def send(session: Session, gateway: TransferGateway, transfer_id: int, now: dt.datetime) -> PayoutTransfer:
     """Call WeChat for a pending transfer (outside any transaction) and record the answer."""
-    with atomic(session):
-        row = session.execute(
-            select(PayoutTransfer, User.openid).join(Claim, Claim.id == PayoutTransfer.claim_id)
-            .join(User, User.id == Claim.user_id).where(PayoutTransfer.id == transfer_id)
-        ).first()
-        if row is None:
-            raise NotFound("没有这笔转账", code="transfer_not_found")
-        transfer, openid = row
-        if transfer.status != "pending":
-            return transfer
-        session.execute(update(PayoutTransfer).where(PayoutTransfer.id == transfer_id)
-                        .values(attempts=PayoutTransfer.attempts + 1, updated_at=now)
-                        .execution_options(synchronize_session=False))
-        out_bill_no, amount = transfer.out_bill_no, transfer.amount_fen
-    try:
-        with outside_transaction(session):
-            answer = gateway.transfer(out_bill_no, openid, amount, TRANSFER_REMARK)
-    except PayOutcomeUnknown:
-        return _note_error(session, transfer_id, "timeout: outcome unknown, retry with the same number", now)
-    except PayRejected as exc:
-        return _note_error(session, transfer_id, f"{exc.status} {exc.code}"[:200], now)
-    return record_state(session, transfer_id, answer, now)
-
-
-def _note_error(session: Session, transfer_id: int, error: str, now: dt.datetime) -> PayoutTransfer:
-    with atomic(session):
-        session.execute(update(PayoutTransfer).where(PayoutTransfer.id == transfer_id)
-                        .values(last_error=error, updated_at=now).execution_options(synchronize_session=False))
-        transfer = session.get(PayoutTransfer, transfer_id)
-        session.refresh(transfer)
-    return transfer
+    return merchant_transfers.send(session, gateway, _BOOK, transfer_id, now)
 
 
 def sync(session: Session, gateway: TransferGateway, transfer_id: int, now: dt.datetime) -> PayoutTransfer:
     """Ask WeChat where the bill stands and record it (a pending bill WeChat never saw is sent again)."""
-    with reading(session):
-        transfer = session.get(PayoutTransfer, transfer_id)
-        if transfer is None:
-            raise NotFound("没有这笔转账", code="transfer_not_found")
-        session.refresh(transfer)
-        status, out_bill_no, package_info = transfer.status, transfer.out_bill_no, transfer.package_info
-    if status not in LIVE:
-        return transfer
-    try:
-        with outside_transaction(session):
-            answer = gateway.query_transfer(out_bill_no)
-    except PayOutcomeUnknown:
-        return _note_error(session, transfer_id, "timeout while querying", now)
-    except PayRejected as exc:
-        if exc.status == 404:
-            return send(session, gateway, transfer_id, now)
-        return _note_error(session, transfer_id, f"{exc.status} {exc.code}"[:200], now)
-    if answer.get("state") == "WAIT_USER_CONFIRM" and status == "pending" and not package_info:
-        # The query does not carry package_info; the same call again (same number) returns it.
-        return send(session, gateway, transfer_id, now)
-    return record_state(session, transfer_id, answer, now)
+    return merchant_transfers.sync(session, gateway, _BOOK, transfer_id, now)
 
 
 def record_state(session: Session, transfer_id: int, answer: dict, now: dt.datetime) -> PayoutTransfer:
@@ -253,3 +203,10 @@ def process_open(session: Session, gateway: TransferGateway, now: dt.datetime) -
         key = result.status if result.status in ("succeeded", "failed") else "still_open"
         outcome[key] += 1
     return outcome
+
+
+_BOOK = merchant_transfers.TransferBook(
+    model=PayoutTransfer, remark=TRANSFER_REMARK, record=record_state,
+    with_payee=lambda transfer_id: select(PayoutTransfer, User.openid)
+    .join(Claim, Claim.id == PayoutTransfer.claim_id).join(User, User.id == Claim.user_id)
+    .where(PayoutTransfer.id == transfer_id))
