@@ -140,5 +140,5 @@ def payout_confirmed(claim_id):
         now = container.clock.now()
         if payouts.sync(db.session, container.pay, transfer.id, now).status == "succeeded":
             # The membership is aided now and its balance on its way back: ask WeChat at once.
-            refunds.submit_refunds(db.session, container.pay, now, membership_id=claim.membership_id)
+            refunds.submit_return(db.session, container.pay, now, membership_id=claim.membership_id)
     return claim_out(claim_service.get_for_user(db.session, g.user_id, claim_id))

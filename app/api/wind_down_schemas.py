@@ -31,7 +31,7 @@ class WindDownOut(Schema):
 
 
 class BalanceReturnOut(Schema):
-    reason = fields.String(required=True, validate=validate.OneOf(["wind_down", "leave"]))
+    reason = fields.String(required=True, validate=validate.OneOf(["wind_down", "leave", "aided"]))
     status = fields.String(required=True, validate=validate.OneOf(["pending", "returning", "done", "failed"]))
     status_text = fields.String(required=True)
     amount_fen = fields.Integer(required=True, metadata={"description": "balance + share of the plan's surplus"})

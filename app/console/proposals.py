@@ -16,7 +16,7 @@ from .blueprint import bp, now, role_required
 from .common import ALL_ROLES, AUDIT_ROLES, plan_filter
 from .forms import ActionForm
 
-STATUS_WORDS = {"open": "征求意见中", "passed": "已通过，待生效", "failed": "未通过", "in_force": "已生效"}
+STATUS_WORDS = {"open": "征求意见中", "passed": "已通过，待生效", "failed": "未通过", "in_force": "已生效", "withdrawn": "已撤回（计划停止）"}
 ACTING_ROLES = ("finance",)
 
 

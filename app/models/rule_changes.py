@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, UTCDateTime
 
-PROPOSAL_STATUSES = ("open", "passed", "failed", "in_force")
+PROPOSAL_STATUSES = ("open", "passed", "failed", "in_force", "withdrawn")  # withdrawn: the plan winds down
 ANSWERS = ("agree", "disagree")
 _pending_sql = "status IN ('open', 'passed')"
 
@@ -22,7 +22,7 @@ class RuleChangeProposal(Base):
 
     __tablename__ = "rule_change_proposals"
     __table_args__ = (
-        CheckConstraint("status IN ('open','passed','failed','in_force')", name="status_valid"),
+        CheckConstraint("status IN ('open','passed','failed','in_force','withdrawn')", name="status_valid"),
         # One change at a time per plan: an open or passed-but-not-yet-in-force proposal.
         Index("uq_rule_change_proposals_pending_per_plan", "plan_id", unique=True,
               postgresql_where=text(_pending_sql), sqlite_where=text(_pending_sql)),

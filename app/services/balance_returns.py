@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 TRANSFER_REMARK = "一起互助余额退回"
 LIVE = merchant_transfers.LIVE
-LEDGER_REASONS = {"leave": "leave", "wind_down": "wind_down_return"}  # "leave": refund_orders.LEAVE_REASON
+# "leave": refund_orders.LEAVE_REASON; "aided": refunds.AIDED_REFUND_REASON
+LEDGER_REASONS = {"leave": "leave", "wind_down": "wind_down_return", "aided": "aided_refund"}
 
 
 class ReturnGateway(Protocol):
@@ -49,6 +50,11 @@ def new_out_bill_no(return_id: int) -> str:
     """Written with the transfer row and reused on every retry (a new one only after a definite failure);
     the random part keeps numbers unique across databases sharing one merchant account."""
     return f"RET{return_id:010d}{secrets.token_hex(6).upper()}"  # 25 of [0-9A-Z]
+
+
+def has_return(session: Session, membership_id: int, reason: str) -> bool:
+    return session.execute(select(BalanceReturn.id).where(BalanceReturn.membership_id == membership_id,
+                                                          BalanceReturn.reason == reason)).first() is not None
 
 
 def return_balance(session: Session, *, membership_id: int, plan_id: int, payer_user_id: int, reason: str,

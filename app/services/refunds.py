@@ -97,12 +97,14 @@ AIDED_REFUND_REASON = "aided_refund"
 
 
 def refund_aided_balance(session: Session, membership_id: int, now: dt.datetime) -> int | None:
-    """An aided membership's remaining balance goes back to its original payments, like a leave's
-    (caller's transaction; WeChat is asked by submit_refunds / the next reconcile). Returns the fen
-    moved, or None while a leave guard holds the balance (e.g. a run counting it as a payer is still
-    open: the sweep `refund_aided_balances` tries again later). Idempotent: once moved, the balance
-    is 0 and a second call moves nothing; money that cannot go back (payments over a year old) stays
-    for customer service, as a leave would refuse it."""
+    """An aided membership's remaining balance goes back to its payer, like a leave's: refunded to
+    the original payments within WeChat's one-year limit, and money paid more than a year ago by
+    merchant transfer (balance_returns, reason "aided"; caller's transaction, WeChat asked by
+    submit_return / the sweeps). Returns the fen moved, or None while a leave guard holds the
+    balance (e.g. a run counting it as a payer is still open: the sweep `refund_aided_balances`
+    tries again later). Idempotent: once moved, the balance is 0 and a second call moves nothing.
+    A credit arriving after the return (a cancelled run giving back a withheld share) is refunded
+    to its payments by the same sweep."""
     member = session.execute(select(Membership.state, Membership.user_id, Membership.plan_id)
                              .where(Membership.id == membership_id).with_for_update()).one()
     if member.state != "aided":
@@ -114,14 +116,24 @@ def refund_aided_balance(session: Session, membership_id: int, now: dt.datetime)
     # Locked so no credit or deduction slips between reading the balance and moving it.
     balance = session.execute(select(Account.balance_fen).where(Account.membership_id == membership_id)
                               .with_for_update()).scalar_one()
-    allocation = refund_orders.allocate(balance, refund_orders.refundable_orders(session, membership_id, now))
-    moved = sum(fen for _, fen in allocation)
-    if moved:
-        refund_orders.move_to_refund_pending(session, membership_id=membership_id, amount_fen=moved,
-                                             key=f"aided-refund:{membership_id}:{balance}", now=now, user_id=None,
-                                             reason=AIDED_REFUND_REASON)
-    for order_id, fen in allocation:
-        refund_orders.add_refund(session, order_id=order_id, membership_id=membership_id, amount_fen=fen, now=now)
+    if not balance:
+        return 0
+    key = f"aided-refund:{membership_id}:{balance}"
+    if not balance_returns.has_return(session, membership_id, "aided"):
+        balance_returns.return_balance(
+            session, membership_id=membership_id, plan_id=member.plan_id, payer_user_id=member.user_id,
+            reason="aided", balance_fen=balance, surplus_fen=0, surplus_account_id=None, key=key, now=now,
+            initiated_by=None)
+        moved = balance
+    else:  # a later credit: refunded to its payments (a year-old payment's part stays for customer service)
+        allocation = refund_orders.allocate(balance, refund_orders.refundable_orders(session, membership_id, now))
+        moved = sum(fen for _, fen in allocation)
+        if moved:
+            refund_orders.move_to_refund_pending(session, membership_id=membership_id, amount_fen=moved, key=key,
+                                                 now=now, user_id=None, reason=AIDED_REFUND_REASON)
+        for order_id, fen in allocation:
+            refund_orders.add_refund(session, order_id=order_id, membership_id=membership_id, amount_fen=fen,
+                                     now=now)
     if moved:
         events.record(session, "membership.aided_refund", now=now, user_id=member.user_id, plan_id=member.plan_id,
                       membership_id=membership_id, payload={"refund_fen": moved, "kept_fen": balance - moved})
@@ -143,7 +155,7 @@ def refund_aided_balances(session: Session, pay: PayGateway, now: dt.datetime) -
     for membership_id in candidates:
         with atomic(session):
             moved += refund_aided_balance(session, membership_id, now) or 0
-        submit_refunds(session, pay, now, membership_id=membership_id)
+        submit_return(session, pay, now, membership_id=membership_id)
     return moved
 
 

@@ -125,3 +125,38 @@ def test_a_leave_guard_defers_the_refund_to_the_sweep(client, app, alice, clock,
     assert refund["out_refund_no"] in emulator.state.pay.refunds  # asked of WeChat by the sweep
     assert client.get(f"/api/v1/memberships/{m['id']}", headers=alice).get_json()["balance_fen"] == 0
     assert audit_ledger(db.session).ok
+
+
+def test_an_aided_balance_paid_over_a_year_ago_goes_back_by_merchant_transfer(client, app, alice, clock, emulator,
+                                                                              services, runner):
+    from app.services import balance_returns
+
+    m = join(client, alice, clock)
+    paid(client, emulator, alice, m["id"], 500)
+    clock.advance(days=366)  # WeChat no longer refunds this payment
+    paid(client, emulator, alice, m["id"], 300)
+    make_protected(clock)
+    claim_id, share = aid_a_case(client, app, clock, emulator, alice, m["id"])
+    balance = 800 - share
+    assert client.post(f"/api/v1/claims/{claim_id}/payout/confirmed", headers=alice).get_json()["status"] == "paid"
+
+    mine = client.get(f"/api/v1/memberships/{m['id']}", headers=alice).get_json()
+    assert (mine["state"], mine["balance_fen"]) == ("aided", 0)
+    returning = mine["balance_return"]
+    assert returning["reason"] == "aided" and returning["status"] == "returning"
+    assert (returning["amount_fen"], returning["by_refund_fen"], returning["by_transfer_fen"]) == (balance, 300,
+                                                                                                  balance - 300)
+    [refund] = client.get(f"/api/v1/memberships/{m['id']}/refunds", headers=alice).get_json()["items"]
+    assert refund["amount_fen"] == 300 and refund["out_refund_no"] in emulator.state.pay.refunds
+    assert returning["transfer_package_info"]  # asked of WeChat as the claimant confirmed the aid
+    bill = emulator.state.pay.confirm_transfer(returning["transfer_package_info"])
+    assert bill.amount == balance - 300
+    assert wait_until(lambda: emulator.state.pay.refunds[refund["out_refund_no"]].status == "SUCCESS")
+    reconcile(db.session, services.pay, clock.now())
+    balance_returns.process_open_transfers(db.session, services.pay, clock.now())
+    assert "aided balances refunded: 0 fen" in runner.invoke(args=["claims", "advance"]).output
+    done = client.get(f"/api/v1/memberships/{m['id']}", headers=alice).get_json()["balance_return"]
+    assert (done["status"], done["returned_fen"]) == ("done", balance)
+    assert count("SELECT COUNT(*) FROM ledger_transactions WHERE reason = 'aided_refund'") == 1
+    assert count("SELECT balance_fen FROM accounts WHERE code = 'system:refund_pending'") == 0
+    assert audit_ledger(db.session).ok

@@ -105,6 +105,13 @@ def test_a_plan_winds_down_and_every_fen_goes_back(client, app, clock, emulator)
     assert requests.post(emulator.url + "_emulator/transfer/confirm", json={"package_info": package},
                          timeout=5).status_code == 200
     assert client.post(f"/api/v1/claims/{claim_id}/payout/confirmed", headers=alice).get_json()["status"] == "paid"
+    # Aided, Alice's balance goes back at once: paid over a year ago, so by merchant transfer, which she confirms.
+    aided = client.get(f"/api/v1/memberships/{ms['alice']}", headers=alice).get_json()["balance_return"]
+    assert aided["reason"] == "aided" and aided["by_refund_fen"] == 0 and aided["by_transfer_fen"] > 0
+    assert requests.post(emulator.url + "_emulator/transfer/confirm", json={"package_info": aided["transfer_package_info"]},
+                         timeout=5).status_code == 200
+    assert client.post(f"/api/v1/memberships/{ms['alice']}/balance-return/confirmed",
+                       headers=alice).get_json()["status"] == "done"
     seed_surplus(db.session, "adult_789", 101, now)  # earlier runs' over-collection, shared pro rata
     surplus = scalar("SELECT balance_fen FROM accounts WHERE code = 'plan:adult_789:plan_surplus'")
     assert surplus >= 101
@@ -116,23 +123,29 @@ def test_a_plan_winds_down_and_every_fen_goes_back(client, app, clock, emulator)
     views = {name: client.get(f"/api/v1/memberships/{m}", headers=h).get_json()
              for (name, m), h in zip(ms.items(), (alice, bob, carol))}
     assert all(v["balance_fen"] == 0 for v in views.values())
-    returns = {name: v["balance_return"] for name, v in views.items()}
+    # Alice's balance went back when she was aided (after the closing date): like a leaver's, her
+    # membership ended before the returns, so she takes no surplus share (docs/wind-down.md).
+    assert views["alice"]["balance_return"]["reason"] == "aided"
+    returns = {name: v["balance_return"] for name, v in views.items() if name != "alice"}
     assert {r["reason"] for r in returns.values()} == {"wind_down"}
     assert sum(r["surplus_fen"] for r in returns.values()) == surplus
-    total_at_closing = sum(at_closing.values())
+    total_at_closing = sum(at_closing[name] for name in returns)
+    assert surplus != 101 or {n: r["surplus_fen"] for n, r in returns.items()} == {"bob": 76, "carol": 25}
     assert len(set(at_closing.values())) > 1 and at_closing != held  # the rule is visible in the numbers
     assert all(abs(r["surplus_fen"] - surplus * at_closing[name] / total_at_closing) < 1
                for name, r in returns.items())
     assert all(r["amount_fen"] == held[name] + r["surplus_fen"] for name, r in returns.items())
     assert returns["bob"]["by_refund_fen"] == 500  # his recent payment, refunded; the older money transferred
     assert returns["bob"]["by_transfer_fen"] == returns["bob"]["amount_fen"] - 500
-    assert returns["carol"]["by_refund_fen"] == 0 and returns["alice"]["by_refund_fen"] == 0
+    assert returns["carol"]["by_refund_fen"] == 0
     assert views["bob"]["state"] == views["carol"]["state"] == "left" and views["alice"]["state"] == "aided"
     progress = client.get("/api/v1/plans/adult_789/wind-down").get_json()["progress"]
-    assert progress["members_total"] == 3 and progress["refunded"] + progress["pending"] == 3
+    assert progress["members_total"] == 2 and progress["refunded"] + progress["pending"] == 2
 
     # Each payer confirms the transfer in the mini-program; the refunds settle; the plan closes.
     for (name, m), headers in zip(ms.items(), (alice, bob, carol)):
+        if name not in returns:
+            continue
         package = returns[name]["transfer_package_info"]
         if returns[name]["by_transfer_fen"]:
             assert package and requests.post(emulator.url + "_emulator/transfer/confirm",
@@ -144,7 +157,7 @@ def test_a_plan_winds_down_and_every_fen_goes_back(client, app, clock, emulator)
     assert "adult_789: closed" in runner.invoke(args=["wind-down", "advance", "--at", now.isoformat()]).output
 
     done = client.get("/api/v1/plans/adult_789/wind-down").get_json()
-    assert done["status"] == "closed" and done["progress"]["refunded"] == 3 and done["progress"]["remaining_fen"] == 0
+    assert done["status"] == "closed" and done["progress"]["refunded"] == 2 and done["progress"]["remaining_fen"] == 0
     assert done["progress"]["returned_fen"] == sum(held.values()) + surplus
     closing_report = client.get(done["closing_report_url"]).get_json()
     assert closing_report["verified"] and closing_report["sha256"] == done["closing_report_sha256"]
@@ -160,7 +173,9 @@ def test_a_plan_winds_down_and_every_fen_goes_back(client, app, clock, emulator)
     for refund in emulator.state.pay.refunds.values():
         by_order[refund.order.out_trade_no] = by_order.get(refund.order.out_trade_no, 0) + refund.amount
     assert all(fen <= emulator.state.pay.orders[no].total for no, fen in by_order.items())
-    ours = {n for (n,) in db.session.execute(sa.text("SELECT out_bill_no FROM return_transfers"))}
+    ours = {n for (n,) in db.session.execute(sa.text(
+        "SELECT t.out_bill_no FROM return_transfers t JOIN balance_returns r ON r.id = t.balance_return_id "
+        "WHERE r.reason = 'wind_down'"))}
     assert sum(b.amount for n, b in emulator.state.pay.transfers.items() if n in ours) == \
         sum(r["by_transfer_fen"] for r in returns.values())
     audit = runner.invoke(args=["ledger", "audit"])

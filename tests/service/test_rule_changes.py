@@ -331,3 +331,44 @@ def test_a_run_open_across_the_effective_date_executes_on_its_frozen_rules(app, 
     done = apportionment.execute(session, run.id, proposal.effective_at + dt.timedelta(hours=1), grace_days=30)
     assert done.status == "executed" and (done.share_cap_fen, done.debited_fen) == (300, 3_000)
     assert set(_versions(session, ids).values()) == {proposal.to_version_id} and audit_ledger(session).ok
+
+
+@pytest.mark.parametrize("passed_first", [False, True])
+def test_a_plan_that_winds_down_withdraws_its_pending_proposal_and_opens_none(app, session, clock, tmp_path,
+                                                                               passed_first):
+    from app.services import wind_down
+    from tests.support import make_operator
+
+    now = clock.now()
+    uid, ids = _ten_members(session, now)
+    old = set(_versions(session, ids).values())
+    propose(session, app, tmp_path, now, share_cap_fen=200)
+    proposal = _proposal(session)
+    _answer(session, uid, ids[0], proposal, "agree", now + dt.timedelta(days=1))
+    if passed_first:  # passed, waiting for its effective date, when the wind-down comes
+        for membership_id in ids[1:3]:
+            _answer(session, uid, membership_id, proposal, "agree", now + dt.timedelta(days=1))
+        rule_changes.advance(session, proposal.window_closes_at)
+        session.refresh(proposal)
+        assert proposal.status == "passed"
+    moment = proposal.window_closes_at + dt.timedelta(hours=1) if passed_first else now + dt.timedelta(days=2)
+    proposer, finance = make_operator("wd_rev", "reviewer", now=now), make_operator("wd_fin", "finance", now=now)
+    closing = (moment + dt.timedelta(days=30)).date()
+    wind_down.propose(session, proposer, PLAN, closing, moment)
+    assert _proposal(session).status == ("passed" if passed_first else "open")  # a proposal alone changes nothing
+    wind_down.confirm(session, finance, PLAN, moment)
+    session.refresh(proposal)
+    assert proposal.status == "withdrawn" and proposal.notice_ends_on is None
+    assert "停止运行" in proposal.outcome_text
+    assert proposal.agree_count == (3 if passed_first else 1)
+    assert _audit_actions(session, proposal.id)[-1] == "rule_change.withdrawn"
+    # Answering it is refused; its date passing moves nobody; the catalogue opens no new proposal.
+    with pytest.raises(Conflict) as err:
+        _answer(session, uid, ids[5], proposal, "agree", moment)
+    assert err.value.code == "proposal_closed"
+    assert rule_changes.advance(session, proposal.effective_at + dt.timedelta(days=1)).in_force == []
+    assert set(_versions(session, ids).values()) == old
+    again = propose(session, app, tmp_path, moment, share_cap_fen=250)
+    assert again.proposals == [] and again.new_versions == [] and "停止运行" in again.waiting[0]
+    assert rule_changes.pending_proposal(session, get_plan(session, PLAN)[0].id) is None
+    assert not rule_changes.may_leave_with_full_refund(proposal, "disagree", "protected", moment)

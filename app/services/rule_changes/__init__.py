@@ -10,7 +10,8 @@ passed when agree × denominator ≥ numerator × answered AND answered × 100 �
 (eligible = memberships in an active state: those the change would bind; answers count while their
 membership is active). On the effective date (`apply_due`) a passed proposal comes into force: in one
 transaction every active membership of the plan moves to the new version (one UPDATE) and the plan's
-current version becomes it. A failed proposal is archived; nothing changes. Every step is appended to
+current version becomes it. A failed proposal is archived; nothing changes. A plan that winds down withdraws its pending proposal
+(`withdraw_for_wind_down`, when the wind-down is confirmed) and no new one is opened for it. Every step is appended to
 the audit chain and recorded as a domain event (the outbox pushes "proposal.opened" to the members).
 
 A plan with no active membership has nobody to ask: its changed rules are adopted at once (audited).
@@ -20,7 +21,7 @@ The package, by subject: core (settings, tally, a step's audit line, finding a p
 catalogue, and answering), closing (close, bring into force, advance, the rules in force for
 apportionment), views (what the API, console and CLI read). The public names are re-exported here:
 `from app.services import rule_changes; rule_changes.advance(...)` keeps working."""
-from .closing import AdvanceResult, advance, bring_into_force, close, version_in_force
+from .closing import AdvanceResult, advance, bring_into_force, close, version_in_force, withdraw_for_wind_down
 from .core import (AGREE_RATIO_WORDS, PENDING_STATUSES, TARGET, ProposalSettings, Quorum, Tally, audit,
                    eligible_count, get_proposal, is_window_open, live_tally, not_found, quorum_of, tally_of)
 from .proposing import AnswerResult, answer, catalogue_change, open_proposal, pending_proposal
@@ -32,5 +33,5 @@ __all__ = [
     "Tally", "advance", "age_group_text", "all_proposals", "answer", "audit", "bring_into_force", "catalogue_change",
     "close", "describe", "differences", "eligible_count", "for_membership", "for_plan", "get_proposal",
     "is_window_open", "live_tally", "may_leave_with_full_refund", "not_found", "open_proposal", "pending_proposal",
-    "plan_code_of", "public", "quorum_of", "tally_of", "version_in_force",
+    "plan_code_of", "public", "quorum_of", "tally_of", "version_in_force", "withdraw_for_wind_down",
 ]

@@ -13,7 +13,7 @@ from app.models import ACTIVE_STATES, Membership, Plan, PlanVersion, RuleChangeP
 from .. import events
 from ..errors import Conflict
 from ..unit_of_work import atomic
-from .core import AGREE_RATIO_WORDS, Quorum, Tally, audit, get_proposal, live_tally, quorum_of
+from .core import AGREE_RATIO_WORDS, PENDING_STATUSES, Quorum, Tally, audit, get_proposal, live_tally, quorum_of
 
 
 # --- closing and coming into force ---------------------------------------------------------
@@ -56,6 +56,32 @@ def close(session: Session, proposal_id: int, now: dt.datetime, *, operator_id: 
         events.record(session, "proposal.closed", now=now, plan_id=proposal.plan_id,
                       payload={"proposal_id": proposal.id, "status": proposal.status, **tally.out()})
     return proposal
+
+
+def withdraw_for_wind_down(session: Session, plan_id: int, closing_date: dt.date, now: dt.datetime, *,
+                           operator_id: int | None = None) -> list[int]:
+    """A plan that winds down changes no rule: its pending proposal (open, or passed and not yet in
+    force) is withdrawn in the caller's transaction (the wind-down's confirmation), its tally frozen
+    as it stands; nobody's version moves. Returns the ids withdrawn."""
+    pending = list(session.execute(select(RuleChangeProposal).where(
+        RuleChangeProposal.plan_id == plan_id, RuleChangeProposal.status.in_(PENDING_STATUSES))
+        .order_by(RuleChangeProposal.id).with_for_update()).scalars())
+    for proposal in pending:
+        before = proposal.status
+        tally = live_tally(session, proposal) if before == "open" else None
+        if tally is not None:
+            proposal.agree_count, proposal.disagree_count = tally.agree, tally.disagree
+            proposal.eligible_count = tally.eligible
+        proposal.status, proposal.notice_ends_on = "withdrawn", None
+        proposal.closed_at = proposal.closed_at or now
+        proposal.outcome_text = (f"已撤回：计划将于{closing_date:%Y年%m月%d日}停止运行，规则不再变更，"
+                                 "全部余额按停止计划退回。")
+        session.flush()
+        audit(session, "rule_change.withdrawn", proposal.id, now, operator_id=operator_id,
+              before={"status": before}, after={"status": "withdrawn", "closing_date": closing_date.isoformat()})
+        events.record(session, "proposal.withdrawn", now=now, plan_id=plan_id,
+                      payload={"proposal_id": proposal.id, "closing_date": closing_date.isoformat()})
+    return [p.id for p in pending]
 
 
 def bring_into_force(session: Session, proposal_id: int, now: dt.datetime, *, operator_id: int | None = None

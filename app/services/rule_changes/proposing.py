@@ -36,6 +36,11 @@ def catalogue_change(session: Session, plan: Plan, current: PlanVersion, rules: 
     Returns (outcome, note): "proposed" (a proposal opened), "adopted" (no active membership: the
     rules apply at once), or "waiting" (a change is already pending, or the members rejected exactly
     these rules: nothing changes). `new_version(rules, digest)` stores a version row."""
+    from ..wind_down.guards import confirmed_wind_down  # wind_down imports this package
+
+    closing = confirmed_wind_down(session, plan.id)
+    if closing is not None:
+        return "waiting", f"{plan.code}: 计划将于{closing.closing_date}停止运行，不再提出规则变更"
     pending = pending_proposal(session, plan.id)
     if pending is not None:
         same = session.get(PlanVersion, pending.to_version_id).rules_sha256 == digest

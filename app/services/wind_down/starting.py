@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Operator, PlanWindDown
 
-from .. import events
+from .. import events, rule_changes
 from ..clock import china_date
 from ..errors import Conflict, Forbidden, InvalidRequest, NotFound
 from ..operators import record_audit, require_role
@@ -51,6 +51,7 @@ def confirm(session: Session, operator: Operator, plan_code: str, now: dt.dateti
         if found.closing_date < china_date(now):
             raise InvalidRequest("停止日期已经过去，请撤回后重新提出", code="closing_date_invalid")
         found.status, found.confirmed_by_operator_id, found.announced_at = "announced", operator.id, now
+        rule_changes.withdraw_for_wind_down(session, plan.id, found.closing_date, now, operator_id=operator.id)
         record_audit(session, operator_id=operator.id, action="wind_down.confirmed", target_type="plan",
                      target_id=plan.id, after={"closing_date": found.closing_date.isoformat()}, now=now)
         events.record(session, "plan.closing", now=now, plan_id=plan.id,

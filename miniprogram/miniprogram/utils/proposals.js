@@ -5,6 +5,7 @@ const { formatCount, percentOf } = require('./money')
 const STATUS = {
   open: { text: '表决中', theme: 'primary' }, passed: { text: '已通过', theme: 'success' },
   failed: { text: '未通过', theme: 'default' }, in_force: { text: '已生效', theme: 'success' },
+  withdrawn: { text: '已撤回', theme: 'default' },
 }
 
 function nextText(p) {
@@ -14,6 +15,7 @@ function nextText(p) {
   }
   if (p.status === 'passed') return `已通过，新规则 ${effective} 起生效。不同意的成员可在此之前退出，余额全额退回。`
   if (p.status === 'in_force') return `新规则已于 ${effective} 生效。`
+  if (p.status === 'withdrawn') return p.outcome_text || '计划停止运行，这项规则变更已撤回，规则不变。'
   return '未通过，规则不变。'
 }
 
