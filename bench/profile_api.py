@@ -110,7 +110,7 @@ def main() -> None:
         per = {k: round(v / args.requests, 2) for k, v in sorted(kinds.items())}
         print(f"{name} ({expected}): {cpu / args.requests * 1000:.2f} ms CPU, {wall / args.requests * 1000:.2f} ms wall "
               f"per request; statements per request: {per}"
-              + (f", pool checkouts (pre-ping) {len(checkouts) / args.requests:.2f}" if name != "bare" else ""), flush=True)
+              + (f", pool checkouts {len(checkouts) / args.requests:.2f}" if name != "bare" else ""), flush=True)
         if profiler:
             pstats.Stats(profiler).sort_stats(args.sort).print_stats(*([args.match] if args.match else []), args.top)
 
