@@ -1,5 +1,6 @@
-"""GET /memberships/{id}, the member's page on every visit: one statement, on PostgreSQL without a
-transaction around it (no BEGIN/ROLLBACK round trips), the same answer as the list's."""
+"""GET /memberships/{id}, the member's page on every visit: one statement (the plan version, immutable,
+read once per app), on PostgreSQL without a transaction around it (no BEGIN/ROLLBACK round trips), the
+same answer as the list's."""
 from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
@@ -33,6 +34,9 @@ def test_the_page_is_one_statement_and_equals_the_list_item(app, client, alice, 
     membership_id, _ = join_and_fund(client, alice, clock, amount_fen=500)
     assert client.get("/api/v1/memberships", headers=alice).status_code == 200  # the user is known from now on
     db.session.remove()  # the tests' app context is the requests' too: end its reads, as a request's end does
+    with _statements(db.engine) as first_visit:
+        assert client.get(f"/api/v1/memberships/{membership_id}", headers=alice).status_code == 200
+    assert len(first_visit) == 2 and "FROM plan_versions" in first_visit[1][0]  # the version, read once
     with _statements(db.engine) as statements:
         one = client.get(f"/api/v1/memberships/{membership_id}", headers=alice)
     assert one.status_code == 200
@@ -43,6 +47,7 @@ def test_the_page_is_one_statement_and_equals_the_list_item(app, client, alice, 
             assert db.session.connection().connection.dbapi_connection.autocommit is False
     listed = client.get("/api/v1/memberships", headers=alice).get_json()["items"]
     assert [m for m in listed if m["id"] == membership_id] == [one.get_json()]
+    assert one.get_json()["plan_version"] == listed[0]["plan_version"] and one.get_json()["min_prepay_fen"] > 0
     assert one.get_json()["balance_return"] is None and one.get_json()["balance_fen"] == 500
 
 
