@@ -59,6 +59,12 @@ def create_app(config: BaseConfig | dict[str, Any] | None = None) -> Flask:
 
     register_converters(app)  # before any route is added
     db.init_app(app)
+    if app.config.get("DB_PING_IDLE_SECONDS") is not None and not app.config["SQLALCHEMY_DATABASE_URI"].startswith(
+            "sqlite") and not app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping"):
+        from .db_pool import ping_idle_connections
+
+        with app.app_context():
+            ping_idle_connections(db.engine, app.config["DB_PING_IDLE_SECONDS"])
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), compare_type=True)
     # One Api per app: the OpenAPI document belongs to the app, not to the process.
     from .api.error_docs import ErrorCodesPlugin

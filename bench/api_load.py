@@ -39,9 +39,9 @@ BENCH_USERS = 200
 API_PORT, BARE_PORT = 8791, 8792
 
 
-def _env(url: str, redis_url: str, port: int) -> dict:
+def _env(url: str, redis_url: str, port: int, workers: int = 2, threads: int = 4) -> dict:
     return {**os.environ, "APP_ENV": "development", "DATABASE_URL": url, "REDIS_URL": redis_url, "PORT": str(port),
-            "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4", "LOG_LEVEL": "WARNING",
+            "WEB_CONCURRENCY": str(workers), "GUNICORN_THREADS": str(threads), "LOG_LEVEL": "WARNING",
             "WECHAT_KEYS_DIR": str(ROOT / "instance" / "wechat-keys")}
 
 
@@ -188,11 +188,20 @@ def main() -> None:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS)
     parser.add_argument("--reuse", action="store_true", help="keep the data when it has --members members")
     parser.add_argument("--only", default=None, help="comma-separated endpoint names (default: all)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (WEB_CONCURRENCY), both apps")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker, both apps")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every endpoint this many times, the bare read first in each round")
+    parser.add_argument("--interleave", action="store_true",
+                        help="the bare read before and after every endpoint; shares against the mean of those two")
+    parser.add_argument("--load-only", action="store_true", help="load (or keep, with --reuse) the data and stop")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
 
     data = load_data(args.url, args.redis_url, args.members, args.reuse)
+    if args.load_only:
+        return
     member = data["members"][0]
     auth = {"Authorization": f"Bearer {member['token']}"}
     api, bare = (f"http://127.0.0.1:{API_PORT}", f"http://127.0.0.1:{BARE_PORT}")
@@ -209,34 +218,45 @@ def main() -> None:
     if args.only:
         wanted = {"bare primary-key read", *args.only.split(",")}
         endpoints = [e for e in endpoints if e[0] in wanted]
-    servers = [_serve("wsgi:app", _env(args.url, args.redis_url, API_PORT)),
-               _serve("bench.bare_app:app", _env(args.url, args.redis_url, BARE_PORT))]
+    gunicorn = {"workers": args.workers, "threads": args.threads}
+    servers = [_serve("wsgi:app", _env(args.url, args.redis_url, API_PORT, **gunicorn)),
+               _serve("bench.bare_app:app", _env(args.url, args.redis_url, BARE_PORT, **gunicorn))]
     results = []
     try:
         _wait_ready(api + "/api/v1/plans")
         _wait_ready(bare + "/memberships/1")
         mix = _mix_script(data["members"], Path("/tmp") / f"yiqi-api-mix-{os.getpid()}.lua")
-        for name, url, extra in endpoints:
-            wrk(url if extra != "mix" else api + "/", 2, args.connections,  # warm-up: caches, connection pools
-                headers=extra if isinstance(extra, dict) else None, script=mix if extra == "mix" else None)
-            figures = wrk(url, args.seconds, args.connections, headers=extra if isinstance(extra, dict) else None,
-                          script=mix if extra == "mix" else None)
-            results.append({"endpoint": name, **figures})
-            print(json.dumps(results[-1], ensure_ascii=False), flush=True)
+        bare_endpoint = endpoints[0]
+        for round_ in range(1, args.rounds + 1):
+            order = endpoints
+            if args.interleave:  # bare, e1, bare, e2, ..., bare: each endpoint between two bare reads
+                order = [bare_endpoint]
+                for endpoint in endpoints[1:]:
+                    order += [endpoint, bare_endpoint]
+            for name, url, extra in order:
+                wrk(url if extra != "mix" else api + "/", 2, args.connections,  # warm-up: caches, connection pools
+                    headers=extra if isinstance(extra, dict) else None, script=mix if extra == "mix" else None)
+                figures = wrk(url, args.seconds, args.connections, headers=extra if isinstance(extra, dict) else None,
+                              script=mix if extra == "mix" else None)
+                results.append({"round": round_, "endpoint": name, **figures})
+                print(json.dumps(results[-1], ensure_ascii=False), flush=True)
     finally:
         Path("/tmp", f"yiqi-api-mix-{os.getpid()}.lua").unlink(missing_ok=True)
         for server in servers:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
-    base = results[0]["rps"]
     print(f"\n{args.members:,} members, {args.connections} connections, {args.seconds} s each, "
-          "gunicorn 2 workers × 4 threads\n")
-    print("| endpoint | requests/s | p50 ms | p99 ms | share of bare | load avg (1 min) | non-2xx |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for r in results:
-        print(f"| {r['endpoint']} | {r['rps']:,.0f} | {r['p50_ms']} | {r['p99_ms']} | {r['rps'] / base:.0%} "
-              f"| {r['load_1m']} | {r['non_2xx']} |")
-
+          f"gunicorn {args.workers} workers × {args.threads} threads (both apps)"
+          + (", each endpoint between two bare reads" if args.interleave else "") + "\n")
+    print("| round | endpoint | requests/s | p50 ms | p99 ms | share of bare | load avg (1 min) | non-2xx |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    for i, r in enumerate(results):
+        bare = [b["rps"] for b in results if b["round"] == r["round"] and b["endpoint"] == results[0]["endpoint"]]
+        if args.interleave and r["endpoint"] != results[0]["endpoint"]:
+            bare = [results[i - 1]["rps"], results[i + 1]["rps"]]  # the bare reads just before and after
+        share = "" if r["endpoint"] == results[0]["endpoint"] else f"{r['rps'] / (sum(bare) / len(bare)):.0%}"
+        print(f"| {r['round']} | {r['endpoint']} | {r['rps']:,.0f} | {r['p50_ms']} | {r['p99_ms']} "
+              f"| {share} | {r['load_1m']} | {r['non_2xx']} |")
 
 if __name__ == "__main__":
     main()

@@ -35,7 +35,11 @@ class BaseConfig:
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None
     # A PostgreSQL that does not answer fails a connection in 5 s (readiness, requests) instead of hanging.
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"connect_args": {"connect_timeout": 5}}
+    # A pooled connection back from its last use longer ago than this is pinged before it is handed out
+    # (a dead one is replaced); a busier one is not (app/db_pool.py). SQLAlchemy's pool_pre_ping pinged on
+    # every checkout: a round trip per request, as long as the member page's query itself (profiled).
+    DB_PING_IDLE_SECONDS = 5.0
     REDIS_URL: str | None = None
     JSON_AS_ASCII = False
     # JSON bodies are small; uploads (claim documents) set their own limit per route.

@@ -1,7 +1,8 @@
 """gunicorn settings for the API: `gunicorn --config deploy/gunicorn.conf.py wsgi:app`.
 
 Environment: PORT (8000), WEB_CONCURRENCY (workers; default 2 × CPUs available + 1),
-GUNICORN_THREADS (4), GUNICORN_TIMEOUT (30 s), LOG_LEVEL (INFO), PROMETHEUS_MULTIPROC_DIR.
+GUNICORN_THREADS (4), GUNICORN_TIMEOUT (30 s), GUNICORN_MAX_REQUESTS (100,000: a worker is
+recycled after about that many requests), LOG_LEVEL (INFO), PROMETHEUS_MULTIPROC_DIR.
 
 Logs are JSON lines: the access log (stdout) carries the request id and the path with the
 sponsor token redacted, never a header, body or token; the error log and the app's logs go to stderr."""
@@ -40,8 +41,11 @@ threads = int(os.environ.get("GUNICORN_THREADS") or 4)
 timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 30)  # a request never waits on WeChat longer than 10 s
 graceful_timeout = 30
 keepalive = 5
-max_requests = 2000  # recycle workers now and then (a slow leak never becomes an outage)
-max_requests_jitter = 200
+# Recycle workers now and then (a slow leak never becomes an outage), but rarely: starting a worker
+# costs ~5 s of CPU (imports, the OpenAPI document); at 2,000 requests a worker restarted every few
+# seconds under load (bench/api_load.py), a fifth of the CPU and the p99 of whatever queued behind it.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS") or 100_000)
+max_requests_jitter = max_requests // 10
 # gunicorn's maximum: URLs up to it reach the app, which answers one over MAX_URL_LENGTH (4096) with 414
 # in our JSON envelope; a request line over 8190 bytes gets gunicorn's own 414 before any Python runs.
 limit_request_line = 8190

@@ -49,7 +49,7 @@ def list_announcements(query):
                 "next_cursor": cursor(timestamp_key(last.publicity_started_at), last.id) if more else None}
 
     if query.get("cursor") is None and query.get("plan_code") is None:  # a bounded set of keys: limit 1..100
-        return cached_public_json(f"announcements:{query['limit']}", AnnouncementList(), build)
+        return cached_public_json(f"announcements:{query['limit']}", AnnouncementList, build)
     return build()
 
 

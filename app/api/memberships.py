@@ -48,7 +48,8 @@ def membership_out(view: membership_service.MembershipView, now) -> dict:
         "grace_ends_at": m.grace_ends_at,
         "ended_at": m.ended_at,
         "sponsor_token": m.sponsor_token,
-        "balance_return": with_return_transfer(balance_returns.view_for(db.session, m.id)),
+        "balance_return": None if view.has_balance_return is False else
+        with_return_transfer(balance_returns.view_for(db.session, m.id)),
     }
 
 
@@ -94,4 +95,4 @@ def list_mine():
 @errors("membership_not_found")
 def get_one(membership_id):
     now = services().clock.now()
-    return membership_out(membership_service.get_for_user(db.session, g.user_id, membership_id), now)
+    return membership_out(membership_service.own_view(db.session, g.user_id, membership_id), now)

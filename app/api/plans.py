@@ -93,7 +93,7 @@ def list_plans():
         figures = _plan_figures()
         return {"items": [plan_out(p, v, figures[p.id]) for p, v in plan_service.list_plans(db.session)]}
 
-    return cached_public_json("plans", PlanList(), build)
+    return cached_public_json("plans", PlanList, build)
 
 
 @blp.route("/<string:code>", methods=["GET"])
@@ -106,4 +106,4 @@ def get_plan(code):
         plan, version = plan_service.get_plan(db.session, code)  # an unknown code: 404, nothing cached
         return plan_out(plan, version, _plan_figures()[plan.id])
 
-    return cached_public_json(f"plan:{code}", PlanOut(), build)
+    return cached_public_json(f"plan:{code}", PlanOut, build)

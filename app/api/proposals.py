@@ -24,7 +24,7 @@ blp = Blueprint("proposals", __name__, url_prefix="/api/v1",
 def plan_proposals(code):
     """The plan's rule-change proposals, newest first, each with its tally (live while the window is
     open, at most PUBLIC_CACHE_SECONDS old). Cacheable: ETag, Cache-Control: public."""
-    return cached_public_json(f"proposals:{code}", ProposalList(),
+    return cached_public_json(f"proposals:{code}", ProposalList,
                               lambda: {"items": service.for_plan(db.session, code)})
 
 
@@ -34,7 +34,7 @@ def plan_proposals(code):
 @errors("not_found")
 def get_proposal(proposal_id):
     """One proposal: the differences in plain words, the window, the quorum and the tally."""
-    return cached_public_json(f"proposal:{proposal_id}", ProposalOut(),
+    return cached_public_json(f"proposal:{proposal_id}", ProposalOut,
                               lambda: service.public(db.session, proposal_id))
 
 

@@ -41,3 +41,15 @@ def rate_limited(blp, setting: str, key_func, scope: str):
 def init_rate_limits(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     limiter.init_app(app)
+    if not _limits_outside_routes():
+        # Every limit of ours is on a route (rate_limited), and Flask-Limiter's route decorator checks it
+        # itself. Its before_request hook only adds default, application and blueprint limits — we have
+        # none — yet resolved them on every request: the costliest hook of GET /memberships/{id}
+        # (bench/profile_api.py). Its after_request (Retry-After, X-RateLimit-*) stays.
+        app.before_request_funcs[None].remove(limiter._check_request_limit)
+
+
+def _limits_outside_routes() -> bool:
+    manager = limiter.limit_manager
+    return bool(manager.default_limits or manager.application_limits or manager._blueprint_limits
+                or limiter._meta_limits)

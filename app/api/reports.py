@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from app.extensions import db
-from app.services import report_pdf, reports
+from app.services import reports
 
 from .admin_security import operator_required
 from .error_docs import errors
@@ -90,6 +90,8 @@ def get_report_csv(code, period):
 @blp.doc(responses={"200": {"description": "PDF with charts", "content": {"application/pdf": {}}}})
 @errors("plan_not_found", "period_invalid", "period_open")
 def get_report_pdf(code, period):
+    from app.services import report_pdf  # matplotlib and ReportLab: loaded by the first PDF, not by every worker start
+
     pdf = report_pdf.render(_monthly(code, period))
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{code}-{period}.pdf"'})

@@ -117,7 +117,9 @@ def work_cmd(burst):
     """An RQ worker for a run's chunks (needs REDIS_URL); start as many as the database can take."""
     from app.jobs import work as run_worker
     from app.jobs.apportionment import QUEUE_NAME
+    from app.metrics import serve_process_metrics
 
+    serve_process_metrics(current_app.config.get("METRICS_PORT"))
     try:
         run_worker(current_app._get_current_object(), burst=burst, name=QUEUE_NAME)
     except RuntimeError as error:

@@ -11,7 +11,7 @@ import io
 from flask import Response, abort, flash, render_template, request
 
 from app.extensions import db
-from app.services import console_queries as queries, report_pdf, reports
+from app.services import console_queries as queries, reports
 from app.services.clock import CHINA_TZ
 from app.services.errors import ServiceError
 
@@ -55,6 +55,8 @@ def financial_reports():
         flash(exc.message, "error")
         entry = reports.monthly(db.session, code, now().astimezone(CHINA_TZ).strftime("%Y-%m"), now())
     history = entry["report"]["history"]
+    from app.services import report_pdf  # matplotlib: loaded by the first chart, not by every worker start
+
     chart = ("data:image/png;base64," + base64.b64encode(report_pdf.charts_png(history)).decode()) if history else None
     return render_template("console/reports.html", entry=entry, report=entry["report"], plans=all_plans, plan_code=code,
                            frozen=reports.frozen_list(db.session, code), chart=chart)

@@ -1,8 +1,9 @@
-"""Where database transactions begin and end. Services use these three, never session.commit()
+"""Where database transactions begin and end. Services use these four, never session.commit()
 or session.rollback() directly (tests/unit/test_architecture.py checks):
 
 - atomic(session): one transaction, committed when the block ends, rolled back on any exception;
 - reading(session): reads whose transaction ends with the block (nothing written, nothing held open);
+- one_statement_read(session): a hot read that is ONE statement, sent without a transaction around it;
 - outside_transaction(session): a call to the outside world (WeChat) with no transaction open.
 
 A WeChat call between database writes is written as three short steps:
@@ -52,6 +53,34 @@ def reading(session: Session) -> Iterator[Session]:
         _refuse_unsaved_changes(session, "after a read-only block")
     finally:
         session.rollback()
+
+
+@contextmanager
+def one_statement_read(session: Session) -> Iterator[Session]:
+    """For a read that is one SELECT (a member's own page on every visit): on PostgreSQL the statement
+    runs with the driver in autocommit, so it sends no BEGIN before it and no ROLLBACK after it — one
+    round trip instead of three. One statement sees one snapshot on its own, so nothing is lost; the
+    block must run exactly that one statement (more would each see their own snapshot). The driver's
+    autocommit flag is set directly: it is client-side, where SQLAlchemy's isolation_level="AUTOCOMMIT"
+    makes psycopg2 send `SET default_transaction_isolation` when set and again when reset (measured:
+    two more round trips than it saves). When the session already has a transaction (an earlier read
+    of this request), or on SQLite, the statement runs in an ordinary transaction; the block ends it
+    as reading() does unless it was already open (then it stays its owner's)."""
+    if _in_transaction(session):
+        yield session
+        return
+    dbapi = session.connection().connection.dbapi_connection  # checked out; no BEGIN sent yet
+    direct = session.get_bind().dialect.name == "postgresql" and hasattr(dbapi, "autocommit") \
+        and not dbapi.autocommit
+    if direct:
+        dbapi.autocommit = True
+    try:
+        yield session
+        _refuse_unsaved_changes(session, "after a read-only block")
+    finally:
+        if direct and not dbapi.closed:
+            dbapi.autocommit = False
+        session.rollback()  # releases the connection (nothing on the wire after an autocommit read)
 
 
 @contextmanager

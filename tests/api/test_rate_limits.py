@@ -145,3 +145,23 @@ def test_limits_are_counted_in_redis_when_configured(sqlite_url, keys_dir, redis
     assert [a.status_code for a in attempts] == [401] * 5 + [429]
     assert_rate_limited(attempts[-1])
     assert redis.Redis.from_url(redis_url).keys(f"*yiqi:ratelimit*{address}*")
+
+
+def test_limits_are_checked_by_their_routes_not_by_a_hook_on_every_request(app, client, sqlite_url):
+    """Every limit is on a route, checked by Flask-Limiter's route decorator: its per-request hook (default,
+    application and blueprint limits) is left out. A default limit configured one day brings it back."""
+    from app import create_app
+    from app.api.rate_limits import limiter
+    from tests.support import app_config
+
+    assert limiter._check_request_limit not in app.before_request_funcs[None]
+    assert not limiter.limit_manager._blueprint_limits  # rate_limited is the only way limits are added
+    cfg = app_config(sqlite_url)
+    cfg["RATELIMIT_DEFAULT"] = "2/minute"
+    with_default = create_app(cfg)
+    try:
+        assert limiter._check_request_limit in with_default.before_request_funcs[None]
+        other = with_default.test_client()
+        assert [other.get("/healthz").status_code for _ in range(3)] == [200, 200, 429]
+    finally:
+        limiter.limit_manager.set_default_limits([])  # the module's limiter is shared by the tests' apps

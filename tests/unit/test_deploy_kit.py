@@ -14,7 +14,7 @@ from scripts import check_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-APP_SERVICES = ("api", "worker", "wind-down-worker", "scheduler")
+APP_SERVICES = ("api", "worker", "wind-down-worker", "apportion-worker", "scheduler")
 
 
 @pytest.fixture(scope="module")
@@ -37,21 +37,23 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
             for line in (raw.strip() for raw in text.splitlines()) if line and not line.startswith("#")]
 
 
-def test_compose_has_the_five_processes_the_stores_and_the_emulator_only_in_dev(compose):
+def test_compose_has_the_six_processes_the_stores_and_the_emulator_only_in_dev(compose):
     services = compose["services"]
-    assert set(services) == {"migrate", "api", "worker", "wind-down-worker", "scheduler", "postgres", "redis",
-                             "emulator"}
+    assert set(services) == {"migrate", "api", "worker", "wind-down-worker", "apportion-worker", "scheduler",
+                             "postgres", "redis", "emulator"}
     assert services["emulator"]["profiles"] == ["dev"]
     assert [name for name, service in services.items() if "profiles" in service] == ["emulator"]
 
 
 def test_compose_commands_are_the_procfile_processes(compose):
     services, processes = compose["services"], procfile()
-    assert set(processes) == {"release", "web", "worker", "wind_down_worker", "scheduler"}
+    assert set(processes) == {"release", "web", "worker", "wind_down_worker", "apportion_worker", "scheduler"}
     assert shlex.join(services["api"]["command"]) == processes["web"]
     assert shlex.join(services["worker"]["command"]) == processes["worker"]
     assert shlex.join(services["wind-down-worker"]["command"]) == processes["wind_down_worker"] \
         == "flask wind-down work"
+    assert shlex.join(services["apportion-worker"]["command"]) == processes["apportion_worker"] \
+        == "flask apportion work"
     assert shlex.join(services["scheduler"]["command"]) == processes["scheduler"]
     assert services["migrate"]["command"] == ["sh", "-c", processes["release"]]
     assert processes["release"] == "flask db upgrade && flask plans load"
@@ -72,7 +74,8 @@ def test_app_services_wait_for_the_stores_and_the_deploy_step(compose):
         assert service["environment"]["REDIS_URL"] == "redis://redis:6379/0"
         assert service["build"] == {"context": "..", "dockerfile": "deploy/Dockerfile"}
     assert services["migrate"]["restart"] == "no"
-    ports = [services[name]["environment"]["METRICS_PORT"] for name in ("worker", "wind-down-worker", "scheduler")]
+    ports = [services[name]["environment"]["METRICS_PORT"]
+             for name in ("worker", "wind-down-worker", "apportion-worker", "scheduler")]
     assert all(ports) and len(set(ports)) == len(ports)
     for store in ("postgres", "redis"):
         assert services[store]["healthcheck"]["test"]
@@ -156,3 +159,12 @@ def test_a_requirement_missing_from_the_lock_fails_loudly(tmp_path, capsys):
 
 def test_tests_run_on_the_versions_production_runs():
     assert check_lock.disagreements(ROOT / "requirements.lock", ROOT / "requirements-dev.lock") == []
+
+
+def test_the_scheduler_hands_run_chunks_to_the_apportion_workers_in_production():
+    """production.env.example (every app service's env_file) turns the RQ hand-out on, and the
+    workers that take the chunks are in the kit: a due run's chunks never wait for a missing process."""
+    settings = dict(line.split("=", 1) for line in (DEPLOY / "production.env.example").read_text().splitlines()
+                    if line.strip() and not line.startswith("#"))
+    assert settings["APPORTIONMENT_RQ_WORKERS"] == "1"
+    assert procfile()["apportion_worker"] == "flask apportion work"
