@@ -23,19 +23,29 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 class StreamingTree:
     """Leaf hashes pushed in order; `root()` at any time. Keeps one hash per set bit of the count:
-    the roots of the complete subtrees (sizes the powers of two in the count's binary form)."""
+    the roots of the complete subtrees, largest first (their sizes are the powers of two in the
+    count's binary form). A push merges one subtree per trailing 1 bit of the count before it."""
 
     def __init__(self) -> None:
-        self._stack: list[tuple[int, bytes]] = []  # (subtree size, hash), sizes strictly decreasing
+        self._stack: list[bytes] = []  # complete subtree hashes, sizes strictly decreasing
         self.size = 0
 
     def push_hash(self, h: bytes) -> None:
-        size = 1
-        while self._stack and self._stack[-1][0] == size:
-            left_size, left = self._stack.pop()
-            h, size = node_hash(left, h), size + left_size
-        self._stack.append((size, h))
-        self.size += 1
+        self.push_hashes((h,))
+
+    def push_hashes(self, hashes: Iterable[bytes]) -> None:
+        """Leaf hashes in order (the hot loop of a run's tree: locals only, one SHA-256 per node)."""
+        stack, pop, append, sha256, size = self._stack, self._stack.pop, self._stack.append, hashlib.sha256, self.size
+        try:
+            for h in hashes:
+                n = size
+                while n & 1:
+                    h = sha256(b"\x01" + pop() + h).digest()
+                    n >>= 1
+                append(h)
+                size += 1
+        finally:
+            self.size = size
 
     def push(self, leaf: bytes) -> None:
         self.push_hash(leaf_hash(leaf))
@@ -45,8 +55,8 @@ class StreamingTree:
         # exactly that decomposition, so the root folds them from the right.
         if not self._stack:
             return EMPTY_ROOT
-        h = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
+        h = self._stack[-1]
+        for left in reversed(self._stack[:-1]):
             h = node_hash(left, h)
         return h
 
