@@ -18,7 +18,9 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import queue
 import secrets
+import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
@@ -30,7 +32,6 @@ from app.models import ApportionmentRun, FinancialReport, Membership, Membership
 from . import merkle
 from .errors import InvalidRequest, NotFound
 from .plans import get_plan
-from .sql import insert_for
 from .unit_of_work import atomic, reading
 
 GENESIS = "0" * 64
@@ -101,7 +102,7 @@ _TRANSACTION_DEBITS = text(
     "SELECT a.membership_id, s.secret, -p.amount_fen FROM postings p JOIN accounts a ON a.id = p.account_id "
     "LEFT JOIN membership_secrets s ON s.membership_id = a.membership_id "
     "WHERE p.transaction_id = :txn AND a.kind = 'member' ORDER BY p.id"
-).execution_options(stream_results=True, yield_per=PAGE)
+).execution_options(stream_results=True)
 
 
 def _debits(session: Session, run_id: int, *, offset: int = 0) -> Iterator[Debit]:
@@ -131,8 +132,11 @@ def _debit_pages(session: Session, run_id: int) -> Iterator[list[tuple[int, byte
     """The run's member debits in leaf order, a page of (membership, secret or None, amount debited)
     at a time: one streaming query per deduction transaction."""
     for txn in _run_transactions(session, run_id):
-        for page in session.execute(_TRANSACTION_DEBITS, {"txn": txn}).partitions():
-            yield page
+        result = session.execute(_TRANSACTION_DEBITS, {"txn": txn})
+        try:
+            yield from result.partitions(PAGE)
+        finally:
+            result.close()
 
 
 # --- member secrets -------------------------------------------------------------------------
@@ -217,20 +221,77 @@ class Tree:
     missing_secret: int | None = None  # a membership whose secret is gone (verify reports it)
 
 
-def _tree(session: Session, run_id: int, *, fill_missing: bool = False) -> Tree:
-    """The run's tree from its ledger debits, streaming. With `fill_missing` (settlement), a
-    membership without a secret gets one; without (verify), the first such one is reported."""
-    tree, total = merkle.StreamingTree(), 0
+class _SecretGone(Exception):
+    def __init__(self, membership_id: int) -> None:
+        super().__init__(membership_id)
+        self.membership_id = membership_id
+
+
+def _leaf_inputs(session: Session, run_id: int, fill_missing: bool) -> Iterator[list[tuple[bytes, int]]]:
+    """Pages of (secret, amount debited) in leaf order. With `fill_missing` (settlement), a
+    membership without a secret gets one; without (verify), _SecretGone names the first such one."""
     for page in _debit_pages(session, run_id):
         if fill_missing:
-            rows = _secrets_for(session, page)
-        else:
-            gone = next((membership for membership, secret, _ in page if secret is None), None)
-            if gone is not None:
-                return Tree(tree.size, total, b"", missing_secret=gone)
-            rows = [(secret, amount) for _, secret, amount in page]
-        tree.push_hashes(leaf_hashes(run_id, rows))
-        total += sum(amount for _, amount in rows)
+            yield _secrets_for(session, page)
+            continue
+        gone = next((membership for membership, secret, _ in page if secret is None), None)
+        if gone is not None:
+            raise _SecretGone(gone)
+        yield [(secret, amount) for _, secret, amount in page]
+
+
+def _read_ahead(pages: Iterator[list], depth: int = 2) -> Iterator[list]:
+    """`pages` produced by a thread, up to `depth` ahead, while the caller hashes the previous one:
+    the database's work on the next page (psycopg2 waits for it with the GIL released) overlaps
+    the hashing, two cores instead of one taking turns. Until this generator ends, the thread is
+    the only one using the session (the caller only hashes); it ends before this returns."""
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for page in pages:
+                handoff.put(("page", page))
+                if stop.is_set():
+                    break
+        except BaseException as error:  # handed to the caller, raised there
+            handoff.put(("error", error))
+        finally:
+            pages.close()
+            handoff.put(("end", None))
+
+    reader = threading.Thread(target=produce, name="merkle-read-ahead", daemon=True)
+    reader.start()
+    kind = None
+    try:
+        while True:
+            kind, value = handoff.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while kind != "end":  # stopped early: let the reader finish its page and stop
+            kind, _ = handoff.get()
+        reader.join()
+
+
+def _tree(session: Session, run_id: int, *, fill_missing: bool = False) -> Tree:
+    """The run's tree from its ledger debits, streaming (on PostgreSQL, read ahead by a thread).
+    With `fill_missing` (settlement), a membership without a secret gets one; without (verify),
+    the first such one is reported."""
+    tree, total = merkle.StreamingTree(), 0
+    pages = _leaf_inputs(session, run_id, fill_missing)
+    if session.get_bind().dialect.name == "postgresql":
+        pages = _read_ahead(pages)
+    try:
+        for rows in pages:
+            tree.push_hashes(leaf_hashes(run_id, rows))
+            total += sum(amount for _, amount in rows)
+    except _SecretGone as gone:
+        return Tree(tree.size, total, b"", missing_secret=gone.membership_id)
     return Tree(tree.size, total, tree.root())
 
 
