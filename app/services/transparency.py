@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.models import ApportionmentRun, FinancialReport, Membership, MembershipSecret, Plan, TransparencyRecord
@@ -82,8 +83,8 @@ class Debit:
     amount_fen: int  # debited: the opposite of the member posting
 
 
-def _run_transactions(session: Session, run_id: int) -> list[int]:
-    return list(session.execute(text(
+def _run_transactions(db: Session | Connection, run_id: int) -> list[int]:
+    return list(db.execute(text(
         "SELECT id FROM ledger_transactions WHERE reference_type = :ref AND reference_id = :run "
         "AND reason = :reason ORDER BY id"),
         {"ref": RUN_REFERENCE, "run": str(run_id), "reason": DEDUCTION_REASON}).scalars())
@@ -128,11 +129,11 @@ def _debits(session: Session, run_id: int, *, offset: int = 0) -> Iterator[Debit
             after = rows[-1][0]
 
 
-def _debit_pages(session: Session, run_id: int) -> Iterator[list[tuple[int, bytes | None, int]]]:
+def _debit_pages(db: Session | Connection, run_id: int) -> Iterator[list[tuple[int, bytes | None, int]]]:
     """The run's member debits in leaf order, a page of (membership, secret or None, amount debited)
     at a time: one streaming query per deduction transaction."""
-    for txn in _run_transactions(session, run_id):
-        result = session.execute(_TRANSACTION_DEBITS, {"txn": txn})
+    for txn in _run_transactions(db, run_id):
+        result = db.execute(_TRANSACTION_DEBITS, {"txn": txn})
         try:
             yield from result.partitions(PAGE)
         finally:
@@ -159,7 +160,7 @@ def create_secret(session: Session, membership_id: int) -> None:
     session.add(MembershipSecret(membership_id=membership_id, secret=new_secret()))
 
 
-def create_secrets(session: Session, membership_ids: list[int]) -> int:
+def create_secrets(session: Session | Connection, membership_ids: list[int]) -> int:
     """Set-based: the listed memberships that have no secret get one (random bytes from the
     database), a page of ids per statement. Returns how many were created."""
     created = 0
@@ -176,10 +177,11 @@ def create_missing_secrets(session: Session, lo: int, hi: int) -> int:
     return session.execute(_secrets_insert(session, "m.id >= :lo AND m.id < :hi"), {"lo": lo, "hi": hi}).rowcount
 
 
-def _secrets_insert(session: Session, where: str):
+def _secrets_insert(db: Session | Connection, where: str):
+    dialect = db.dialect if isinstance(db, Connection) else db.get_bind().dialect
     return text(
         f"INSERT INTO membership_secrets (membership_id, secret) "
-        f"SELECT m.id, {_DATABASE_SECRET[session.get_bind().dialect.name]} FROM memberships m "
+        f"SELECT m.id, {_DATABASE_SECRET[dialect.name]} FROM memberships m "
         f"WHERE {where} AND NOT EXISTS (SELECT 1 FROM membership_secrets s WHERE s.membership_id = m.id) "
         "ON CONFLICT (membership_id) DO NOTHING")
 
@@ -196,15 +198,15 @@ def backfill_secrets(session: Session, *, batch: int = BACKFILL_BATCH) -> int:
     return created
 
 
-def _secrets_for(session: Session, page: list[tuple[int, bytes | None, int]]) -> list[tuple[bytes, int]]:
+def _secrets_for(db: Connection, page: list[tuple[int, bytes | None, int]]) -> list[tuple[bytes, int]]:
     """(secret, amount) for a page of debits. Fallback for memberships without a secret (created
     outside join, before the backfill): one is written now, and the stored one read back, so a
     secret another transaction wrote at the same moment is the one the leaf uses."""
     missing = [membership for membership, secret, _ in page if secret is None]
     if not missing:
         return [(secret, amount) for _, secret, amount in page]
-    create_secrets(session, missing)
-    stored = dict(session.execute(select(MembershipSecret.membership_id, MembershipSecret.secret).where(
+    create_secrets(db, missing)
+    stored = dict(db.execute(select(MembershipSecret.membership_id, MembershipSecret.secret).where(
         MembershipSecret.membership_id.in_(missing))).tuples().all())
     return [(secret if secret is not None else stored[membership], amount) for membership, secret, amount in page]
 
@@ -227,12 +229,12 @@ class _SecretGone(Exception):
         self.membership_id = membership_id
 
 
-def _leaf_inputs(session: Session, run_id: int, fill_missing: bool) -> Iterator[list[tuple[bytes, int]]]:
+def _leaf_inputs(db: Connection, run_id: int, fill_missing: bool) -> Iterator[list[tuple[bytes, int]]]:
     """Pages of (secret, amount debited) in leaf order. With `fill_missing` (settlement), a
     membership without a secret gets one; without (verify), _SecretGone names the first such one."""
-    for page in _debit_pages(session, run_id):
+    for page in _debit_pages(db, run_id):
         if fill_missing:
-            yield _secrets_for(session, page)
+            yield _secrets_for(db, page)
             continue
         gone = next((membership for membership, secret, _ in page if secret is None), None)
         if gone is not None:
@@ -283,8 +285,11 @@ def _tree(session: Session, run_id: int, *, fill_missing: bool = False) -> Tree:
     With `fill_missing` (settlement), a membership without a secret gets one; without (verify),
     the first such one is reported."""
     tree, total = merkle.StreamingTree(), 0
-    pages = _leaf_inputs(session, run_id, fill_missing)
-    if session.get_bind().dialect.name == "postgresql":
+    # The session's connection, in its transaction: the read-ahead thread uses it directly (a scoped
+    # or Flask-SQLAlchemy session would look for its scope and app context in the thread).
+    connection = session.connection()
+    pages = _leaf_inputs(connection, run_id, fill_missing)
+    if connection.dialect.name == "postgresql":
         pages = _read_ahead(pages)
     try:
         for rows in pages:
