@@ -4,11 +4,14 @@ published leaves, and `verify` recomputes every root from the ledger and the who
 
 A leaf is 48 bytes: run id (8, big-endian) ‖ pseudonym (32) ‖ amount debited in fen (8, big-endian,
 signed). The pseudonym is HMAC-SHA256(member secret, "yiqi/run-pseudonym/v1:{run id}"): random per
-run for everyone else, recomputable by the member from the secret shown only to them. Leaves are
-in ledger order: the run's deduction transactions by id, then their member postings by id.
+run for everyone else, recomputable by the member from the secret shown only to them. The secret
+(32 random bytes) is created with the membership (join; migration 0021 and `backfill_secrets` for
+older ones); settlement creates a missing one only as a fallback. Leaves are in ledger order: the
+run's deduction transactions by id, then their member postings by id.
 
-The tree is computed streaming, pages of postings read in order with O(log n) hashes held, so a
-run of millions of payers costs one pass and no memory to speak of.
+The tree is computed streaming, pages of postings read in order (one server-side cursor per
+transaction, read ahead by a thread on PostgreSQL) with O(log n) hashes held, so a run of millions
+of payers costs one pass and no memory to speak of.
 
 A chain record's hash is SHA-256 of its canonical JSON (sorted keys, no spaces) including the
 previous record's hash; the first record of a plan links to 64 zeros."""
