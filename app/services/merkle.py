@@ -93,20 +93,34 @@ def audit_ranges(index: int, size: int) -> list[tuple[int, int]]:
 
 def inclusion_proof(leaves: Iterable[bytes], index: int, size: int) -> tuple[list[bytes], bytes, bytes]:
     """(audit path, the leaf at `index`, root) in one pass over `leaves` (which must yield `size`
-    leaves in order). The path's subtrees are disjoint ranges: one streaming tree at a time."""
+    leaves in order)."""
+    at_index: list[bytes] = []
+
+    def hashes():
+        for position, leaf in enumerate(leaves):
+            if position == index:
+                at_index.append(leaf)
+            yield leaf_hash(leaf)
+
+    path, _, root = inclusion_proof_of_hashes(hashes(), index, size)
+    return path, at_index[0], root
+
+
+def inclusion_proof_of_hashes(hashes: Iterable[bytes], index: int, size: int) -> tuple[list[bytes], bytes, bytes]:
+    """(audit path, the leaf hash at `index`, root) in one pass over the leaf hashes (which must be
+    `size`, in order). The path's subtrees are disjoint ranges: one streaming tree at a time."""
     ranges = audit_ranges(index, size)
     by_start = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
     path: list[bytes | None] = [None] * len(ranges)
     whole = StreamingTree()
     current: StreamingTree | None = None
     cursor = 0  # position in by_start
-    leaf_at_index = None
+    hash_at_index = None
     position = -1
-    for position, leaf in enumerate(leaves):
-        h = leaf_hash(leaf)
+    for position, h in enumerate(hashes):
         whole.push_hash(h)
         if position == index:
-            leaf_at_index = leaf
+            hash_at_index = h
             continue
         if current is None:
             current = StreamingTree()
@@ -115,9 +129,9 @@ def inclusion_proof(leaves: Iterable[bytes], index: int, size: int) -> tuple[lis
         if position + 1 == hi:
             path[by_start[cursor]] = current.root()
             current, cursor = None, cursor + 1
-    if position + 1 != size or leaf_at_index is None:
+    if position + 1 != size or hash_at_index is None:
         raise ValueError(f"expected {size} leaves, got {position + 1}")
-    return [p for p in path if p is not None], leaf_at_index, whole.root()
+    return [p for p in path if p is not None], hash_at_index, whole.root()
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, path: list[bytes], root: bytes) -> bool:

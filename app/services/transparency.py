@@ -214,10 +214,6 @@ def _secrets_for(db: Connection, page: list[tuple[int, bytes | None, int]]) -> l
     return [(secret if secret is not None else stored[membership], amount) for membership, secret, amount in page]
 
 
-def _leaf(run_id: int, debit: Debit) -> bytes:
-    return leaf_bytes(run_id, pseudonym(debit.secret, run_id), debit.amount_fen)
-
-
 @dataclass(frozen=True)
 class Tree:
     size: int
@@ -283,19 +279,22 @@ def _read_ahead(pages: Iterator[list], depth: int = 2) -> Iterator[list]:
         reader.join()
 
 
+def _leaf_pages(session: Session, run_id: int, fill_missing: bool = False) -> Iterator[list[tuple[bytes, int]]]:
+    """_leaf_inputs on the session's connection, in its transaction, read ahead on PostgreSQL (the
+    thread uses the connection directly: a scoped or Flask-SQLAlchemy session would look for its
+    scope and app context in the thread)."""
+    connection = session.connection()
+    pages = _leaf_inputs(connection, run_id, fill_missing)
+    return _read_ahead(pages) if connection.dialect.name == "postgresql" else pages
+
+
 def _tree(session: Session, run_id: int, *, fill_missing: bool = False) -> Tree:
     """The run's tree from its ledger debits, streaming (on PostgreSQL, read ahead by a thread).
     With `fill_missing` (settlement), a membership without a secret gets one; without (verify),
     the first such one is reported."""
     tree, total = merkle.StreamingTree(), 0
-    # The session's connection, in its transaction: the read-ahead thread uses it directly (a scoped
-    # or Flask-SQLAlchemy session would look for its scope and app context in the thread).
-    connection = session.connection()
-    pages = _leaf_inputs(connection, run_id, fill_missing)
-    if connection.dialect.name == "postgresql":
-        pages = _read_ahead(pages)
     try:
-        for rows in pages:
+        for rows in _leaf_pages(session, run_id, fill_missing):
             tree.push_hashes(leaf_hashes(run_id, rows))
             total += sum(amount for _, amount in rows)
     except _SecretGone as gone:
@@ -400,7 +399,7 @@ def debit_proof(session: Session, membership_id: int, run_id: int) -> dict:
     plan_code = session.get(Plan, run.plan_id).code
     _, record = _run_record(session, plan_code, run_id)
     mine = session.execute(text(
-        "SELECT p.id, p.transaction_id FROM postings p JOIN accounts a ON a.id = p.account_id "
+        "SELECT p.id, p.transaction_id, -p.amount_fen FROM postings p JOIN accounts a ON a.id = p.account_id "
         "WHERE a.membership_id = :m AND a.kind = 'member' AND p.transaction_id IN "
         "(SELECT id FROM ledger_transactions WHERE reference_type = :ref AND reference_id = :run AND reason = :reason)"),
         {"m": membership_id, "ref": RUN_REFERENCE, "run": str(run_id), "reason": DEDUCTION_REASON}).first()
@@ -414,12 +413,16 @@ def debit_proof(session: Session, membership_id: int, run_id: int) -> dict:
         "AND p.id < :posting))"),
         {"ref": RUN_REFERENCE, "run": str(run_id), "reason": DEDUCTION_REASON, "txn": txn,
          "posting": posting_id}).scalar_one()
-    path, leaf, root = merkle.inclusion_proof((_leaf(run_id, d) for d in _debits(session, run_id)),
-                                              int(index), record.tree_size)
-    secret = session.get(MembershipSecret, membership_id).secret
+    hashes = (h for rows in _leaf_pages(session, run_id) for h in leaf_hashes(run_id, rows))
+    try:
+        path, _, root = merkle.inclusion_proof_of_hashes(hashes, int(index), record.tree_size)
+    except _SecretGone:
+        raise NotFound("分摊记录不完整", code="run_record_incomplete", details={"run_id": run_id}) from None
+    secret, amount = session.get(MembershipSecret, membership_id).secret, int(mine[2])
+    leaf = leaf_bytes(run_id, pseudonym(secret, run_id), amount)  # the one hashed at `index` (its posting)
     return {
         "run_id": run_id, "plan_code": plan_code, "member_secret": secret.hex(),
-        "pseudonym": pseudonym(secret, run_id).hex(), "amount_fen": int.from_bytes(leaf[40:], "big", signed=True),
+        "pseudonym": pseudonym(secret, run_id).hex(), "amount_fen": amount,
         "leaf": leaf.hex(), "leaf_index": int(index), "tree_size": record.tree_size,
         "audit_path": [h.hex() for h in path], "root": record.root_hash, "computed_root": root.hex(),
         "record": record_out(record, plan_code),

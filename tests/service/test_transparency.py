@@ -178,3 +178,12 @@ def test_backfill_gives_each_membership_without_a_secret_one_and_keeps_the_other
     assert {m: after[m] for m in ids[1::2]} == {m: kept[m] for m in ids[1::2]}
     assert len(set(after.values())) == 7  # random, not derived from anything shared
     assert transparency.backfill_secrets(session) == 0 and _secrets(session) == after
+
+
+def test_a_proof_over_a_tree_with_a_lost_secret_says_the_record_is_incomplete(session, clock):
+    run_id, ids = executed_run(session, clock.now(), [800, 900, 1000])
+    assert transparency.debit_proof(session, ids[0], run_id)["computed_root"] == _record(session, run_id).root_hash
+    _drop_secrets(session, [ids[2]])
+    with pytest.raises(NotFound) as incomplete:
+        transparency.debit_proof(session, ids[0], run_id)
+    assert incomplete.value.code == "run_record_incomplete"
