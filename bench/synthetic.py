@@ -9,6 +9,8 @@ import os
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.services.transparency import create_missing_secrets
+
 # Balances in fen: ~3% between 0 and 99 (they cannot pay a 1-yuan share), the rest 300..5299.
 _BALANCE = "CASE WHEN g % 31 = 0 THEN (g * 7) % 100 ELSE 300 + (CAST(g AS BIGINT) * 7919) % 5000 END"
 
@@ -33,6 +35,8 @@ def generate_members(session: Session, plan_code: str, count: int, now: dt.datet
           FROM generate_series(1, :n) g, plans p, users u
          WHERE p.code = :plan AND u.openid = 'o-' || :tag"""), p)
     run(text("SELECT setval(pg_get_serial_sequence('memberships', 'id'), (SELECT MAX(id) FROM memberships))"))
+    # Each membership's transparency secret, as join creates it (set-based, random bytes from the database).
+    create_missing_secrets(session, base + 1, base + count + 1)
     run(text(f"""
         INSERT INTO accounts (code, kind, plan_id, membership_id, balance_fen, allow_negative, created_at)
         SELECT 'member:' || (:base + g), 'member', p.id, :base + g, {_BALANCE}, false, :now

@@ -1,4 +1,4 @@
-"""`flask transparency verify|commit-missing`: the plans' hash chains and run roots."""
+"""`flask transparency verify|commit-missing|backfill-secrets`: the plans' hash chains, run roots, members' secrets."""
 from __future__ import annotations
 
 import click
@@ -31,6 +31,17 @@ def commit_missing_cmd(at):
 
     done = commit_missing(db.session, _now(at))
     click.echo(f"runs committed: {', '.join(map(str, done)) or 'none'}")
+
+
+@transparency_cli.command("backfill-secrets")
+@click.option("--batch", default=100_000, show_default=True, type=click.IntRange(min=1),
+              help="membership ids per transaction")
+def backfill_secrets_cmd(batch):
+    """Give every membership without a transparency secret one (set-based, a batch of ids per transaction).
+    Migration 0021 does it once; join creates them since; re-runnable at any time."""
+    from app.services.transparency import backfill_secrets
+
+    click.echo(f"secrets created: {backfill_secrets(db.session, batch=batch)}")
 
 
 bills_cli = AppGroup("bills", help="Daily reconciliation with WeChat Pay's bills.")

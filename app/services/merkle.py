@@ -23,19 +23,29 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 
 class StreamingTree:
     """Leaf hashes pushed in order; `root()` at any time. Keeps one hash per set bit of the count:
-    the roots of the complete subtrees (sizes the powers of two in the count's binary form)."""
+    the roots of the complete subtrees, largest first (their sizes are the powers of two in the
+    count's binary form). A push merges one subtree per trailing 1 bit of the count before it."""
 
     def __init__(self) -> None:
-        self._stack: list[tuple[int, bytes]] = []  # (subtree size, hash), sizes strictly decreasing
+        self._stack: list[bytes] = []  # complete subtree hashes, sizes strictly decreasing
         self.size = 0
 
     def push_hash(self, h: bytes) -> None:
-        size = 1
-        while self._stack and self._stack[-1][0] == size:
-            left_size, left = self._stack.pop()
-            h, size = node_hash(left, h), size + left_size
-        self._stack.append((size, h))
-        self.size += 1
+        self.push_hashes((h,))
+
+    def push_hashes(self, hashes: Iterable[bytes]) -> None:
+        """Leaf hashes in order (the hot loop of a run's tree: locals only, one SHA-256 per node)."""
+        stack, pop, append, sha256, size = self._stack, self._stack.pop, self._stack.append, hashlib.sha256, self.size
+        try:
+            for h in hashes:
+                n = size
+                while n & 1:
+                    h = sha256(b"\x01" + pop() + h).digest()
+                    n >>= 1
+                append(h)
+                size += 1
+        finally:
+            self.size = size
 
     def push(self, leaf: bytes) -> None:
         self.push_hash(leaf_hash(leaf))
@@ -45,8 +55,8 @@ class StreamingTree:
         # exactly that decomposition, so the root folds them from the right.
         if not self._stack:
             return EMPTY_ROOT
-        h = self._stack[-1][1]
-        for _, left in reversed(self._stack[:-1]):
+        h = self._stack[-1]
+        for left in reversed(self._stack[:-1]):
             h = node_hash(left, h)
         return h
 
@@ -83,20 +93,34 @@ def audit_ranges(index: int, size: int) -> list[tuple[int, int]]:
 
 def inclusion_proof(leaves: Iterable[bytes], index: int, size: int) -> tuple[list[bytes], bytes, bytes]:
     """(audit path, the leaf at `index`, root) in one pass over `leaves` (which must yield `size`
-    leaves in order). The path's subtrees are disjoint ranges: one streaming tree at a time."""
+    leaves in order)."""
+    at_index: list[bytes] = []
+
+    def hashes():
+        for position, leaf in enumerate(leaves):
+            if position == index:
+                at_index.append(leaf)
+            yield leaf_hash(leaf)
+
+    path, _, root = inclusion_proof_of_hashes(hashes(), index, size)
+    return path, at_index[0], root
+
+
+def inclusion_proof_of_hashes(hashes: Iterable[bytes], index: int, size: int) -> tuple[list[bytes], bytes, bytes]:
+    """(audit path, the leaf hash at `index`, root) in one pass over the leaf hashes (which must be
+    `size`, in order). The path's subtrees are disjoint ranges: one streaming tree at a time."""
     ranges = audit_ranges(index, size)
     by_start = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
     path: list[bytes | None] = [None] * len(ranges)
     whole = StreamingTree()
     current: StreamingTree | None = None
     cursor = 0  # position in by_start
-    leaf_at_index = None
+    hash_at_index = None
     position = -1
-    for position, leaf in enumerate(leaves):
-        h = leaf_hash(leaf)
+    for position, h in enumerate(hashes):
         whole.push_hash(h)
         if position == index:
-            leaf_at_index = leaf
+            hash_at_index = h
             continue
         if current is None:
             current = StreamingTree()
@@ -105,9 +129,9 @@ def inclusion_proof(leaves: Iterable[bytes], index: int, size: int) -> tuple[lis
         if position + 1 == hi:
             path[by_start[cursor]] = current.root()
             current, cursor = None, cursor + 1
-    if position + 1 != size or leaf_at_index is None:
+    if position + 1 != size or hash_at_index is None:
         raise ValueError(f"expected {size} leaves, got {position + 1}")
-    return [p for p in path if p is not None], leaf_at_index, whole.root()
+    return [p for p in path if p is not None], hash_at_index, whole.root()
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, path: list[bytes], root: bytes) -> bool:

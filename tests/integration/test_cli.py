@@ -83,3 +83,15 @@ def test_ledger_audit_passes_then_names_the_tampered_account(app, services, cloc
     bad = runner.invoke(args=["ledger", "audit"])
     assert bad.exit_code == 1
     assert f"member:{m.id}" in bad.output
+
+
+def test_transparency_backfill_secrets_gives_the_missing_ones(app, services, clock, runner):
+    from app.models import MembershipSecret
+
+    m = _member_with_prepay(services, clock)
+    assert "secrets created: 0" in runner.invoke(args=["transparency", "backfill-secrets"]).output  # join made it
+    with atomic(db.session):
+        db.session.execute(sa.delete(MembershipSecret).where(MembershipSecret.membership_id == m.id))
+    result = runner.invoke(args=["transparency", "backfill-secrets", "--batch", "1"])
+    assert result.exit_code == 0 and "secrets created: 1" in result.output
+    assert len(db.session.get(MembershipSecret, m.id).secret) == 32

@@ -67,6 +67,10 @@ def test_demo_seed_fills_every_list_the_mini_program_shows(app, client, emulator
     assert any(t["remaining"] > 0 for t in items("/subscriptions", family))
     counts = dict(db.session.execute(sa.text("SELECT state, COUNT(*) FROM memberships GROUP BY state")).all())
     assert counts["protected"] > 30 and counts["lapsed"] and counts["suspended"] > 1
+    without_secret = db.session.execute(sa.text(  # the bulk memberships got theirs as join gives them
+        "SELECT COUNT(*) FROM memberships m WHERE NOT EXISTS "
+        "(SELECT 1 FROM membership_secrets s WHERE s.membership_id = m.id)")).scalar_one()
+    assert without_secret == 0
     statuses = dict(db.session.execute(sa.text("SELECT status, COUNT(*) FROM claims GROUP BY status")).all())
     assert statuses == {"collected": 12, "paid": 6, "publicity": 1, "under_review": 1,  # 3 cases a plan, 1 paid
                         "investigating": 1}

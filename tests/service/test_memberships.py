@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from app.models import Membership
+from app.models import Membership, MembershipSecret
 from app.services import memberships
 from app.services.errors import Conflict, InvalidRequest
 from app.services.memberships import JoinRequest
@@ -149,3 +149,13 @@ def test_grace_over_lapses(session, services, user_id, clock):
     assert memberships.advance(session, clock.now() + dt.timedelta(days=30)).lapsed == 1
     session.refresh(m)
     assert m.state == "lapsed"
+
+
+def test_a_new_membership_has_its_transparency_secret_from_the_start(session, services, user_id, clock):
+    """join creates the membership's secret in its own transaction: a run's settlement only reads it."""
+    first = _join(session, services, user_id, clock, "adult_789", years_ago(today(clock), 30))
+    second = _join(session, services, user_id, clock, "adult_789", years_ago(today(clock), 31), name="李四")
+    secrets_ = {m: bytes(s) for m, s in session.execute(sa.select(MembershipSecret.membership_id, MembershipSecret.secret))}
+    assert set(secrets_) == {first.id, second.id}
+    assert all(len(s) == 32 for s in secrets_.values()) and secrets_[first.id] != secrets_[second.id]
+

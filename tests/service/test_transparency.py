@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.models import MembershipSecret, TransparencyRecord
-from app.services import merkle, transparency
+from app.services import apportionment, merkle, transparency
 from app.services.errors import NotFound
-from tests.support import a_debit, executed_run, independent_root, tamper
+from tests.support import a_debit, add_claim, add_members, executed_run, independent_root, make_user, tamper
 
 
 def _record(session, run_id):
@@ -23,7 +23,8 @@ def test_runs_are_committed_to_the_plans_chain(session, clock):
     assert (record.sequence, record.previous_hash) == (1, transparency.GENESIS)
     assert (record.tree_size, record.root_hash) == (size, root) and size == 5
     assert record.total_fen == 5 * 200  # 1000 fen over 5 payers
-    assert len(session.execute(sa.select(MembershipSecret)).all()) == 5  # secrets of the payers only
+    # every membership got its secret when it was created (the run's settlement only read them)
+    assert {m for m, in session.execute(sa.select(MembershipSecret.membership_id))} == set(ids)
 
     second, _ = executed_run(session, now + dt.timedelta(days=15), [500, 600], aid_fen=300)
     later = _record(session, second)
@@ -131,3 +132,58 @@ def test_erasing_a_payers_personal_data_leaves_every_run_verifiable(session, clo
     assert transparency.verify(session).ok
     assert transparency.debit_proof(session, ids[1], run_id) == before
     assert audit_ledger(session).ok
+
+
+def _secrets(session) -> dict[int, bytes]:
+    return {m: bytes(s) for m, s in session.execute(sa.select(MembershipSecret.membership_id, MembershipSecret.secret))}
+
+
+def _drop_secrets(session, membership_ids) -> None:
+    """Memberships as they were before join created their secrets (before migration 0021)."""
+    session.execute(sa.delete(MembershipSecret).where(MembershipSecret.membership_id.in_(membership_ids)))
+    session.commit()
+
+
+def test_a_membership_without_a_secret_gets_one_at_settlement(session, clock):
+    """The lazy fallback: payers whose secret is missing (created around join) get one when the run
+    settles; the root is the independent one and verify recomputes it."""
+    now = clock.now()
+    ids = add_members(session, make_user(session, now), "adult_789", [800, 900, 1000, 850, 801], now)
+    kept = _secrets(session)
+    _drop_secrets(session, ids[1:4])
+    add_claim(session, ids[0], 1_000, now - dt.timedelta(hours=1))
+    run = apportionment.prepare(session, "adult_789", now, chunk_size=2)
+    apportionment.publish(session, run.id, now)
+    run_id = apportionment.execute(session, run.id, now).id
+    after = _secrets(session)
+    assert set(after) == set(ids) and all(len(s) == transparency.SECRET_BYTES for s in after.values())
+    assert {m: after[m] for m in (ids[0], ids[4])} == {m: kept[m] for m in (ids[0], ids[4])}
+    assert len({after[m] for m in ids}) == len(ids)
+    size, root = independent_root(session, run_id)
+    assert (_record(session, run_id).tree_size, _record(session, run_id).root_hash) == (size, root) == (5, root)
+    assert transparency.verify(session).ok
+    proof = transparency.debit_proof(session, ids[2], run_id)
+    assert proof["member_secret"] == after[ids[2]].hex() and proof["computed_root"] == root
+
+
+def test_backfill_gives_each_membership_without_a_secret_one_and_keeps_the_others(session, clock):
+    now = clock.now()
+    ids = add_members(session, make_user(session, now), "adult_789", [100] * 7, now)
+    kept = _secrets(session)
+    assert set(kept) == set(ids)  # as join does: each membership has its secret from the start
+    _drop_secrets(session, ids[::2])
+    assert transparency.backfill_secrets(session, batch=2) == 4
+    after = _secrets(session)
+    assert set(after) == set(ids) and all(len(s) == 32 for s in after.values())
+    assert {m: after[m] for m in ids[1::2]} == {m: kept[m] for m in ids[1::2]}
+    assert len(set(after.values())) == 7  # random, not derived from anything shared
+    assert transparency.backfill_secrets(session) == 0 and _secrets(session) == after
+
+
+def test_a_proof_over_a_tree_with_a_lost_secret_says_the_record_is_incomplete(session, clock):
+    run_id, ids = executed_run(session, clock.now(), [800, 900, 1000])
+    assert transparency.debit_proof(session, ids[0], run_id)["computed_root"] == _record(session, run_id).root_hash
+    _drop_secrets(session, [ids[2]])
+    with pytest.raises(NotFound) as incomplete:
+        transparency.debit_proof(session, ids[0], run_id)
+    assert incomplete.value.code == "run_record_incomplete"

@@ -92,3 +92,14 @@ def test_proofs_at_the_first_middle_and_last_of_100001_leaves():
 def test_too_few_leaves_for_the_stated_size_is_refused():
     with pytest.raises(ValueError):
         merkle.inclusion_proof([b"a", b"b"], 0, 3)
+
+
+@given(st.lists(st.binary(min_size=0, max_size=40), max_size=70), st.data())
+def test_leaf_hashes_pushed_in_batches_give_the_recursive_root(leaves, data):
+    """push_hashes (settlement's hot loop, fed page by page) builds the same tree as leaf by leaf."""
+    tree, i = merkle.StreamingTree(), 0
+    while i < len(leaves):
+        n = data.draw(st.integers(min_value=1, max_value=len(leaves) - i))
+        tree.push_hashes(merkle.leaf_hash(leaf) for leaf in leaves[i:i + n])
+        i += n
+    assert tree.size == len(leaves) and tree.root() == recursive_root(leaves)
