@@ -26,7 +26,7 @@ ACCOUNT_KINDS = (
 EXTERNAL_KINDS = ("wechat_pay_in", "refunds_out", "aid_paid_out", "fees_out")
 
 
-# PostgreSQL: fillfactor 70 (migration 0020), room on each page for a run's balance updates to be HOT.
+# PostgreSQL: fillfactor 50 (migration 0020): room on each page for a run to update every balance HOT.
 class Account(Base):
     __tablename__ = "accounts"
     __table_args__ = (

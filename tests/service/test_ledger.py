@@ -160,7 +160,7 @@ def test_a_posting_to_a_missing_account_or_transaction_is_refused(session, clock
     tx = _post(session, clock.now(), "in", [ledger.Leg(a, 100), ledger.Leg(src, -100)])
     missing_account, missing_txn = _missing_ids(session)
     for txn_id, account in ((tx.id, missing_account), (missing_txn, a)):
-        with pytest.raises(sa.exc.IntegrityError, match="missing account"):
+        with pytest.raises(sa.exc.IntegrityError, match="missing (account|ledger transaction)"):
             with atomic(session):
                 session.execute(sa.text(
                     "INSERT INTO postings (transaction_id, account_id, amount_fen) VALUES (:t, :acc, 7), (:t, :src, -7)"),
