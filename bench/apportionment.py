@@ -20,6 +20,17 @@ and are released together until the last exits; no baseline. The table gives the
 the first worker count.
     env: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/bench; the database is
     wiped: its public schema is dropped and re-created)
+
+The third column is the lean limit: in the same process and minute, schema `lean` holds the same
+members (id, plan_id, state, balance_fen copied from memberships + accounts: same count, same
+balances) and a ledger table with a primary key only; ONE statement (a CTE) debits the payers,
+writes one ledger row each and suspends the rest, committed. It is what PostgreSQL does on this box
+with no double entry, no audit trail beyond one row per debit, no integrity checks: the floor.
+The engine's execute is split into its chunks (debits, postings, suspensions) and its settlement
+(ledger, claims, the Merkle root of the debits), timed separately.
+
+Members are generated in transactions of at most 1,000,000 (set-based, memory bounded), so the
+10,000,000 size runs in the same way (about 1.1 GB of database per million members).
 """
 from __future__ import annotations
 
@@ -39,6 +50,31 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bench")
 NOW = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.timezone.utc)
 PLAN = "adult_789"
+GENERATE_BATCH = 1_000_000
+
+# The lean limit: the same members and balances in a minimal schema, one statement.
+LEAN_SETUP = [
+    "DROP SCHEMA IF EXISTS lean CASCADE",
+    "CREATE SCHEMA lean",
+    """CREATE TABLE lean.members AS
+       SELECT m.id, m.plan_id, m.state, a.balance_fen FROM memberships m JOIN accounts a ON a.membership_id = m.id""",
+    "ALTER TABLE lean.members ADD PRIMARY KEY (id)",
+    "CREATE TABLE lean.ledger (id BIGSERIAL PRIMARY KEY, member_id BIGINT NOT NULL, amount_fen BIGINT NOT NULL)",
+]
+LEAN = """
+WITH paid AS (
+    UPDATE lean.members SET balance_fen = balance_fen - :share
+     WHERE plan_id = :plan AND state IN ('observing','protected') AND balance_fen >= :share
+    RETURNING id
+), written AS (
+    INSERT INTO lean.ledger (member_id, amount_fen) SELECT id, -CAST(:share AS BIGINT) FROM paid RETURNING 1
+), suspended AS (
+    UPDATE lean.members SET state = 'suspended'
+     WHERE plan_id = :plan AND state IN ('observing','protected') AND balance_fen < :share
+    RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM written), (SELECT COUNT(*) FROM suspended)
+"""
 
 BASELINE = [
     """INSERT INTO ledger_transactions (idempotency_key, request_hash, reason, reference_type, reference_id, created_at)
@@ -135,8 +171,10 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0) -> dict:
     from app.services import apportionment, ledger
 
     started = time.perf_counter()
+    for batch, first in enumerate(range(0, members, GENERATE_BATCH)):
+        with Session(engine) as s, s.begin():  # one transaction per batch: bounded memory, bounded WAL
+            generate_members(s, PLAN, min(GENERATE_BATCH, members - first), NOW, tag=f"syn{batch}")
     with Session(engine) as s, s.begin():
-        generate_members(s, PLAN, members, NOW)
         add_case(s, PLAN, 30_000_000, NOW)
     generate_s = time.perf_counter() - started
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -180,6 +218,32 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0) -> dict:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE accounts, memberships, postings, ledger_transactions"))
 
+    # The lean limit, committed (like the engine's chunks), then dropped: the disk is the engine's again.
+    with engine.begin() as conn:
+        for statement in LEAN_SETUP:
+            conn.execute(sa.text(statement))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE lean.members, lean.ledger"))
+    with engine.connect() as conn:
+        t = time.perf_counter()
+        with conn.begin():
+            lean_payers, lean_suspended = conn.execute(sa.text(LEAN), params).one()
+        lean_s = time.perf_counter() - t
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA lean CASCADE"))
+
+    from app.services.apportionment import engine as run_engine
+
+    settle_if_done, settle_s = run_engine.settle_if_done, []
+
+    def timed_settle(*args, **kwargs):  # the serial tail: settlement (ledger, claims, Merkle root of the debits)
+        t = time.perf_counter()
+        try:
+            return settle_if_done(*args, **kwargs)
+        finally:
+            settle_s.append(time.perf_counter() - t)
+
+    run_engine.settle_if_done = timed_settle
     with Session(engine) as s:
         t = time.perf_counter()
         run = apportionment.execute(s, run_id, NOW)
@@ -191,10 +255,14 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0) -> dict:
         audit_ok = audit_ledger(s).ok
         audit_s = time.perf_counter() - t
     engine.dispose()
-    assert paid == baseline_payers == payers, (paid, baseline_payers, payers)
+    assert paid == baseline_payers == payers == lean_payers, (paid, baseline_payers, payers, lean_payers)
+    assert suspended == lean_suspended, (suspended, lean_suspended)
+    chunks_s = execute_s - sum(settle_s)
     return {
         "members": members, "payers": paid, "suspended": suspended, "share_fen": share, "status": status,
         "generate_s": round(generate_s, 2), "prepare_s": round(prepare_s, 3), "execute_s": round(execute_s, 2),
+        "chunks_s": round(chunks_s, 2), "settle_s": round(sum(settle_s), 2), "lean_s": round(lean_s, 2),
+        "lean_ratio": round(execute_s / lean_s, 2), "chunks_lean_ratio": round(chunks_s / lean_s, 2),
         "baseline_s": round(baseline_s, 2), "ratio": round(execute_s / baseline_s, 2),
         "payers_per_s": int(paid / execute_s), "baseline_payers_per_s": int(paid / baseline_s),
         "audit_ok": audit_ok, "audit_s": round(audit_s, 2),
@@ -222,8 +290,9 @@ def main() -> None:
     if args.workers:
         _workers_table(args)
         return
-    print(f"{'members':>9} {'payers':>9} {'share':>5} {'prepare s':>9} {'execute s':>9} {'baseline s':>10} "
-          f"{'ratio':>5} {'payers/s':>9} {'base/s':>9} {'peak RSS MB':>11} audit")
+    print(f"{'members':>9} {'payers':>9} {'share':>5} {'generate s':>10} {'prepare s':>9} {'execute s':>9} "
+          f"{'chunks s':>8} {'settle s':>8} {'baseline s':>10} {'lean s':>7} {'exec/base':>9} {'exec/lean':>9} "
+          f"{'chunks/lean':>11} {'payers/s':>9} {'peak RSS MB':>11} audit")
     for size in (int(x) for x in args.sizes.split(",")):
         out = subprocess.run([sys.executable, __file__, "--url", args.url, "--one", str(size),
                               "--chunk-size", str(args.chunk_size)],
@@ -231,8 +300,9 @@ def main() -> None:
         if out.returncode:
             sys.exit(f"size {size} failed:\n{out.stderr[-3000:]}")
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{r['members']:>9} {r['payers']:>9} {r['share_fen']:>5} {r['prepare_s']:>9} {r['execute_s']:>9} "
-              f"{r['baseline_s']:>10} {r['ratio']:>5} {r['payers_per_s']:>9} {r['baseline_payers_per_s']:>9} "
+        print(f"{r['members']:>9} {r['payers']:>9} {r['share_fen']:>5} {r['generate_s']:>10} {r['prepare_s']:>9} "
+              f"{r['execute_s']:>9} {r['chunks_s']:>8} {r['settle_s']:>8} {r['baseline_s']:>10} {r['lean_s']:>7} "
+              f"{r['ratio']:>9} {r['lean_ratio']:>9} {r['chunks_lean_ratio']:>11} {r['payers_per_s']:>9} "
               f"{r['peak_rss_mb']:>11} {'ok' if r['audit_ok'] else 'FAILED'}", flush=True)
 
 

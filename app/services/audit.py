@@ -38,6 +38,19 @@ def audit_ledger(session: Session) -> AuditReport:
     if row:
         report.problems.append(f"transaction {row.idempotency_key} sums to {row.total} fen, not 0")
 
+    # No row-level foreign keys on postings (migration 0020): the database checks each inserting
+    # statement; this proves it held for every posting, whatever wrote it.
+    report.checks.append("every posting references an existing account and ledger transaction")
+    row = run(text(
+        "SELECT p.id, p.account_id, p.transaction_id FROM postings p "
+        "WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = p.account_id) "
+        "OR NOT EXISTS (SELECT 1 FROM ledger_transactions t WHERE t.id = p.transaction_id) ORDER BY p.id LIMIT 1"
+    )).first()
+    if row:
+        report.problems.append(
+            f"posting {row.id} references a missing account {row.account_id} or transaction {row.transaction_id}"
+        )
+
     report.checks.append("every transaction has at least two postings")
     row = run(text(
         "SELECT t.idempotency_key FROM ledger_transactions t LEFT JOIN postings p ON p.transaction_id = t.id "

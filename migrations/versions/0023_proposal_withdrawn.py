@@ -1,7 +1,7 @@
 """rule_change_proposals.status may be 'withdrawn': a plan that winds down withdraws its pending proposal
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0021
 Create Date: 2026-12-01 08:40:00.000000
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0023'
-down_revision = '0019'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 

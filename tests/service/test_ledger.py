@@ -146,3 +146,71 @@ def test_postgres_refuses_unbalanced_postings_and_edits(session, clock):
         with atomic(session):
             session.execute(sa.text("DELETE FROM ledger_transactions"))
     assert audit_ledger(session).ok
+
+
+def _missing_ids(session):
+    return (session.execute(sa.text("SELECT COALESCE(MAX(id), 0) + 1000 FROM accounts")).scalar_one(),
+            session.execute(sa.text("SELECT COALESCE(MAX(id), 0) + 1000 FROM ledger_transactions")).scalar_one())
+
+
+def test_a_posting_to_a_missing_account_or_transaction_is_refused(session, clock):
+    """No row-level foreign keys on postings (migration 0020): PostgreSQL refuses the statement in its
+    statement trigger, SQLite in its row trigger; a balanced statement too."""
+    a, _, src = _accounts(session, clock.now())
+    tx = _post(session, clock.now(), "in", [ledger.Leg(a, 100), ledger.Leg(src, -100)])
+    missing_account, missing_txn = _missing_ids(session)
+    for txn_id, account in ((tx.id, missing_account), (missing_txn, a)):
+        with pytest.raises(sa.exc.IntegrityError, match="missing (account|ledger transaction)"):
+            with atomic(session):
+                session.execute(sa.text(
+                    "INSERT INTO postings (transaction_id, account_id, amount_fen) VALUES (:t, :acc, 7), (:t, :src, -7)"),
+                    {"t": txn_id, "acc": account, "src": src})
+    assert session.execute(sa.text("SELECT COUNT(*) FROM postings")).scalar_one() == 2
+    assert audit_ledger(session).ok
+
+
+def test_an_account_with_postings_cannot_be_deleted_nor_renumbered(session, clock):
+    a, _, src = _accounts(session, clock.now())
+    _post(session, clock.now(), "in", [ledger.Leg(a, 100), ledger.Leg(src, -100)])
+    with pytest.raises(sa.exc.IntegrityError, match="never deleted"):
+        with atomic(session):
+            session.execute(sa.text("DELETE FROM accounts WHERE id = :a"), {"a": a})
+    with pytest.raises(sa.exc.IntegrityError, match="renumbered"):
+        with atomic(session):
+            session.execute(sa.text("UPDATE accounts SET id = id + 100000 WHERE id = :a"), {"a": a})
+    assert ledger.balance_of(session, a) == 100
+    assert audit_ledger(session).ok
+
+
+def test_audit_finds_a_dangling_posting(session, clock):
+    """A posting written past the database's checks (triggers off: PostgreSQL's replica role; SQLite's
+    trigger dropped for the test) is named by the audit."""
+    a, _, src = _accounts(session, clock.now())
+    tx = _post(session, clock.now(), "in", [ledger.Leg(a, 100), ledger.Leg(src, -100)])
+    missing_account, _ = _missing_ids(session)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    with atomic(session):
+        if postgresql:
+            session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        else:  # dropped and re-created in this transaction: the schema is the migrated one after it
+            session.execute(sa.text("DROP TRIGGER postings_references"))
+        session.execute(sa.text(
+            "INSERT INTO postings (transaction_id, account_id, amount_fen) VALUES (:t, :acc, 7), (:t, :src, -7)"),
+            {"t": tx.id, "acc": missing_account, "src": src})
+        if not postgresql:
+            session.execute(sa.text(_migration_0020().SQLITE_TRIGGERS[0]))
+    report = audit_ledger(session)
+    assert not report.ok
+    assert f"references a missing account {missing_account}" in report.problems[0]
+
+
+def _migration_0020():
+    import importlib.util
+
+    from config import PROJECT_ROOT
+
+    path = PROJECT_ROOT / "migrations" / "versions" / "0020_ledger_integrity_per_statement.py"
+    spec = importlib.util.spec_from_file_location("migration_0020", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -65,7 +65,8 @@ def clean_database(engine: sa.Engine) -> None:
             conn.execute(sa.text(f"TRUNCATE {', '.join(tables + extra)} RESTART IDENTITY CASCADE"))
         else:
             conn.execute(sa.text("PRAGMA foreign_keys=OFF"))
-            for name in extra + tables:
+            # Postings first: an account with postings refuses DELETE (trigger accounts_permanent, 0020).
+            for name in ["postings"] + [n for n in extra + tables if n != "postings"]:
                 conn.execute(sa.text(f"DELETE FROM {name}"))
             if sa.inspect(conn).has_table("sqlite_sequence"):
                 conn.execute(sa.text("DELETE FROM sqlite_sequence"))
