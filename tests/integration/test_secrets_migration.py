@@ -28,7 +28,7 @@ def test_memberships_without_a_secret_get_one(tmp_path):
         ids = add_members(db.session, make_user(db.session, NOW), "adult_789", [100] * 5, NOW)
         kept = _secrets()[ids[2]]
         # as before 0021: memberships had no secret until their first run settled
-        downgrade(revision="0019")
+        downgrade(revision="0020")
         db.session.execute(sa.delete(MembershipSecret).where(MembershipSecret.membership_id != ids[2]))
         db.session.commit()
         assert set(_secrets()) == {ids[2]}
@@ -36,7 +36,7 @@ def test_memberships_without_a_secret_get_one(tmp_path):
         after = _secrets()
         assert set(after) == set(ids) and after[ids[2]] == kept
         assert all(len(s) == 32 for s in after.values()) and len(set(after.values())) == 5
-        downgrade(revision="0019")
+        downgrade(revision="0020")
         upgrade()  # again: nothing to do, nothing changes
         assert _secrets() == after
         db.session.remove()
