@@ -1,7 +1,7 @@
-"""PostgreSQL (the synthetic members are made with generate_series): the wind-down RQ job keeps nothing from one chunk to the next: a worker returning a million balances
-runs in the memory it needs for one chunk. Measured with tracemalloc around the job function itself
-(`app.jobs.wind_down.process_chunk_job`, as `flask wind-down work` runs it), with a WeChat Pay that
-remembers nothing, so whatever grows is ours."""
+"""PostgreSQL (the synthetic members come from generate_series): the wind-down RQ job keeps nothing from
+one chunk to the next, so a worker returning a million balances runs in the memory one chunk needs.
+Measured with tracemalloc around the job function itself (`app.jobs.wind_down.process_chunk_job`, as
+`flask wind-down work` runs it), with a WeChat Pay that remembers nothing: whatever grows is ours."""
 import datetime as dt
 import gc
 import tracemalloc
