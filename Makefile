@@ -45,8 +45,11 @@ demo: install
 ## make test: set up and run the whole suite (pytest, then the mini-program's jest suite).
 test: test-python test-miniprogram
 
+# Both cores: pytest-xdist workers, a test file per worker at a time (a file's tests share its fixtures and
+# processes); each worker has its own database and Redis db (tests/support/environment.py).
+PYTEST_WORKERS ?= 2
 test-python: install system-packages browser-packages
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 ## make browser-packages: Debian's chromium and CJK fonts for the console's browser tests (only when missing).
 browser-packages:

@@ -17,7 +17,9 @@ With --workers, each size is generated afresh for each worker count and executed
 worker processes at once (each `apportionment.execute`: claim pending chunks, FOR UPDATE SKIP
 LOCKED, until none is left; the last settles), timed from the moment all have imported the app
 and are released together until the last exits; no baseline. The table gives the speed-up over
-the first worker count.
+the first worker count. With --same-data, each size is generated once and the worker counts execute
+one run each on it, in order, a day apart (a new case each): the second run's payers are the first's
+minus those its share suspended; each worker's peak RSS is printed (its own VmHWM).
     env: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/bench; the database is
     wiped: its public schema is dropped and re-created)
 
@@ -118,31 +120,36 @@ print("ready", flush=True)
 run_id, now = sys.stdin.readline().split()
 with Session(engine) as s:
     print("done", apportionment.execute(s, int(run_id), dt.datetime.fromisoformat(now)).status, flush=True)
+# This process's own peak (VmHWM: ru_maxrss would carry the parent's across exec).
+print("peak_rss_kb", next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")), flush=True)
 """
 
 
-def _execute_with_workers(url: str, run_id: int, workers: int) -> tuple[float, float]:
-    """Seconds for `workers` processes, released together, to execute the run, and of its settlement."""
+def _execute_with_workers(url: str, run_id: int, workers: int, now: dt.datetime = NOW) -> tuple[float, float, list]:
+    """Seconds for `workers` processes, released together, to execute the run, and of its settlement;
+    each worker's peak RSS in MB."""
     procs = [subprocess.Popen([sys.executable, "-c", _WORKER, url], cwd=ROOT, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True) for _ in range(workers)]
     for p in procs:
         assert p.stdout.readline().strip() == "ready"
     t = time.perf_counter()
     for p in procs:
-        p.stdin.write(f"{run_id} {NOW.isoformat()}\n")
+        p.stdin.write(f"{run_id} {now.isoformat()}\n")
         p.stdin.flush()
-    settle_s = 0.0
+    settle_s, peaks = 0.0, []
     for p in procs:
         for line in p.stdout.read().splitlines():
             if line.startswith("settle_s"):
                 settle_s = max(settle_s, float(line.split()[1]))
+            if line.startswith("peak_rss_kb"):
+                peaks.append(round(int(line.split()[1]) / 1024, 1))
         p.wait()
     elapsed = time.perf_counter() - t
     assert all(p.returncode == 0 for p in procs), [p.returncode for p in procs]
-    return elapsed, settle_s
+    return elapsed, settle_s, peaks
 
 
-def one_size(url: str, members: int, chunk_size: int, workers: int = 0) -> dict:
+def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence: list[int] | None = None) -> dict:
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
@@ -189,15 +196,45 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0) -> dict:
         plan_id = run.plan_id
         pool = ledger.account_id(s, ledger.plan_account_code(PLAN, "plan_pool"))
 
+    if sequence:  # one generation, then one run per worker count on the same members, a day apart
+        runs = []
+        for k, count in enumerate(sequence):
+            now = NOW + dt.timedelta(days=k)
+            if k:
+                with Session(engine) as s, s.begin():
+                    add_case(s, PLAN, 30_000_000, now)
+                with Session(engine) as s:
+                    run = apportionment.prepare(s, PLAN, now, chunk_size=chunk_size)
+                    run_id, payers = run.id, run.payer_count
+                    apportionment.publish(s, run_id, now)
+            execute_s, settle_s, peaks = _execute_with_workers(url, run_id, count, now)
+            with Session(engine) as s:
+                run = apportionment.get_run(s, run_id)
+                assert run.debited_count == payers and run.status == "executed", (run.debited_count, payers)
+                runs.append({"workers": count, "payers": payers, "chunks": apportionment.progress(s, run)["chunks_total"],
+                             "execute_s": round(execute_s, 2), "settle_s": settle_s,
+                             "chunks_s": round(execute_s - settle_s, 2), "payers_per_s": int(payers / execute_s),
+                             "worker_peak_rss_mb": peaks})
+        with Session(engine) as s:
+            from app.services.audit import audit_ledger
+
+            t = time.perf_counter()
+            audit_ok = audit_ledger(s).ok
+            audit_s = time.perf_counter() - t
+        engine.dispose()
+        return {"members": members, "generate_s": round(generate_s, 2), "prepare_s": round(prepare_s, 3),
+                "runs": runs, "audit_ok": audit_ok, "audit_s": round(audit_s, 2),
+                "bench_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
     if workers:
-        execute_s, settle_s = _execute_with_workers(url, run_id, workers)
+        execute_s, settle_s, peaks = _execute_with_workers(url, run_id, workers)
         with Session(engine) as s:
             run = apportionment.get_run(s, run_id)
             from app.services.audit import audit_ledger
 
             out = {"members": members, "workers": workers, "payers": run.debited_count, "status": run.status,
                    "chunks": apportionment.progress(s, run)["chunks_total"], "execute_s": round(execute_s, 2),
-                   "settle_s": settle_s,
+                   "settle_s": settle_s, "worker_peak_rss_mb": peaks,
                    "payers_per_s": int(run.debited_count / execute_s), "audit_ok": audit_ledger(s).ok}
         engine.dispose()
         assert out["payers"] == payers and out["status"] == "executed", out
@@ -276,7 +313,11 @@ def main() -> None:
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--chunk-size", type=int, default=None, help="default: the app's APPORTIONMENT_CHUNK_SIZE")
     parser.add_argument("--workers", default=None, help="e.g. 1,2: parallel worker processes, no baseline")
+    parser.add_argument("--same-data", action="store_true",
+                        help="with --workers: generate each size once and execute one run per worker count on it, "
+                             "in order (for 10,000,000 members: one generation instead of one per count)")
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--one-sequence", default="", help=argparse.SUPPRESS)
     parser.add_argument("--one-workers", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.chunk_size is None:
@@ -284,9 +325,13 @@ def main() -> None:
 
         args.chunk_size = BaseConfig.APPORTIONMENT_CHUNK_SIZE
     if args.one:
-        print(json.dumps(one_size(args.url, args.one, args.chunk_size, args.one_workers)))
+        sequence = [int(x) for x in args.one_sequence.split(",") if x]
+        print(json.dumps(one_size(args.url, args.one, args.chunk_size, args.one_workers, sequence)))
         return
     print(f"chunk size {args.chunk_size}")
+    if args.workers and args.same_data:
+        _same_data_table(args)
+        return
     if args.workers:
         _workers_table(args)
         return
@@ -322,6 +367,25 @@ def _workers_table(args) -> None:
             print(f"{r['members']:>9} {r['workers']:>7} {r['chunks']:>6} {r['payers']:>9} {r['execute_s']:>9} "
                   f"{r['settle_s']:>8} {r['payers_per_s']:>9} {first / r['execute_s']:>8.2f} {'ok' if r['audit_ok'] else 'FAILED'}",
                   flush=True)
+
+
+def _same_data_table(args) -> None:
+    print(f"{'members':>10} {'generate s':>10} {'workers':>7} {'chunks':>6} {'payers':>10} {'execute s':>9} "
+          f"{'chunks s':>8} {'settle s':>8} {'payers/s':>9} {'speed-up':>8} {'worker peak RSS MB':>18} audit")
+    for size in (int(x) for x in args.sizes.split(",")):
+        out = subprocess.run([sys.executable, __file__, "--url", args.url, "--one", str(size),
+                              "--chunk-size", str(args.chunk_size), "--one-sequence", args.workers],
+                             capture_output=True, text=True, cwd=ROOT)
+        if out.returncode:
+            sys.exit(f"size {size} failed:\n{out.stderr[-3000:]}")
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        first = r["runs"][0]["execute_s"]
+        for run in r["runs"]:
+            print(f"{r['members']:>10} {r['generate_s']:>10} {run['workers']:>7} {run['chunks']:>6} {run['payers']:>10} "
+                  f"{run['execute_s']:>9} {run['chunks_s']:>8} {run['settle_s']:>8} {run['payers_per_s']:>9} "
+                  f"{first / run['execute_s']:>8.2f} {'/'.join(map(str, run['worker_peak_rss_mb'])):>18} "
+                  f"{'ok' if r['audit_ok'] else 'FAILED'}", flush=True)
+        print(json.dumps(r), flush=True)
 
 
 if __name__ == "__main__":

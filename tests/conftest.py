@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from app.container import container_of
 from app.extensions import db
 from app.services.clock import FrozenClock
-from tests.support.environment import IN_CI, PG_URL, REDIS_URL, START, migrate, running_app, unreachable
+from tests.support.environment import (IN_CI, PG_URL, REDIS_URL, START, ensure_database, migrate, running_app,
+                                       unreachable)
 from tests.support.fixtures import alice, bob  # noqa: F401 - fixtures for every test
 
 
@@ -66,6 +67,7 @@ def sqlite_url(tmp_path_factory) -> str:
 def postgresql_url() -> str:
     engine = sa.create_engine(PG_URL)
     try:
+        ensure_database(PG_URL)
         with engine.begin() as conn:
             conn.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
             conn.execute(sa.text("CREATE SCHEMA public"))

@@ -20,8 +20,24 @@ from app.services.clock import FrozenClock
 from config import TestingConfig
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+# Under pytest-xdist (`make test` runs `pytest -n 2`) each worker gets a database and a Redis db of its
+# own: the suite truncates tables and flushes Redis between tests, so workers must not share them.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", … or "" in one process
+
+
+def _per_worker_database(url: str) -> str:
+    return f"{url}_{XDIST_WORKER}" if XDIST_WORKER else url
+
+
+def _per_worker_redis(url: str) -> str:
+    if not XDIST_WORKER:
+        return url
+    server, _, number = url.rpartition("/")
+    return f"{server}/{int(number) - int(XDIST_WORKER.removeprefix('gw'))}"  # 14, 13, … (16 dbs by default)
+
+
+PG_URL = _per_worker_database(os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+REDIS_URL = _per_worker_redis(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/14"))
 START = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.timezone.utc)
 
 
@@ -44,6 +60,18 @@ def app_config(url: str, keys_dir=None, emulator_url=None) -> dict:
         cfg["WECHAT_API_BASE"] = emulator_url
         cfg["WECHAT_PAY_GATEWAY"] = emulator_url.rstrip("/")
     return cfg
+
+
+def ensure_database(url: str) -> None:
+    """PostgreSQL: the database at `url` exists (a worker's own is created on its first run)."""
+    server, name = url.rsplit("/", 1)
+    admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
 
 
 def migrate(url: str) -> None:
