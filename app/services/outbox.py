@@ -187,20 +187,26 @@ def on_run_executed(session: Session, event: DomainEvent) -> None:
     # Suspended by this run: could not pay the share.
     write_rows(session, event, kind="suspended", template_key="balance_low",
                rows=_memberships_changed(event, "suspended", f"suspended:{run_id}:"))
-    # Balance low: payers left with less than one share cap (per plan version: caps are rules).
+    # Balance low: payers left with less than one share cap (per plan version: caps are rules). The
+    # plan's versions are a handful of rows: a version nobody paid under writes nothing. Each payer is
+    # found by an index probe into its own postings (few accounts are below a cap), not by
+    # aggregating the whole run's postings again: that was most of a million-payer settlement.
     versions = session.execute(
-        sa.select(PlanVersion.id, PlanVersion.rules).where(
-            PlanVersion.id.in_(sa.select(Membership.plan_version_id).join(paid, paid.c.membership_id == Membership.id)))
-    ).all()
+        sa.select(PlanVersion.id, PlanVersion.rules).where(PlanVersion.plan_id == event.plan_id)).all()
+    debited_in_run = (
+        sa.select(Posting.id).join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+        .where(Posting.account_id == Account.id, Posting.amount_fen < 0,
+               LedgerTransaction.reason == DEDUCTION_REASON, LedgerTransaction.reference_type == RUN_REFERENCE,
+               LedgerTransaction.reference_id == str(run_id))
+        .exists())
     for version_id, rules in versions:
         write_rows(session, event, kind="balance_low", template_key="balance_low", rows=(
             sa.select(_key(f"balance_low:{run_id}:", Membership.id), Membership.user_id.label("user_id"),
                       Membership.plan_id.label("plan_id"), Membership.id.label("membership_id"),
                       _null_int("claim_id"), Account.balance_fen.label("amount_fen"))
-            .join(paid, paid.c.membership_id == Membership.id)
             .join(Account, Account.membership_id == Membership.id)
             .where(Membership.plan_version_id == version_id, Membership.state.in_(GOOD_STANDING),
-                   Account.balance_fen < int(rules["share_cap_fen"]))
+                   Account.kind == "member", Account.balance_fen < int(rules["share_cap_fen"]), debited_in_run)
         ))
 
 

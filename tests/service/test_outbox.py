@@ -97,8 +97,11 @@ def test_run_executed_notifies_payers_suspended_and_low_balances(session, servic
     m_payer2 = member(session, services, clock, payer.id, prepay_fen=2000, age=50)
     m_low = member(session, services, clock, low.id, prepay_fen=400)
     m_broke = member(session, services, clock, broke.id, prepay_fen=300)
+    # Low after an earlier run, not a payer of this one: this run tells her nothing.
+    m_low_before = member(session, services, clock, new_user(session, clock).id, prepay_fen=400)
     clock.advance(days=3)
     with atomic(session):
+        _deduct(session, clock, 8, {m_low_before.id: 150})
         _deduct(session, clock, 9, {m_payer.id: 150, m_payer2.id: 150, m_low.id: 150})
         session.execute(sa.update(Membership).where(Membership.id == m_broke.id).values(
             state="suspended", state_before_suspension="observing", suspended_at=clock.now(),
