@@ -9,7 +9,7 @@ import os
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app.services.transparency import create_missing_secrets
+from app.services.membership_secrets import create_missing_secrets
 
 # Balances in fen: ~3% between 0 and 99 (they cannot pay a 1-yuan share), the rest 300..5299.
 _BALANCE = "CASE WHEN g % 31 = 0 THEN (g * 7) % 100 ELSE 300 + (CAST(g AS BIGINT) * 7919) % 5000 END"

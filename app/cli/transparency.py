@@ -39,7 +39,7 @@ def commit_missing_cmd(at):
 def backfill_secrets_cmd(batch):
     """Give every membership without a transparency secret one (set-based, a batch of ids per transaction).
     Migration 0021 does it once; join creates them since; re-runnable at any time."""
-    from app.services.transparency import backfill_secrets
+    from app.services.membership_secrets import backfill_secrets
 
     click.echo(f"secrets created: {backfill_secrets(db.session, batch=batch)}")
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from app.models import Account, LedgerTransaction, Membership, Plan, PlanVersion, Posting, User
 from app.models.payments import PaymentOrder
 
-from . import apportionment, claims, consents, ledger, memberships, payouts, refunds, subscriptions, transparency
+from . import apportionment, claims, consents, ledger, membership_secrets, memberships, payouts, refunds, subscriptions
 from .clock import china_date
 from .demo import PastWeChat, demo_staff, paid_topup, report_case
 from .errors import Conflict
@@ -154,7 +154,7 @@ def _bulk_members(session: Session, pii: PiiProtector, versions: dict[str, PlanV
         plan_ids.append(plan_of[code])
         topups.append((paid, rng.choices(TOPUP_AMOUNTS, TOPUP_WEIGHTS)[0]))
     membership_ids = _insert_returning_ids(session, Membership, rows)
-    transparency.create_secrets(session, membership_ids)  # as join creates them
+    membership_secrets.create_secrets(session, membership_ids)  # as join creates them
     account_ids = _insert_returning_ids(session, Account, [
         dict(code=ledger.member_account_code(m), kind="member", plan_id=p, membership_id=m, balance_fen=0,
              allow_negative=False, created_at=r["joined_at"]) for m, p, r in zip(membership_ids, plan_ids, rows)])

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.models import (ACTIVE_STATES, OPEN_CLAIM_STATUSES, RELATIONS, Account, BalanceReturn, Claim, Membership,
                         Plan, PlanVersion)
 
-from . import consents, events, ledger, transparency
+from . import consents, events, ledger, membership_secrets
 from .wind_down import guards as closing
 from .clock import china_date
 from .errors import Conflict, InvalidRequest, NotFound
@@ -133,7 +133,7 @@ def join(session: Session, pii: PiiProtector, *, user_id: int, request: JoinRequ
             raise Conflict("此人已经加入了这个互助计划，同一人在同一计划中只能有一份", code="already_member") from None
         ledger.ensure_account(session, code=ledger.member_account_code(membership.id), kind="member",
                               now=now, plan_id=plan.id, membership_id=membership.id)
-        transparency.create_secret(session, membership.id)  # its pseudonym's key in the runs' trees
+        membership_secrets.create_secret(session, membership.id)  # its pseudonym's key in the runs' trees
         consents.record(session, user_id=user_id, scopes=consents.JOIN_SCOPES, policy_version=policy.version,
                         membership_id=membership.id, now=now)
     return membership

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.models import MembershipSecret, TransparencyRecord
-from app.services import apportionment, merkle, transparency
+from app.services import apportionment, membership_secrets, merkle, transparency
 from app.services.errors import NotFound
 from tests.support import a_debit, add_claim, add_members, executed_run, independent_root, make_user, tamper
 
@@ -156,7 +156,7 @@ def test_a_membership_without_a_secret_gets_one_at_settlement(session, clock):
     apportionment.publish(session, run.id, now)
     run_id = apportionment.execute(session, run.id, now).id
     after = _secrets(session)
-    assert set(after) == set(ids) and all(len(s) == transparency.SECRET_BYTES for s in after.values())
+    assert set(after) == set(ids) and all(len(s) == membership_secrets.SECRET_BYTES for s in after.values())
     assert {m: after[m] for m in (ids[0], ids[4])} == {m: kept[m] for m in (ids[0], ids[4])}
     assert len({after[m] for m in ids}) == len(ids)
     size, root = independent_root(session, run_id)
@@ -172,12 +172,12 @@ def test_backfill_gives_each_membership_without_a_secret_one_and_keeps_the_other
     kept = _secrets(session)
     assert set(kept) == set(ids)  # as join does: each membership has its secret from the start
     _drop_secrets(session, ids[::2])
-    assert transparency.backfill_secrets(session, batch=2) == 4
+    assert membership_secrets.backfill_secrets(session, batch=2) == 4
     after = _secrets(session)
     assert set(after) == set(ids) and all(len(s) == 32 for s in after.values())
     assert {m: after[m] for m in ids[1::2]} == {m: kept[m] for m in ids[1::2]}
     assert len(set(after.values())) == 7  # random, not derived from anything shared
-    assert transparency.backfill_secrets(session) == 0 and _secrets(session) == after
+    assert membership_secrets.backfill_secrets(session) == 0 and _secrets(session) == after
 
 
 def test_a_proof_over_a_tree_with_a_lost_secret_says_the_record_is_incomplete(session, clock):

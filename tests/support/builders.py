@@ -11,7 +11,7 @@ import uuid
 import sqlalchemy as sa
 
 from app.models import Claim, Membership, PaymentOrder, PaymentRefund, PlanVersion, User
-from app.services import events, ledger, memberships, operators, refund_orders, refunds, transparency
+from app.services import events, ledger, membership_secrets, memberships, operators, refund_orders, refunds
 from app.services.memberships import JoinRequest
 from app.services.plans import get_plan
 from app.services.unit_of_work import atomic
@@ -80,7 +80,7 @@ def add_members(session, user_id: int, plan_code: str, balances: list[int], now:
             session.flush()
             ledger.ensure_account(session, code=ledger.member_account_code(m.id), kind="member", now=now,
                                   plan_id=plan.id, membership_id=m.id)
-            transparency.create_secret(session, m.id)  # as join does
+            membership_secrets.create_secret(session, m.id)  # as join does
             if balance:
                 memberships.credit(session, membership_id=m.id, amount_fen=balance, idempotency_key=f"seed-{k}",
                                    now=now)

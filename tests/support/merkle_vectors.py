@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from app.services import merkle
-from app.services.transparency import leaf_bytes, pseudonym
+from app.services.run_tree import leaf_bytes, pseudonym
 
 PATH = Path(__file__).parents[1] / "vectors" / "merkle.json"
 CT_LEAVES = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"]

@@ -8,7 +8,7 @@ import pytest
 
 from hypothesis import given, strategies as st
 
-from app.services import merkle, transparency
+from app.services import merkle, run_tree
 
 
 @given(st.integers(min_value=1, max_value=2**63 - 1),
@@ -20,15 +20,15 @@ def test_leaf_hashes_equal_hmac_and_the_leaf_format(run_id, debits):
                          + hmac.new(secret, b"yiqi/run-pseudonym/v1:%d" % run_id, hashlib.sha256).digest()
                          + amount.to_bytes(8, "big", signed=True))
         for secret, amount in debits]
-    assert list(transparency.leaf_hashes(run_id, debits)) == expected
+    assert list(run_tree.leaf_hashes(run_id, debits)) == expected
     # the secrets as the database driver hands them over (psycopg2: memoryview)
-    assert list(transparency.leaf_hashes(run_id, [(memoryview(s), a) for s, a in debits])) == expected
+    assert list(run_tree.leaf_hashes(run_id, [(memoryview(s), a) for s, a in debits])) == expected
 
 
 def test_leaf_hashes_of_the_usual_32_byte_secret_match_the_published_functions():
     secret, run_id, amount = bytes(range(32)), 7, 200
-    leaf = transparency.leaf_bytes(run_id, transparency.pseudonym(secret, run_id), amount)
-    assert list(transparency.leaf_hashes(run_id, [(secret, amount)])) == [merkle.leaf_hash(leaf)]
+    leaf = run_tree.leaf_bytes(run_id, run_tree.pseudonym(secret, run_id), amount)
+    assert list(run_tree.leaf_hashes(run_id, [(secret, amount)])) == [merkle.leaf_hash(leaf)]
 
 
 def _pages(n, closed, fail_at=None, made=None):
@@ -45,20 +45,20 @@ def _pages(n, closed, fail_at=None, made=None):
 
 def test_read_ahead_hands_over_every_page_in_order():
     closed = []
-    assert list(transparency._read_ahead(_pages(50, closed))) == [[i] for i in range(50)] and closed == [True]
+    assert list(run_tree.read_ahead(_pages(50, closed))) == [[i] for i in range(50)] and closed == [True]
 
 
 def test_read_ahead_raises_the_readers_error_in_the_caller():
     closed, got = [], []
     with pytest.raises(RuntimeError, match="went away"):
-        for page in transparency._read_ahead(_pages(50, closed, fail_at=7)):
+        for page in run_tree.read_ahead(_pages(50, closed, fail_at=7)):
             got.append(page)
     assert got == [[i] for i in range(7)] and closed == [True]
 
 
 def test_a_caller_stopping_early_stops_the_reader_and_closes_the_pages():
     closed, made = [], []
-    pages = transparency._read_ahead(_pages(10_000, closed, made=made))
+    pages = run_tree.read_ahead(_pages(10_000, closed, made=made))
     assert next(pages) == [0]
     pages.close()  # as a caller leaving its loop (an exception, a missing secret)
     assert closed == [True] and len(made) <= 5  # the page in hand, two queued, the one being put: no more
