@@ -12,14 +12,13 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import PlanWindDown
 from app.services import balance_returns, wind_down
 from app.services.audit import audit_ledger
 from app.services.payments import reconcile
 from app.services.unit_of_work import atomic
 from bench.synthetic import generate_members
 from config import PROJECT_ROOT
-from tests.support import DISCARD_URL, point_notifications_at, wait_until
+from tests.support import DISCARD_URL, point_notifications_at, wait_until, wind_down_in_final_run
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -72,15 +71,8 @@ def test_a_return_job_killed_mid_way_and_resumed_pays_nobody_twice(app, db_url, 
     seed_orders(db.session, emulator, now)
     held = dict(db.session.execute(sa.text(
         "SELECT membership_id, balance_fen FROM accounts WHERE kind = 'member'")).all())
-    with atomic(db.session):
-        plan_id = db.session.execute(sa.text("SELECT id FROM plans WHERE code = 'adult_789'")).scalar_one()
-        db.session.execute(sa.text("INSERT INTO operators (username, password_hash, roles, active, created_at) "
-                                   "VALUES ('p', 'x', 'reviewer', true, :now), ('f', 'x', 'finance', true, :now)"),
-                           {"now": now})
-        found = PlanWindDown(plan_id=plan_id, status="final_run", closing_date=now.date() - dt.timedelta(days=1),
-                             proposed_by_operator_id=1, confirmed_by_operator_id=2, proposed_at=now, announced_at=now,
-                             surplus_fen=0)
-        db.session.add(found)
+    found = wind_down_in_final_run(db.session, "adult_789", now)
+    plan_id = found.plan_id
     wind_down.start_returns(db.session, found.id, now)
     ids = list(db.session.execute(sa.text("SELECT id FROM balance_returns ORDER BY id")).scalars())
     db.session.rollback()

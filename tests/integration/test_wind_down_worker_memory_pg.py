@@ -2,7 +2,6 @@
 one chunk to the next, so a worker returning a million balances runs in the memory one chunk needs.
 Measured with tracemalloc around the job function itself (`app.jobs.wind_down.process_chunk_job`, as
 `flask wind-down work` runs it), with a WeChat Pay that remembers nothing: whatever grows is ours."""
-import datetime as dt
 import gc
 import tracemalloc
 
@@ -11,11 +10,11 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.jobs.wind_down import process_chunk_job
-from app.models import PlanWindDown
 from app.services import wind_down
 from app.services.unit_of_work import atomic
 from bench.synthetic import generate_members
 from config import PROJECT_ROOT
+from tests.support import wind_down_in_final_run
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
@@ -58,14 +57,8 @@ def test_the_return_job_keeps_nothing_per_return(app, services, clock):
             "created_at, expires_at, paid_at) SELECT 'M' || m.id, m.id, m.user_id, a.balance_fen, 'paid', "
             "'TM' || m.id, :now, :now, :now FROM memberships m JOIN accounts a ON a.membership_id = m.id "
             "WHERE a.balance_fen > 0"), {"now": now})
-        plan_id = db.session.execute(sa.text("SELECT id FROM plans WHERE code = 'adult_789'")).scalar_one()
-        db.session.execute(sa.text("INSERT INTO operators (username, password_hash, roles, active, created_at) "
-                                   "VALUES ('p', 'x', 'reviewer', true, :now), ('f', 'x', 'finance', true, :now)"),
-                           {"now": now})
-        found = PlanWindDown(plan_id=plan_id, status="final_run", closing_date=now.date() - dt.timedelta(days=1),
-                             proposed_by_operator_id=1, confirmed_by_operator_id=2, proposed_at=now, announced_at=now,
-                             surplus_fen=0)
-        db.session.add(found)
+    found = wind_down_in_final_run(db.session, "adult_789", now)
+    plan_id = found.plan_id
     wind_down.start_returns(db.session, found.id, now)
     chunks: list[list[int]] = []
     wind_down.dispatch(db.session, plan_id, now, chunks.append, chunk_size=CHUNK)

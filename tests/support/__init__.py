@@ -17,7 +17,8 @@ from tests.support.api import (claim_body, join, join_and_fund, join_body, login
                                operator_login, order_topup, paid_topup)
 from tests.support.builders import (PASSWORD, add_claim, add_members, add_paid_orders, add_version,
                                     leave_and_refund, make_operator, make_protected, make_staff, make_user, member,
-                                    new_user, pay_aid, record, seed_surplus, settle_collected, top_up)
+                                    new_user, pay_aid, record, seed_surplus, settle_collected, top_up,
+                                    wind_down_in_final_run)
 from tests.support.console import csrf_of, enrol_totp, post_form, second_factor, sign_in, sign_in_fully
 from tests.support.consent import CLAIM_CONSENT, JOIN_CONSENT, POLICY, join_consented, report_consented
 from tests.support.emulator import (DISCARD_URL, NOTIFY_PATH, REFUND_NOTIFY_PATH, RecordingPay, consent, decode_qr,
@@ -42,5 +43,5 @@ __all__ = [
     "plan_id", "point_notifications_at", "post_form", "record", "region_code", "report_consented",
     "reset_database", "rows", "run_postings", "running_app", "second_factor", "seed_surplus", "settle_collected",
     "sign_in", "sign_in_fully", "signed", "states", "tamper", "top_up", "transaction_of", "unreachable",
-    "wait_until", "years_ago",
+    "wait_until", "wind_down_in_final_run", "years_ago",
 ]

@@ -251,3 +251,23 @@ def record(session, kind: str, clock, **fields) -> int:
     """A domain event, recorded in its own transaction."""
     with atomic(session):
         return events.record(session, kind, now=clock.now(), **fields)
+
+
+def wind_down_in_final_run(session, plan_code: str, now: dt.datetime):
+    """A wind-down of the plan whose final run is done (status final_run, closing date yesterday),
+    proposed and confirmed by two operators, written directly (the path to it is tested elsewhere):
+    where the balance-return tests start."""
+    from app.models import PlanWindDown
+
+    with atomic(session):
+        plan_id = session.execute(sa.text("SELECT id FROM plans WHERE code = :c"), {"c": plan_code}).scalar_one()
+        proposer, confirmer = (session.execute(sa.text(
+            "INSERT INTO operators (username, password_hash, roles, active, created_at) "
+            "VALUES (:u, 'x', :r, true, :now) RETURNING id"), {"u": f"wd-{role}", "r": role, "now": now}).scalar_one()
+            for role in ("reviewer", "finance"))
+        found = PlanWindDown(plan_id=plan_id, status="final_run", closing_date=now.date() - dt.timedelta(days=1),
+                             proposed_by_operator_id=proposer, confirmed_by_operator_id=confirmer, proposed_at=now,
+                             announced_at=now, surplus_fen=0)
+        session.add(found)
+    return found
+
