@@ -188,17 +188,29 @@ def on_run_executed(session: Session, event: DomainEvent) -> None:
     write_rows(session, event, kind="suspended", template_key="balance_low",
                rows=_memberships_changed(event, "suspended", f"suspended:{run_id}:"))
     # Balance low: payers left with less than one share cap (per plan version: caps are rules). The
-    # plan's versions are a handful of rows: a version nobody paid under writes nothing. Each payer is
-    # found by an index probe into its own postings (few accounts are below a cap), not by
-    # aggregating the whole run's postings again: that was most of a million-payer settlement.
+    # plan's versions are a handful of rows: a version nobody paid under writes nothing. Only accounts
+    # below a cap (a few percent) are checked for a debit in this run, each by a probe of its own
+    # postings from the run's first posting on (index on account, id), in a correlated subquery with
+    # LIMIT 1 that the planner cannot turn into a join. Right after a run the statistics do not know
+    # its postings (millions, written minutes ago): as a join, or given an index on the transaction,
+    # the planner chose to read all of them (10M payers: minutes). `+ 0` keeps that index out.
+    run_transactions = list(session.execute(
+        sa.select(LedgerTransaction.id).where(LedgerTransaction.reason == DEDUCTION_REASON,
+                                             LedgerTransaction.reference_type == RUN_REFERENCE,
+                                             LedgerTransaction.reference_id == str(run_id))).scalars())
+    if not run_transactions:
+        return
+    # The run's first posting: the least of each transaction's first (parallel chunks interleave ids).
+    first_of_transaction = (sa.select(sa.func.min(Posting.id)).where(Posting.transaction_id == LedgerTransaction.id)
+                            .scalar_subquery())
+    first_posting = session.execute(sa.select(sa.func.min(first_of_transaction)).where(
+        LedgerTransaction.id.in_(run_transactions))).scalar_one()
+    debited_in_run = (
+        sa.select(sa.literal(1)).where(Posting.account_id == Account.id, Posting.id >= first_posting,
+                                       Posting.amount_fen < 0, (Posting.transaction_id + 0).in_(run_transactions))
+        .limit(1).scalar_subquery())
     versions = session.execute(
         sa.select(PlanVersion.id, PlanVersion.rules).where(PlanVersion.plan_id == event.plan_id)).all()
-    debited_in_run = (
-        sa.select(Posting.id).join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
-        .where(Posting.account_id == Account.id, Posting.amount_fen < 0,
-               LedgerTransaction.reason == DEDUCTION_REASON, LedgerTransaction.reference_type == RUN_REFERENCE,
-               LedgerTransaction.reference_id == str(run_id))
-        .exists())
     for version_id, rules in versions:
         write_rows(session, event, kind="balance_low", template_key="balance_low", rows=(
             sa.select(_key(f"balance_low:{run_id}:", Membership.id), Membership.user_id.label("user_id"),
@@ -206,7 +218,8 @@ def on_run_executed(session: Session, event: DomainEvent) -> None:
                       _null_int("claim_id"), Account.balance_fen.label("amount_fen"))
             .join(Account, Account.membership_id == Membership.id)
             .where(Membership.plan_version_id == version_id, Membership.state.in_(GOOD_STANDING),
-                   Account.kind == "member", Account.balance_fen < int(rules["share_cap_fen"]), debited_in_run)
+                   Account.kind == "member", Account.balance_fen < int(rules["share_cap_fen"]),
+                   debited_in_run.is_not(None))
         ))
 
 
