@@ -119,6 +119,37 @@ def test_run_executed_notifies_payers_suspended_and_low_balances(session, servic
     assert balance == 250
 
 
+
+def test_balance_low_finds_the_payers_of_every_chunk_whatever_order_their_postings_took(session, services, clock):
+    """Parallel chunks interleave ids: the chunk whose ledger transaction came first may write its
+    postings last. Every payer left below the cap is told, wherever its posting's id falls."""
+    first_chunk, second_chunk = (member(session, services, clock, new_user(session, clock).id, prepay_fen=400)
+                                 for _ in range(2))
+    clock.advance(days=3)
+    accounts = {m.id: memberships.member_account_id(session, m.id) for m in (first_chunk, second_chunk)}
+    pool = ledger.ensure_account(session, code="plan:adult_789:plan_pool", kind="plan_pool", now=clock.now(),
+                                 plan_id=_plan_id(session))
+    with atomic(session):
+        earlier, later = (session.execute(sa.text(
+            "INSERT INTO ledger_transactions (idempotency_key, request_hash, reason, reference_type, reference_id, "
+            "created_at) VALUES (:k, 'x', 'deduction', :ref, '9', :now) RETURNING id"),
+            {"k": f"run-9-chunk-{k}", "ref": RUN_REFERENCE, "now": clock.now()}).scalar_one() for k in (1, 2))
+        for txn, membership in ((later, second_chunk), (earlier, first_chunk)):  # the earlier one's postings last
+            session.execute(sa.text("INSERT INTO postings (transaction_id, account_id, amount_fen) "
+                                    "VALUES (:t, :a, -150), (:t, :pool, 150)"),
+                            {"t": txn, "a": accounts[membership.id], "pool": pool})
+            session.execute(sa.text("UPDATE accounts SET balance_fen = balance_fen - 150 WHERE id = :a"),
+                            {"a": accounts[membership.id]})
+            session.execute(sa.text("UPDATE accounts SET balance_fen = balance_fen + 150 WHERE id = :a"), {"a": pool})
+        posted_first = session.execute(sa.text("SELECT transaction_id FROM postings WHERE transaction_id IN (:a, :b) "
+                                               "ORDER BY id LIMIT 1"), {"a": earlier, "b": later}).scalar_one()
+        assert posted_first == later
+        from app.services import events
+
+        events.record(session, "run.executed", now=clock.now(), plan_id=_plan_id(session), run_id=9)
+    told = {(r.membership_id, r.amount_fen) for r in rows(session, kind="balance_low")}
+    assert told == {(first_chunk.id, 250), (second_chunk.id, 250)}
+
 def test_claim_events_and_sponsor_topups(session, services, clock):
     claimant, sponsor, other = (new_user(session, clock) for _ in range(3))
     m = member(session, services, clock, claimant.id)
