@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
@@ -26,14 +27,18 @@ XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", … or
 
 
 def _per_worker_database(url: str) -> str:
-    return f"{url}_{XDIST_WORKER}" if XDIST_WORKER else url
+    if not XDIST_WORKER:
+        return url
+    parsed = sa.engine.make_url(url)
+    return parsed.set(database=f"{parsed.database}_{XDIST_WORKER}").render_as_string(hide_password=False)
 
 
 def _per_worker_redis(url: str) -> str:
     if not XDIST_WORKER:
         return url
-    server, _, number = url.rpartition("/")
-    return f"{server}/{int(number) - int(XDIST_WORKER.removeprefix('gw'))}"  # 14, 13, … (16 dbs by default)
+    parsed = urlsplit(url)
+    number = int(parsed.path.strip("/") or 0) - int(XDIST_WORKER.removeprefix("gw"))  # 14, 13, … (16 dbs)
+    return urlunsplit(parsed._replace(path=f"/{number}"))
 
 
 PG_URL = _per_worker_database(os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
@@ -64,8 +69,9 @@ def app_config(url: str, keys_dir=None, emulator_url=None) -> dict:
 
 def ensure_database(url: str) -> None:
     """PostgreSQL: the database at `url` exists (a worker's own is created on its first run)."""
-    server, name = url.rsplit("/", 1)
-    admin = sa.create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    parsed = sa.engine.make_url(url)
+    name = parsed.database
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             if conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
