@@ -5,8 +5,9 @@ Data (database `bench_scale`, wiped unless --reuse): bench.synthetic.generate_me
 BENCH_USERS members are given their own users and real encrypted names (the member endpoints decrypt
 them), and 60 cases are put in publicity (announcements). The API runs as `gunicorn --config
 deploy/gunicorn.conf.py wsgi:app` (2 workers × 4 threads), the bare app as bench/bare_app.py with
-the same config; `wrk` (Debian package, installed when missing) keeps 32 connections open on each
-endpoint in turn for --seconds, then on a weighted mix (bench/api_mix.lua). Figures: requests/s,
+the same config, each worker holding half of wrk's connections; `wrk` (Debian package, installed when
+missing) keeps 32 connections open on each endpoint in turn for --seconds, then on a weighted mix
+(bench/api_mix.lua). Figures: requests/s,
 p50/p99 latency, requests/s as a share of the bare read's, the 1-minute load average before each.
 
     .venv/bin/python bench/api_load.py [--members 1000000] [--seconds 10] [--connections 32] [--reuse]
@@ -39,9 +40,12 @@ BENCH_USERS = 200
 API_PORT, BARE_PORT = 8791, 8792
 
 
-def _env(url: str, redis_url: str, port: int, workers: int = 2, threads: int = 4) -> dict:
+def _env(url: str, redis_url: str, port: int, workers: int = 2, threads: int = 4, connections: int = 1000) -> dict:
+    # wrk's connections are kept alive: split them evenly between the workers (deploy/gunicorn.conf.py,
+    # worker_connections), else the accept race sometimes gives one worker all of them and halves the figure.
     return {**os.environ, "APP_ENV": "development", "DATABASE_URL": url, "REDIS_URL": redis_url, "PORT": str(port),
             "WEB_CONCURRENCY": str(workers), "GUNICORN_THREADS": str(threads), "LOG_LEVEL": "WARNING",
+            "GUNICORN_WORKER_CONNECTIONS": str(-(-connections // workers)),
             "WECHAT_KEYS_DIR": str(ROOT / "instance" / "wechat-keys")}
 
 
@@ -218,7 +222,7 @@ def main() -> None:
     if args.only:
         wanted = {"bare primary-key read", *args.only.split(",")}
         endpoints = [e for e in endpoints if e[0] in wanted]
-    gunicorn = {"workers": args.workers, "threads": args.threads}
+    gunicorn = {"workers": args.workers, "threads": args.threads, "connections": args.connections}
     servers = [_serve("wsgi:app", _env(args.url, args.redis_url, API_PORT, **gunicorn)),
                _serve("bench.bare_app:app", _env(args.url, args.redis_url, BARE_PORT, **gunicorn))]
     results = []

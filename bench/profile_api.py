@@ -35,7 +35,7 @@ def _statement_counter(engine) -> list[str]:
     sa.event.listen(engine, "begin", lambda conn: seen.append("BEGIN"))
     sa.event.listen(engine, "rollback", lambda conn: seen.append("ROLLBACK"))
     sa.event.listen(engine, "commit", lambda conn: seen.append("COMMIT"))
-    sa.event.listen(engine.pool, "reset", lambda dbapi, record, *a: seen.append("RESET"))
+    sa.event.listen(engine.pool, "reset", lambda dbapi, record, reset_state: seen.append("RESET"))
     return seen
 
 
