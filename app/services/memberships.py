@@ -8,7 +8,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import Boolean, and_, bindparam, column, exists, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -170,18 +170,30 @@ def list_for_user(session: Session, user_id: int) -> list[MembershipView]:
 
 _memberships = Membership.__table__
 # GET /memberships/{id} on every visit of the member's page: built once (building and keying a statement
-# per request was a third of its CPU, profiled), plain columns (no ORM object), the balance return's
-# existence in the same statement, run by one_statement_read (no BEGIN/ROLLBACK round trips). The plan
-# version (number and rules) comes from _versions: versions are immutable, so a join fewer to plan and
-# no 1.5 KB rules document on the wire per request.
+# per request was a third of its CPU, profiled), only the columns the page shows (no ORM object, no
+# declaration document or encrypted PII on the wire), the balance return's existence in the same
+# statement, run by one_statement_read (no BEGIN/ROLLBACK round trips). The plan version (number and
+# rules) comes from _versions: versions are immutable, so a join fewer and no 1.5 KB rules document per
+# request. On PostgreSQL the same SELECT runs inside the function membership_own_view (migration 0024),
+# whose plan the server keeps per connection: planning it was three times the cost of running it.
+_OWN_VIEW_MEMBER_COLUMNS = ("id", "plan_version_id", "relation", "person_name_masked", "person_id_masked",
+                            "birth_date", "sex", "eligibility_group", "state", "joined_at", "observation_starts_at",
+                            "observation_ends_at", "protected_at", "suspended_at", "grace_ends_at", "ended_at",
+                            "sponsor_token")
+_OWN_VIEW_COLUMNS = (*(_memberships.c[name] for name in _OWN_VIEW_MEMBER_COLUMNS), Plan.__table__.c.code,
+                     Plan.__table__.c.name, Account.__table__.c.balance_fen,
+                     exists().where(BalanceReturn.__table__.c.membership_id == _memberships.c.id)
+                     .label("has_balance_return"))
 _OWN_VIEW = (
-    select(_memberships, Plan.__table__.c.code, Plan.__table__.c.name, Account.__table__.c.balance_fen,
-           select(func.count()).where(BalanceReturn.__table__.c.membership_id == _memberships.c.id)
-           .scalar_subquery().label("balance_returns"))
+    select(*_OWN_VIEW_COLUMNS)
     .join(Plan.__table__, Plan.__table__.c.id == _memberships.c.plan_id)
     .join(Account.__table__, Account.__table__.c.membership_id == _memberships.c.id)
     .where(_memberships.c.id == bindparam("membership_id"), _memberships.c.user_id == bindparam("user_id"))
 )
+# The function's result columns are typed as the table's, so datetimes come back as UTCDateTime gives them.
+_OWN_VIEW_FUNCTION = text("SELECT * FROM membership_own_view(:membership_id, :user_id)").columns(
+    *(_memberships.c[name] for name in _OWN_VIEW_MEMBER_COLUMNS), Plan.__table__.c.code, Plan.__table__.c.name,
+    Account.__table__.c.balance_fen, column("has_balance_return", Boolean))
 _VERSION = select(PlanVersion.__table__.c.version, PlanVersion.__table__.c.rules).where(
     PlanVersion.__table__.c.id == bindparam("version_id"))
 
@@ -209,13 +221,14 @@ _versions = _Versions()
 
 def own_view(session: Session, user_id: int, membership_id: int) -> MembershipView:
     """get_for_user in one statement without a transaction around it: the member's page."""
+    statement = _OWN_VIEW_FUNCTION if session.get_bind().dialect.name == "postgresql" else _OWN_VIEW
     with one_statement_read(session):
-        row = session.execute(_OWN_VIEW, {"membership_id": membership_id, "user_id": user_id}).first()
+        row = session.execute(statement, {"membership_id": membership_id, "user_id": user_id}).first()
     if row is None:
         raise NotFound("没有找到这份互助", code="membership_not_found")
     version, rules = _versions.get(session, row.plan_version_id)
     return MembershipView(row, row.code, row.name, version, rules, row.balance_fen,
-                          has_balance_return=row.balance_returns > 0)
+                          has_balance_return=bool(row.has_balance_return))
 
 
 def get_for_user(session: Session, user_id: int, membership_id: int) -> MembershipView:

@@ -1,6 +1,6 @@
 """GET /memberships/{id}, the member's page on every visit: one statement (the plan version, immutable,
-read once per app), on PostgreSQL without a transaction around it (no BEGIN/ROLLBACK round trips), the
-same answer as the list's."""
+read once per app), on PostgreSQL without a transaction around it (no BEGIN/ROLLBACK round trips) and
+through the function membership_own_view (its plan kept by the server), the same answer as the list's."""
 from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import BalanceReturn
+from app.services import memberships
 from app.services.unit_of_work import atomic, one_statement_read
 from tests.support import join_and_fund
 
@@ -40,7 +41,8 @@ def test_the_page_is_one_statement_and_equals_the_list_item(app, client, alice, 
     with _statements(db.engine) as statements:
         one = client.get(f"/api/v1/memberships/{membership_id}", headers=alice)
     assert one.status_code == 200
-    assert len(statements) == 1 and "FROM memberships" in statements[0][0]
+    expected = "FROM membership_own_view" if db_url.startswith("postgresql") else "FROM memberships"
+    assert len(statements) == 1 and expected in statements[0][0]
     if db_url.startswith("postgresql"):
         assert statements[0][1] is True  # no BEGIN before it, no ROLLBACK after it
         with atomic(db.session):  # the pooled connection is back to transactions
@@ -104,3 +106,39 @@ def test_writes_are_refused_in_the_block(app, clock):
                                       amount_fen=0, by_refund_fen=0, by_transfer_fen=0, returned_fen=0,
                                       created_at=clock.now(), updated_at=clock.now()))
     assert not session.new
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_the_function_answers_as_the_select_does(app, client, alice, bob, clock):
+    """membership_own_view (migration 0024) and the SELECT SQLite runs (memberships._OWN_VIEW): the same
+    rows, column for column, for every membership asked by every user (another's: no row from either)."""
+    funded, _ = join_and_fund(client, alice, clock, amount_fen=500)
+    suspended, _ = join_and_fund(client, alice, clock, amount_fen=300, plan="children", age=5,
+                                  relation="child", name="张小丰")
+    bobs, _ = join_and_fund(client, bob, clock, amount_fen=1200)
+    now = clock.now()
+    with atomic(db.session):
+        db.session.execute(sa.text("UPDATE memberships SET state = 'suspended', suspended_at = :now, "
+                                   "grace_ends_at = :now + interval '30 days' WHERE id = :m"),
+                           {"now": now, "m": suspended})
+        bobs_plan = db.session.execute(sa.text("SELECT plan_id FROM memberships WHERE id = :m"), {"m": bobs}).scalar_one()
+        db.session.add(BalanceReturn(membership_id=bobs, plan_id=bobs_plan, reason="leave", status="pending", surplus_fen=0,
+                                     amount_fen=1200, by_refund_fen=1200, by_transfer_fen=0, returned_fen=0,
+                                     created_at=now, updated_at=now))
+    users = db.session.execute(sa.text("SELECT DISTINCT user_id FROM memberships")).scalars().all()
+    compared = 0
+    for membership_id in (funded, suspended, bobs, bobs + 1000):
+        for user_id in users:
+            arguments = {"membership_id": membership_id, "user_id": user_id}
+            by_function = db.session.execute(memberships._OWN_VIEW_FUNCTION, arguments).mappings().all()
+            by_select = db.session.execute(memberships._OWN_VIEW, arguments).mappings().all()
+            assert [dict(r) for r in by_function] == [dict(r) for r in by_select], arguments
+            compared += len(by_function)
+    db.session.rollback()
+    assert compared == 3  # each membership once, by its own user
+    rows = {m: db.session.execute(memberships._OWN_VIEW_FUNCTION, {"membership_id": m, "user_id": u}).one()
+            for m, u in db.session.execute(sa.text("SELECT id, user_id FROM memberships")).all()}
+    db.session.rollback()
+    assert rows[bobs].has_balance_return is True and rows[funded].has_balance_return is False
+    assert rows[suspended].state == "suspended" and rows[suspended].suspended_at == now
+    assert rows[suspended].grace_ends_at.tzinfo is not None and rows[funded].balance_fen == 500
