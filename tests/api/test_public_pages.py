@@ -40,7 +40,7 @@ def test_answers_come_from_redis_while_fresh(app, client, session, clock, redis_
     try:
         first = client.get("/api/v1/plans")
         assert first.headers["Cache-Control"] == "public, max-age=15"
-        assert 0 < cache.ttl("yiqi:public:plans") <= 15
+        assert 15 < cache.ttl("yiqi:public:plans") <= 40  # kept past its freshness, to answer while rebuilt
         add_members(session, make_user(session, clock.now()), "adult_789", [700], clock.now())
         cached = client.get("/api/v1/plans")  # the cached answer: the new member is not in it yet
         assert cached.data == first.data and cached.headers["ETag"] == first.headers["ETag"]
@@ -58,6 +58,39 @@ def test_answers_come_from_redis_while_fresh(app, client, session, clock, redis_
     finally:
         container_of(app).override(redis=None)
         cache.delete("yiqi:public:plans", "yiqi:public:announcements:100", "yiqi:plan_stats:refreshing")
+
+
+def test_a_stale_answer_is_rebuilt_by_one_request_while_the_others_answer_it(app, client, session, clock,
+                                                                             redis_url):
+    cache = redis_lib.Redis.from_url(redis_url)
+    keys = ("yiqi:public:plans", "yiqi:public:rebuilding:plans", "yiqi:plan_stats:refreshing")
+    cache.delete(*keys)
+    app.config["PUBLIC_CACHE_SECONDS"] = 15
+    container_of(app).override(redis=cache)
+    try:
+        first = client.get("/api/v1/plans")
+        add_members(session, make_user(session, clock.now()), "adult_789", [700], clock.now())
+        clock.advance(seconds=10)
+        fresh = client.get("/api/v1/plans")
+        assert fresh.data == first.data and fresh.headers["Cache-Control"] == "public, max-age=5"
+        clock.advance(seconds=6)  # stale now; another worker won the rebuild:
+        cache.set("yiqi:public:rebuilding:plans", "1", ex=10)
+        stale = client.get("/api/v1/plans")  # ... so this one answers the stale copy, not to be kept
+        assert stale.data == first.data and stale.headers["ETag"] == first.headers["ETag"]
+        assert stale.headers["Cache-Control"] == "public, max-age=0"
+        assert client.get("/api/v1/plans", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+        cache.delete("yiqi:public:rebuilding:plans", "yiqi:plan_stats:refreshing")  # that worker died
+        rebuilt = client.get("/api/v1/plans")  # the first request to find the lock free rebuilds
+        assert {p["code"]: p["counts"]["members"] for p in rebuilt.get_json()["items"]}["adult_789"] == 1
+        assert rebuilt.headers["ETag"] != first.headers["ETag"]
+        assert rebuilt.headers["Cache-Control"] == "public, max-age=15"
+        assert not cache.exists("yiqi:public:rebuilding:plans")  # released for the next staleness
+        assert client.get("/api/v1/plans").data == rebuilt.data  # and kept: fresh for 15 s again
+        cache.set("yiqi:public:plans", b"0123abcd\n{}")  # an entry in the older format (ETag, body)
+        assert len(client.get("/api/v1/plans").get_json()["items"]) == 6
+    finally:
+        container_of(app).override(redis=None)
+        cache.delete(*keys)
 
 
 def test_a_redis_failure_costs_only_the_cache(app, client):
