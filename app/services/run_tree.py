@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import queue
 import threading
 from dataclasses import dataclass
@@ -89,11 +90,13 @@ _DEBITS_IN_TRANSACTION = text(
     "WHERE p.transaction_id = :txn AND a.kind = 'member'")
 # One transaction's member debits in leaf order, read through one server-side cursor: (membership,
 # secret or NULL, amount debited).
-_TRANSACTION_DEBITS = text(
+_TRANSACTION_DEBITS_SQL = (
     "SELECT a.membership_id, s.secret, -p.amount_fen FROM postings p JOIN accounts a ON a.id = p.account_id "
     "LEFT JOIN membership_secrets s ON s.membership_id = a.membership_id "
-    "WHERE p.transaction_id = :txn AND a.kind = 'member' ORDER BY p.id"
-).execution_options(stream_results=True)
+    "WHERE p.transaction_id = {txn} AND a.kind = 'member' ORDER BY p.id")
+_TRANSACTION_DEBITS = text(_TRANSACTION_DEBITS_SQL.format(txn=":txn")).execution_options(stream_results=True)
+_TRANSACTION_DEBITS_DRIVER = _TRANSACTION_DEBITS_SQL.format(txn="%(txn)s")  # psycopg2's placeholder
+_cursor_numbers = itertools.count()
 
 
 def debits(session: Session, run_id: int, *, offset: int = 0) -> Iterator[Debit]:
@@ -119,15 +122,34 @@ def debits(session: Session, run_id: int, *, offset: int = 0) -> Iterator[Debit]
             after = rows[-1][0]
 
 
-def debit_pages(db: Session | Connection, run_id: int) -> Iterator[list[tuple[int, bytes | None, int]]]:
+def debit_pages(db: Connection, run_id: int) -> Iterator[list[tuple[int, bytes | None, int]]]:
     """The run's member debits in leaf order, a page of (membership, secret or None, amount debited)
-    at a time: one streaming query per deduction transaction."""
+    at a time: one streaming query per deduction transaction. On PostgreSQL through the driver's own
+    server-side cursor, in the connection's transaction: SQLAlchemy's result rows cost more than the
+    rest of the read (1,000,000 debits: 7.9 s through them, 3.6 s without)."""
+    if db.dialect.name == "postgresql":
+        yield from _driver_debit_pages(db, _run_transactions(db, run_id))
+        return
     for txn in _run_transactions(db, run_id):
         result = db.execute(_TRANSACTION_DEBITS, {"txn": txn})
         try:
             yield from result.partitions(PAGE)
         finally:
             result.close()
+
+
+def _driver_debit_pages(db: Connection, transactions: list[int]) -> Iterator[list[tuple[int, bytes | None, int]]]:
+    dbapi = db.connection.dbapi_connection
+    for txn in transactions:
+        # Named: a server-side cursor (psycopg2), its name unique while the transaction lasts.
+        cursor = dbapi.cursor(name=f"run_debits_{txn}_{next(_cursor_numbers)}")
+        cursor.itersize = PAGE
+        try:
+            cursor.execute(_TRANSACTION_DEBITS_DRIVER, {"txn": txn})
+            while page := cursor.fetchmany(PAGE):
+                yield page
+        finally:
+            cursor.close()
 
 
 
