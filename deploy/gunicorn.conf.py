@@ -1,8 +1,9 @@
 """gunicorn settings for the API: `gunicorn --config deploy/gunicorn.conf.py wsgi:app`.
 
 Environment: PORT (8000), WEB_CONCURRENCY (workers; default 2 × CPUs available + 1),
-GUNICORN_THREADS (4), GUNICORN_WORKER_CONNECTIONS (1000), GUNICORN_TIMEOUT (30 s), GUNICORN_MAX_REQUESTS (100,000: a worker is
-recycled after about that many requests), LOG_LEVEL (INFO), PROMETHEUS_MULTIPROC_DIR.
+GUNICORN_THREADS (4), GUNICORN_WORKER_CONNECTIONS (1000), GUNICORN_TIMEOUT (30 s),
+GUNICORN_MAX_REQUESTS (100,000: a worker is recycled after about that many requests), LOG_LEVEL (INFO),
+PROMETHEUS_MULTIPROC_DIR.
 
 Logs are JSON lines: the access log (stdout) carries the request id and the path with the
 sponsor token redacted, never a header, body or token; the error log and the app's logs go to stderr."""
@@ -41,14 +42,14 @@ threads = int(os.environ.get("GUNICORN_THREADS") or 4)
 timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 30)  # a request never waits on WeChat longer than 10 s
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then (a slow leak never becomes an outage), but rarely: starting a worker
-# costs ~5 s of CPU (imports, the OpenAPI document); at 2,000 requests a worker restarted every few
-# seconds under load (bench/api_load.py), a fifth of the CPU and the p99 of whatever queued behind it.
 # A gthread worker accepts connections while it has fewer than this: with kept-alive connections (a proxy
 # pooling its upstream connections, wrk) the accept race can hand all of them to one worker, which then
 # serves them on one core while the other idles (bench/api_load.py: 32 connections all on one worker →
 # 730 requests/s, split 16/16 → 1,450-1,520). Set it near the pool size / workers to keep them split.
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS") or 1000)
+# Recycle workers now and then (a slow leak never becomes an outage), but rarely: starting a worker
+# costs ~5 s of CPU (imports, the OpenAPI document); at 2,000 requests a worker restarted every few
+# seconds under load (bench/api_load.py), a fifth of the CPU and the p99 of whatever queued behind it.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS") or 100_000)
 max_requests_jitter = max_requests // 10
 # gunicorn's maximum: URLs up to it reach the app, which answers one over MAX_URL_LENGTH (4096) with 414
