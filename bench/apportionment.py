@@ -11,7 +11,7 @@ The baseline's time EXCLUDES its COMMIT (it is rolled back, never committed), wh
 engine's execute time includes every chunk's commit: the ratio slightly favours the baseline.
 
     .venv/bin/python bench/apportionment.py [--sizes 100000,1000000] [--url postgresql://…/bench]
-                                            [--chunk-size N] [--workers 1,2]
+                                            [--chunk-size N] [--workers 1,2] [--execute-workers N]
 
 With --workers, each size is generated afresh for each worker count and executed by that many
 worker processes at once (each `apportionment.execute`: claim pending chunks, FOR UPDATE SKIP
@@ -28,8 +28,10 @@ members (id, plan_id, state, balance_fen copied from memberships + accounts: sam
 balances) and a ledger table with a primary key only; ONE statement (a CTE) debits the payers,
 writes one ledger row each and suspends the rest, committed. It is what PostgreSQL does on this box
 with no double entry, no audit trail beyond one row per debit, no integrity checks: the floor.
-The engine's execute is split into its chunks (debits, postings, suspensions) and its settlement
-(ledger, claims, the Merkle root of the debits), timed separately.
+The engine's execute is split into its chunks (debits, postings, suspensions, each chunk's Merkle leaf
+hashes) and its settlement (ledger, claims, the Merkle root of the stored leaves), timed separately.
+With --execute-workers N the engine's execute is done by N worker processes released together (as
+--workers does), after the baseline and the lean limit on the same data.
 
 Members are generated in transactions of at most 1,000,000 (set-based, memory bounded), so the
 10,000,000 size runs in the same way (about 1.1 GB of database per million members).
@@ -149,7 +151,8 @@ def _execute_with_workers(url: str, run_id: int, workers: int, now: dt.datetime 
     return elapsed, settle_s, peaks
 
 
-def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence: list[int] | None = None) -> dict:
+def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence: list[int] | None = None,
+             execute_workers: int = 0) -> dict:
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
@@ -281,10 +284,18 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence
             settle_s.append(time.perf_counter() - t)
 
     run_engine.settle_if_done = timed_settle
+    peak_rss_mb = None
+    if execute_workers:  # the engine's run by that many worker processes, after the lean limit as above
+        execute_s, settle_total, peaks = _execute_with_workers(url, run_id, execute_workers)
+        settle_s.append(settle_total)
+        peak_rss_mb = max(peaks)
     with Session(engine) as s:
-        t = time.perf_counter()
-        run = apportionment.execute(s, run_id, NOW)
-        execute_s = time.perf_counter() - t
+        if not execute_workers:
+            t = time.perf_counter()
+            run = apportionment.execute(s, run_id, NOW)
+            execute_s = time.perf_counter() - t
+        else:
+            run = apportionment.get_run(s, run_id)
         paid, suspended, status = run.debited_count, run.suspended_count, run.status
         from app.services.audit import audit_ledger
 
@@ -303,7 +314,8 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence
         "baseline_s": round(baseline_s, 2), "ratio": round(execute_s / baseline_s, 2),
         "payers_per_s": int(paid / execute_s), "baseline_payers_per_s": int(paid / baseline_s),
         "audit_ok": audit_ok, "audit_s": round(audit_s, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb or round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "execute_workers": execute_workers,
     }
 
 
@@ -319,6 +331,9 @@ def main() -> None:
     parser.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--one-sequence", default="", help=argparse.SUPPRESS)
     parser.add_argument("--one-workers", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--execute-workers", type=int, default=0,
+                        help="with the baseline and lean limit: the engine's execute by this many worker processes "
+                             "(default 0: in the bench's process); peak RSS is then the largest worker's")
     args = parser.parse_args()
     if args.chunk_size is None:
         from config import BaseConfig
@@ -326,9 +341,11 @@ def main() -> None:
         args.chunk_size = BaseConfig.APPORTIONMENT_CHUNK_SIZE
     if args.one:
         sequence = [int(x) for x in args.one_sequence.split(",") if x]
-        print(json.dumps(one_size(args.url, args.one, args.chunk_size, args.one_workers, sequence)))
+        print(json.dumps(one_size(args.url, args.one, args.chunk_size, args.one_workers, sequence,
+                                  args.execute_workers)))
         return
-    print(f"chunk size {args.chunk_size}")
+    print(f"chunk size {args.chunk_size}" + (f", execute by {args.execute_workers} worker processes"
+                                             if args.execute_workers else ""))
     if args.workers and args.same_data:
         _same_data_table(args)
         return
@@ -340,7 +357,7 @@ def main() -> None:
           f"{'chunks/lean':>11} {'payers/s':>9} {'peak RSS MB':>11} audit")
     for size in (int(x) for x in args.sizes.split(",")):
         out = subprocess.run([sys.executable, __file__, "--url", args.url, "--one", str(size),
-                              "--chunk-size", str(args.chunk_size)],
+                              "--chunk-size", str(args.chunk_size), "--execute-workers", str(args.execute_workers)],
                              capture_output=True, text=True, cwd=ROOT)
         if out.returncode:
             sys.exit(f"size {size} failed:\n{out.stderr[-3000:]}")

@@ -1,6 +1,6 @@
 """All models, imported here so that Base.metadata knows every table (Alembic reads it)."""
 from .apportionment import (OPEN_RUN_STATUSES, PUBLIC_RUN_STATUSES, RUN_STATUSES, ApportionmentRun,
-                            ApportionmentRunCase, ApportionmentRunChunk)
+                            ApportionmentRunCase, ApportionmentRunChunk, RunDebitLeaves)
 from .base import Base, BigId, UTCDateTime
 from .claims import (CLAIM_STATUSES, CLOSED_CLAIM_STATUSES, COLLECTABLE_CLAIM_STATUSES, COLLECTED_CLAIM_STATUSES,
                      INCIDENT_TYPES, OBJECTION_STATUSES, OPEN_CLAIM_STATUSES, PUBLISHED_CLAIM_STATUSES, Claim,
@@ -28,7 +28,7 @@ __all__ = [
     "OBJECTION_STATUSES", "OPERATOR_ROLES", "TRANSFER_STATUSES", "ClaimDocument", "ClaimObjection",
     "ClaimTimelineEntry", "InvestigationOrganisation", "Operator", "OperatorAuditEntry", "PayoutTransfer",
     "ApportionmentRun", "ApportionmentRunCase", "ApportionmentRunChunk", "OPEN_RUN_STATUSES", "PUBLIC_RUN_STATUSES",
-    "RUN_STATUSES",
+    "RUN_STATUSES", "RunDebitLeaves",
     "CLAIM_STATUSES", "CLOSED_CLAIM_STATUSES", "COLLECTABLE_CLAIM_STATUSES", "COLLECTED_CLAIM_STATUSES", "Claim",
     "DomainEvent", "INCIDENT_TYPES", "OPEN_CLAIM_STATUSES", "PUBLISHED_CLAIM_STATUSES",
     "ACCOUNT_KINDS", "ACTIVE_STATES", "GOOD_STANDING", "LEAVABLE_STATES", "OBJECTING_STATES", "Account", "Base",

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String,
+                        text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, UTCDateTime
@@ -136,6 +137,25 @@ class ApportionmentRunChunk(Base):
     debited_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     suspended_count: Mapped[int] = mapped_column(BigInteger, default=0)
     done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class RunDebitLeaves(Base):
+    """The Merkle leaf hashes of one of a run's deduction transactions (a chunk's debits, in leaf order:
+    app/services/run_tree.py), written by the chunk in its own transaction, so that settlement combines
+    them instead of reading and hashing every debit again in the run's serial tail. A cache of what the
+    ledger says, never a source: verification recomputes every root from the postings, and settlement
+    deletes a run's rows once its root is committed. No foreign key to the run: its check would take a
+    key-share lock on the run's row, which a member's leave holds FOR UPDATE while it waits for this very
+    chunk (withholding.lock_open_run) — a deadlock (tests/integration/test_apportionment_pg.py); the
+    chunk that writes the row is the run's."""
+
+    __tablename__ = "run_debit_leaves"
+
+    run_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(BigId, ForeignKey("ledger_transactions.id"), primary_key=True)
+    leaf_count: Mapped[int] = mapped_column(BigInteger)
+    total_fen: Mapped[int] = mapped_column(BigInteger)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)  # leaf_count × 32 bytes
 
 
 # A run's chunk transactions are found by their reference (payers of a run, a member's deductions).

@@ -23,8 +23,8 @@ from app.models import ApportionmentRun, FinancialReport, MembershipSecret, Plan
 from . import merkle
 from .errors import InvalidRequest, NotFound
 from .plans import get_plan
-from .run_tree import (DEDUCTION_REASON, RUN_REFERENCE, SecretGone, debits, leaf_bytes, leaf_hashes, leaf_pages,
-                       pseudonym, run_tree)
+from .run_tree import (DEDUCTION_REASON, RUN_REFERENCE, SecretGone, debits, drop_stored_leaves, leaf_bytes,
+                       leaf_hashes, leaf_pages, pseudonym, run_tree)
 from .unit_of_work import atomic
 
 GENESIS = "0" * 64
@@ -67,12 +67,14 @@ def append_record(session: Session, plan_id: int, now: dt.datetime, **fields) ->
 
 
 def commit_run(session: Session, run: ApportionmentRun, now: dt.datetime) -> TransparencyRecord:
-    """Called by settlement, inside its transaction: the run's tree from its ledger debits, and its
-    record appended to the plan's chain. Once per run."""
+    """Called by settlement, inside its transaction: the run's tree from its debits (the leaf hashes
+    its chunks stored, the ledger for the rest), and its record appended to the plan's chain. Once
+    per run."""
     existing = session.execute(select(TransparencyRecord).where(TransparencyRecord.run_id == run.id)).scalar_one_or_none()
     if existing is not None:
         return existing
-    tree = run_tree(session, run.id, fill_missing=True)
+    tree = run_tree(session, run.id, fill_missing=True, stored=True)
+    drop_stored_leaves(session, run.id)
     return append_record(session, run.plan_id, now, kind="run", run_id=run.id, tree_size=tree.size,
                          total_fen=tree.total_fen, root_hash=tree.root.hex())
 

@@ -5,10 +5,11 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from app.models import MembershipSecret, TransparencyRecord
+from app.models import ApportionmentRunChunk, MembershipSecret, RunDebitLeaves, TransparencyRecord
 from app.services import apportionment, membership_secrets, merkle, transparency
 from app.services.errors import NotFound
-from tests.support import a_debit, add_claim, add_members, executed_run, independent_root, make_user, tamper
+from tests.support import (a_debit, add_claim, add_members, executed_run, independent_leaf_hashes, independent_root,
+                           make_user, tamper)
 
 
 def _record(session, run_id):
@@ -72,6 +73,68 @@ def test_leaves_pages_rebuild_the_root(session, clock):
     assert transparency.leaves_page(session, "adult_789", run_id, offset=11, limit=3)["items"] == []
     with pytest.raises(NotFound):
         transparency.leaves_page(session, "children", run_id, offset=0, limit=3)
+
+
+def _run_with_chunks_done(session, now, balances, chunks: int, chunk_size: int = 2) -> tuple[int, list[int]]:
+    """A published run whose first `chunks` chunks are executed, not settled."""
+    ids = add_members(session, make_user(session, now), "adult_789", balances, now)
+    add_claim(session, ids[0], 1_000, now - dt.timedelta(hours=1))
+    run = apportionment.prepare(session, "adult_789", now, chunk_size=chunk_size)
+    apportionment.publish(session, run.id, now)
+    assert apportionment.execute(session, run.id, now, max_chunks=chunks).status == "executing"
+    return run.id, ids
+
+
+def _stored(session, run_id):
+    rows = session.execute(sa.select(RunDebitLeaves).where(RunDebitLeaves.run_id == run_id)
+                           .order_by(RunDebitLeaves.transaction_id)).scalars().all()
+    session.rollback()
+    return rows
+
+
+def test_each_chunk_stores_its_leaves_and_settlement_combines_them(session, clock):
+    now = clock.now()
+    run_id, _ = _run_with_chunks_done(session, now, [800, 20, 900, 1000, 850, 801, 700], chunks=2)
+    stored = _stored(session, run_id)
+    done = session.execute(sa.select(ApportionmentRunChunk.debited_count, ApportionmentRunChunk.debited_fen)
+                           .where(ApportionmentRunChunk.run_id == run_id, ApportionmentRunChunk.status == "done")
+                           .order_by(ApportionmentRunChunk.lo)).all()
+    session.rollback()
+    assert [(s.leaf_count, s.total_fen) for s in stored] == [tuple(d) for d in done] and len(stored) == 2
+    for row in stored:  # the chunk's own debits, hashed as the ledger says, in leaf order
+        assert row.hashes == b"".join(independent_leaf_hashes(session, run_id, row.transaction_id))
+    run = apportionment.execute(session, run_id, now)
+    assert run.status == "executed"
+    size, root = independent_root(session, run_id)
+    assert (_record(session, run_id).tree_size, _record(session, run_id).root_hash) == (size, root) and size == 6
+    assert _stored(session, run_id) == []  # settled: the ledger stays the only source of the leaves
+    assert transparency.verify(session).ok
+
+
+def test_settlement_reads_the_ledger_for_a_chunk_that_stored_nothing(session, clock):
+    """A chunk executed before its leaves were stored (a run under way during the upgrade)."""
+    now = clock.now()
+    run_id, _ = _run_with_chunks_done(session, now, [800, 900, 1000, 850, 801, 700, 600], chunks=3)
+    middle = _stored(session, run_id)[1].transaction_id
+    session.execute(sa.delete(RunDebitLeaves).where(RunDebitLeaves.transaction_id == middle))
+    session.commit()
+    apportionment.execute(session, run_id, now)
+    assert (_record(session, run_id).tree_size, _record(session, run_id).root_hash) == independent_root(session, run_id)
+    assert transparency.verify(session).ok
+
+
+def test_a_stored_leaf_that_lies_is_published_and_verify_names_the_run(session, clock):
+    """The stored hashes are a cache settlement trusts; verification does not read them."""
+    now = clock.now()
+    run_id, _ = _run_with_chunks_done(session, now, [800, 900, 1000, 850], chunks=2)
+    first = _stored(session, run_id)[0]
+    session.execute(sa.update(RunDebitLeaves).where(RunDebitLeaves.transaction_id == first.transaction_id)
+                    .values(hashes=bytes(32) + first.hashes[32:]))
+    session.commit()
+    apportionment.execute(session, run_id, now)
+    assert _record(session, run_id).root_hash != independent_root(session, run_id)[1]
+    report = transparency.verify(session)
+    assert not report.ok and report.problems[0].startswith(f"run {run_id} ") and "root" in report.problems[0]
 
 
 def test_verify_names_the_run_whose_debit_was_edited(session, clock):

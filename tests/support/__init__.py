@@ -29,14 +29,16 @@ from tests.support.environment import (IN_CI, PG_URL, REDIS_URL, START, app_conf
                                        reset_database, running_app, unreachable)
 from tests.support.people import REGION_CODES, make_id_number, no_answers, region_code, years_ago
 from tests.support.reads import balances, plan_id, rows, run_postings, states
-from tests.support.transparency import a_debit, executed_run, independent_root, tamper
+from tests.support.transparency import (a_debit, executed_run, independent_leaf_hashes, independent_root,
+                                        tamper)
 from tests.support.waiting import NotReached, wait_until
 
 __all__ = [
     "CLAIM_CONSENT", "DISCARD_URL", "IN_CI", "JOIN_CONSENT", "NOTIFY_PATH", "NotReached", "PASSWORD", "PG_URL",
     "POLICY", "REDIS_URL", "REFUND_NOTIFY_PATH", "REGION_CODES", "RecordingPay", "START", "a_debit", "add_claim",
     "add_members", "add_paid_orders", "add_version", "alice", "app_config", "bob", "balances", "claim_body", "clean_database",
-    "consent", "csrf_of", "decode_qr", "delivered", "enrol_totp", "executed_run", "independent_root", "join",
+    "consent", "csrf_of", "decode_qr", "delivered", "enrol_totp", "executed_run", "independent_leaf_hashes",
+    "independent_root", "join",
     "join_and_fund", "join_body", "join_consented", "leave_and_refund", "live_server", "login", "login_as",
     "make_id_number", "make_operator", "make_protected", "make_staff", "make_user", "member", "migrate", "mint_code",
     "new_user", "no_answers", "notification_body", "operator_login", "order_topup", "paid_topup", "pay_aid", "phone_pays",

@@ -21,18 +21,26 @@ def executed_run(session, now: dt.datetime, balances: list[int], *, plan: str = 
     return apportionment.execute(session, run.id, now).id, ids
 
 
-def independent_root(session, run_id: int) -> tuple[int, str]:
-    """(leaves, root) from plain SQL and hashlib: the leaf format and RFC 6962, written again."""
+def independent_leaf_hashes(session, run_id: int, transaction_id: int | None = None) -> list[bytes]:
+    """The run's leaf hashes (or one of its transactions') from plain SQL and hashlib: the leaf format
+    written again."""
     rows = session.execute(sa.text(
         "SELECT s.secret, p.amount_fen FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id "
         "JOIN accounts a ON a.id = p.account_id JOIN membership_secrets s ON s.membership_id = a.membership_id "
         "WHERE t.reference_type = 'apportionment_run' AND t.reference_id = :r AND t.reason = 'deduction' "
-        "AND a.kind = 'member' ORDER BY t.id, p.id"), {"r": str(run_id)}).all()
+        "AND a.kind = 'member' AND (CAST(:t AS BIGINT) IS NULL OR t.id = :t) ORDER BY t.id, p.id"),
+        {"r": str(run_id), "t": transaction_id}).all()
     hashes = []
     for secret, amount in rows:
         nym = hmac.new(bytes(secret), b"yiqi/run-pseudonym/v1:%d" % run_id, hashlib.sha256).digest()
         leaf = run_id.to_bytes(8, "big") + nym + (-amount).to_bytes(8, "big", signed=True)
         hashes.append(hashlib.sha256(b"\x00" + leaf).digest())
+    return hashes
+
+
+def independent_root(session, run_id: int) -> tuple[int, str]:
+    """(leaves, root) from plain SQL and hashlib: the leaf format and RFC 6962, written again."""
+    hashes = independent_leaf_hashes(session, run_id)
 
     def mth(hs):
         if not hs:

@@ -1,8 +1,9 @@
 """The execution engine: a published run debits its payers in chunks (ranges of membership ids).
 The chunks are fixed when the run starts executing (apportionment_run_chunks); any number of
 workers, in one process or on many hosts, claim pending chunks (FOR UPDATE SKIP LOCKED), each
-chunk one database transaction that debits it and marks it done; the worker that finds every
-chunk done settles the run (settle is idempotent under the run's lock: it happens once)."""
+chunk one database transaction that debits it, hashes its debits' Merkle leaves (run_tree.store_leaves)
+and marks it done; the worker that finds every chunk done settles the run (settle is idempotent under
+the run's lock: it happens once)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -18,6 +19,7 @@ from app.models import ApportionmentRun, ApportionmentRunChunk, Plan
 
 from .. import ledger
 from ..errors import Conflict
+from ..run_tree import store_leaves
 from ..unit_of_work import atomic, reading
 from .lifecycle import settle
 from .runs import DEDUCTION_REASON, pending_chunks, DEFAULT_GRACE_DAYS, GOOD_STANDING_SQL, RUN_REFERENCE, get_run, sql_text
@@ -99,7 +101,7 @@ txn AS (
     RETURNING 1
 )
 SELECT n.payers, (SELECT COUNT(*) FROM suspended), (SELECT COUNT(*) FROM debited),
-       (SELECT COUNT(*) FROM posted), (SELECT COUNT(*) FROM progress)
+       (SELECT COUNT(*) FROM posted), (SELECT COUNT(*) FROM progress), (SELECT id FROM txn)
   FROM n
 """
 
@@ -120,10 +122,12 @@ def _chunk_postgresql(session: Session, run: ApportionmentRun, lo: int, hi: int,
     session.execute(text(_PG_LOCK_MEMBERSHIPS), params)
     session.execute(text(_PG_LOCK), params)
     row = session.execute(sql_text(_PG_CHUNK, **_datetimes(run, grace_days)), params).one()
-    payers, suspended, debited, posted, progressed = (int(v) for v in row)
+    payers, suspended, debited, posted, progressed = (int(v) for v in row[:5])
     if progressed != 1 or debited != payers or posted != (payers + 1 if payers else 0):
         raise Conflict("分摊批次状态异常，已回滚", code="run_chunk_inconsistent",
                        details={"lo": lo, "payers": payers, "debited": debited, "posted": posted})
+    if payers:
+        store_leaves(session, run.id, row[5])
     return ChunkResult(payers, suspended)
 
 
@@ -158,6 +162,7 @@ def _chunk_sqlite(session: Session, run: ApportionmentRun, lo: int, hi: int, poo
             {**params, "txn": txn_id})
         session.execute(text("UPDATE accounts SET balance_fen = balance_fen + :share * :payers WHERE id = :pool"),
                         {**params, "payers": payers})
+        store_leaves(session, run.id, txn_id)
     session.execute(sql_text(
         "UPDATE apportionment_run_chunks SET debited_count = :payers, debited_fen = :share * :payers, "
         "suspended_count = :suspended, done_at = :stamp WHERE run_id = :run AND lo = :lo", stamp=run.execute_at),
