@@ -59,7 +59,10 @@ async function startStack() {
   execFileSync(python(), ['-m', 'flask', 'plans', 'load'], { cwd: REPO, env, stdio: 'pipe' })
   const emulator = start(['-m', 'wechat.emulator', '--host', '127.0.0.1', '--port', String(emulatorPort),
     '--keys-dir', env.WECHAT_KEYS_DIR, '--notify-time-scale', '0.001'], env)
-  const api = start(['-m', 'gunicorn', '--bind', `127.0.0.1:${apiPort}`, '--workers', '1', '--threads', '4', 'wsgi:app'], env)
+  // --keep-alive longer than Node fetch's own idle limit (4 s): with gunicorn's default (2 s) the server could
+  // close an idle connection just as fetch reused it ("fetch failed"), e.g. after a CLI step of a few seconds.
+  const api = start(['-m', 'gunicorn', '--bind', `127.0.0.1:${apiPort}`, '--workers', '1', '--threads', '4',
+    '--keep-alive', '30', 'wsgi:app'], env)
   const stack = {
     dir, env,
     // the project's CLI on this stack's database and settings: await stack.flask('apportion', 'prepare', '--plan', code)
