@@ -61,6 +61,9 @@ def execute_due(session: Session, now: dt.datetime, *, notice: dt.timedelta, gra
             (ApportionmentRun.status == "executing")
             | ((ApportionmentRun.status == "published") & (ApportionmentRun.published_at <= now - notice))
         ).order_by(ApportionmentRun.id)).scalars().all()
+        unannounced = apportionment.unannounced_runs(session)  # a crash between settling and announcing
+    for run_id in unannounced:
+        apportionment.announce_executed(session, run_id)
     if hand_out is not None:
         for run_id in due:
             hand_out(run_id, now)

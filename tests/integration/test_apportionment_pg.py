@@ -301,3 +301,49 @@ def test_a_leave_waits_for_the_chunk_in_flight_and_never_pays_twice(pg_engine, c
             "AND a.kind = 'member' GROUP BY a.membership_id"), {"r": str(run_id)}).all()]
         assert sorted(counts) == [1] * 10
         assert audit_ledger(s).ok
+
+
+def test_a_leave_does_not_wait_for_the_runs_notices(pg_engine, clock, monkeypatch):
+    """Settlement holds the run's row, which a leave locks while the run is open; the payers' notices
+    (a minute at ten million payers) are written after settlement commits, when the run is no longer
+    open: a leave arriving meanwhile goes through (before, it waited for every notice)."""
+    from app.services import events, outbox, refunds
+    from tests.support import RecordingPay, add_paid_orders
+
+    now = clock.now()
+    with Session(pg_engine) as s:
+        uid = make_user(s, now)
+        ids = add_members(s, uid, "left_behind_children", [1_000] * 4, now)
+        add_paid_orders(s, ids, now)
+        add_claim(s, ids[0], 1_000, now)
+        run = apportionment.prepare(s, "left_behind_children", now, chunk_size=2)
+        apportionment.publish(s, run.id, now)
+        run_id = run.id
+    writing, release = threading.Event(), threading.Event()
+
+    def notices_held_open(session, event):  # the outbox's subscriber, made to take its time
+        writing.set()
+        release.wait(30)
+        outbox.on_run_executed(session, event)
+
+    monkeypatch.setitem(events._subscribers, "run.executed", [notices_held_open])
+    executed = {}
+
+    def execute():
+        with Session(pg_engine) as s:
+            executed["status"] = apportionment.execute(s, run_id, now).status
+
+    worker = threading.Thread(target=execute)
+    worker.start()
+    try:
+        assert writing.wait(30), "the run did not reach its notices"
+        with Session(pg_engine) as s:  # while the notices' transaction is open; waiting on a lock fails
+            s.execute(sa.text("SET lock_timeout = '5s'"))
+            left = refunds.leave(s, RecordingPay(), user_id=uid, membership_id=ids[-1], now=now)
+        assert (left.withheld_fen, left.refunded_fen) == (0, 1_000 - run.share_fen)  # paid in the run already
+    finally:
+        release.set()
+        worker.join(timeout=30)
+    assert executed == {"status": "executed"}
+    with Session(pg_engine) as s:
+        assert s.execute(sa.text("SELECT COUNT(*) FROM notifications WHERE kind = 'share_deducted'")).scalar_one() == 1

@@ -121,6 +121,44 @@ def test_a_run_left_executing_by_the_single_cursor_engine_resumes_from_its_recov
     assert audit_ledger(session).ok
 
 
+def test_a_crash_between_settling_and_announcing_leaves_the_announcement_to_the_next_call(session, clock,
+                                                                                          monkeypatch):
+    """Settlement commits first; `run.executed` (and the payers' notices its subscribers write) follows in a
+    transaction of its own, so a member's leave never waits for the notices. A worker killed in between:
+    the scheduler's sweep announces the run, once, however many calls follow."""
+    from app.jobs.apportionment import execute_due
+    from app.services.apportionment import engine
+
+    now = clock.now()
+    ids = add_members(session, make_user(session, now), "adult_789", [800, 900, 1000, 20], now)
+    add_claim(session, ids[0], 1_000, now - dt.timedelta(hours=1))
+    run = apportionment.prepare(session, "adult_789", now, chunk_size=2)
+    apportionment.publish(session, run.id, now)
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("worker killed after settling")
+
+    def announcements():
+        found = session.execute(sa.text(
+            "SELECT (SELECT COUNT(*) FROM domain_events WHERE kind = 'run.executed' AND run_id = :r), "
+            "(SELECT COUNT(*) FROM notifications WHERE kind = 'share_deducted')"), {"r": run.id}).one()
+        session.rollback()
+        return tuple(found)
+
+    monkeypatch.setattr(engine, "announce_executed", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        apportionment.execute(session, run.id, now)
+    session.rollback()
+    assert session.get(ApportionmentRun, run.id).status == "executed" and audit_ledger(session).ok
+    assert announcements() == (0, 0) and apportionment.unannounced_runs(session) == [run.id]
+    monkeypatch.undo()
+    assert execute_due(session, now, notice=dt.timedelta(hours=1), grace_days=30) == []  # the sweep
+    assert announcements() == (1, 1)  # one user paid for three memberships: one notice
+    assert apportionment.execute(session, run.id, now).status == "executed"  # asked again: nothing more
+    assert apportionment.settle_if_done(session, run.id, now).status == "executed"
+    assert announcements() == (1, 1) and apportionment.unannounced_runs(session) == []
+
+
 def test_execute_stops_and_resumes_without_double_debits(session, clock):
     now = clock.now()
     uid = make_user(session, now)

@@ -21,7 +21,7 @@ from .. import ledger
 from ..errors import Conflict
 from ..run_tree import store_leaves
 from ..unit_of_work import atomic, reading
-from .lifecycle import settle
+from .lifecycle import announce_executed, settle
 from .runs import DEDUCTION_REASON, pending_chunks, DEFAULT_GRACE_DAYS, GOOD_STANDING_SQL, RUN_REFERENCE, get_run, sql_text
 
 
@@ -237,14 +237,16 @@ def run_chunk(session: Session, run_id: int, *, lo: int | None = None, wait: boo
 
 
 def settle_if_done(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun | None:
-    """Settle the run when no chunk is pending (whoever ran them); None while some are."""
+    """Settle the run when no chunk is pending (whoever ran them), then announce it (its own
+    transaction: lifecycle.announce_executed); None while some chunks are pending."""
     with reading(session):
         run = get_run(session, run_id)
-        if run.status == "executed":
-            return run
-        if run.status != "executing" or pending_chunks(session, run_id):
+        if run.status not in ("executing", "executed") or (run.status == "executing" and pending_chunks(session, run_id)):
             return None
-    return settle(session, run_id, now)
+        executed = run.status == "executed"
+    if not executed:
+        settle(session, run_id, now)
+    return announce_executed(session, run_id)
 
 
 def execute(session: Session, run_id: int, now: dt.datetime, *, grace_days: int = DEFAULT_GRACE_DAYS,
@@ -256,7 +258,7 @@ def execute(session: Session, run_id: int, now: dt.datetime, *, grace_days: int 
     run stays 'executing'), for operators and tests."""
     run = start(session, run_id, now)
     if run.status == "executed":
-        return run
+        return settle_if_done(session, run_id, now)  # announced already, or now if a crash came between
     done = 0
     while max_chunks is None or done < max_chunks:
         finished = run_chunk(session, run_id, grace_days=grace_days)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Callable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from app.models import (
     COLLECTABLE_CLAIM_STATUSES, COLLECTED_CLAIM_STATUSES, GOOD_STANDING, ApportionmentRun, ApportionmentRunCase, Claim,
-    ClaimObjection, Membership, Plan, PlanVersion,
+    ClaimObjection, DomainEvent, Membership, Plan, PlanVersion,
 )
 
 from .. import events, ledger, refund_orders, rule_changes, transparency
@@ -282,10 +282,38 @@ def settle(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun:
         session.flush()
         run.surplus_after_fen = ledger.balance_of(session, acct["plan_surplus"])
         transparency.commit_run(session, run, now)  # the debits' Merkle root joins the plan's hash chain
+    return run
+
+
+def announce_executed(session: Session, run_id: int) -> ApportionmentRun:
+    """Record `run.executed` once, in a transaction of its own after settlement's. Its subscribers write
+    every payer's notices (outbox: seconds at a million payers, about a minute at ten million), and a
+    member's leave waits on the run's row while the run is open (withholding.lock_open_run): inside
+    settlement, the leave would wait for all of them, past the request timeout. Once settlement has
+    committed the run as executed, a leave no longer matches that lock, so nobody waits for this one.
+    A crash in between: the next settle_if_done or execute of the run records it, as does the
+    scheduler's sweep (jobs.apportionment.execute_due, unannounced_runs)."""
+    with atomic(session):
+        run = get_run(session, run_id, for_update=True)  # one announcement, however many workers ask
+        if run.status != "executed" or session.execute(_ANNOUNCED, {"run": run.id}).first() is not None:
+            return run
         events.record(session, "run.executed", now=run.execute_at, plan_id=run.plan_id, run_id=run.id,
                       payload={"share_fen": run.share_fen, "payers": run.debited_count,
                                "suspended": run.suspended_count, "collected_fen": run.debited_fen})
     return run
+
+
+_ANNOUNCED = select(DomainEvent.id).where(DomainEvent.kind == "run.executed",
+                                          DomainEvent.run_id == bindparam("run")).limit(1)
+
+
+def unannounced_runs(session: Session) -> list[int]:
+    """Executed runs whose `run.executed` was never recorded (a crash between settlement and its
+    announcement)."""
+    announced = select(DomainEvent.id).where(DomainEvent.kind == "run.executed",
+                                             DomainEvent.run_id == ApportionmentRun.id).exists()
+    return list(session.execute(select(ApportionmentRun.id).where(ApportionmentRun.status == "executed", ~announced)
+                                .order_by(ApportionmentRun.id)).scalars())
 
 
 def _still_owed(rc: ApportionmentRunCase, claim: Claim) -> bool:
