@@ -8,8 +8,10 @@ id, then their member postings by id.
 
 The tree is computed streaming, pages of postings read in order (one server-side cursor per
 transaction, read ahead by a thread on PostgreSQL) with O(log n) hashes held, so a run of millions
-of payers costs one pass and no memory to speak of. The plan's chain, the public views and
-verification are in app/services/transparency.py."""
+of payers costs one pass and no memory to speak of. Each chunk stores its own leaf hashes as it runs
+(store_leaves); settlement combines them (run_tree with `stored`) and drops them; verification and the
+proofs always read the ledger. The plan's chain, the public views and verification are in
+app/services/transparency.py."""
 from __future__ import annotations
 
 import hashlib
@@ -150,7 +152,6 @@ def _driver_debit_pages(db: Connection, transactions: list[int]) -> Iterator[lis
                 yield page
         finally:
             cursor.close()
-
 
 
 def secrets_for(db: Connection, page: list[tuple[int, bytes | None, int]]) -> list[tuple[bytes, int]]:
