@@ -9,8 +9,9 @@ id, then their member postings by id.
 The tree is computed streaming, pages of postings read in order (one server-side cursor per
 transaction, read ahead by a thread on PostgreSQL) with O(log n) hashes held, so a run of millions
 of payers costs one pass and no memory to speak of. Each chunk stores its own leaf hashes as it runs
-(store_leaves); settlement combines them (run_tree with `stored`) and drops them; verification and the
-proofs always read the ledger. The plan's chain, the public views and verification are in
+(on PostgreSQL inside the chunk's statement, with pgcrypto's hmac(); elsewhere, or for a payer without
+a secret, store_leaves here); settlement combines them (run_tree with `stored`) and drops them;
+verification and the proofs always read the ledger and hash in Python. The plan's chain, the public views and verification are in
 app/services/transparency.py."""
 from __future__ import annotations
 
@@ -43,12 +44,24 @@ _IPAD = bytes(x ^ 0x36 for x in range(256))
 _OPAD = bytes(x ^ 0x5C for x in range(256))
 
 
+LEAF_HASH_PREFIX = b"\x00"  # RFC 6962's leaf marker (merkle.leaf_hash)
+
+
+def pseudonym_message(run_id: int) -> bytes:
+    """What the member's secret signs for a run (HMAC-SHA256)."""
+    return f"yiqi/run-pseudonym/v1:{run_id}".encode()
+
+
+def leaf_run_bytes(run_id: int) -> bytes:
+    return run_id.to_bytes(8, "big")
+
+
 def pseudonym(secret: bytes, run_id: int) -> bytes:
-    return hmac.new(secret, f"yiqi/run-pseudonym/v1:{run_id}".encode(), hashlib.sha256).digest()
+    return hmac.new(secret, pseudonym_message(run_id), hashlib.sha256).digest()
 
 
 def leaf_bytes(run_id: int, pseudonym_: bytes, amount_fen: int) -> bytes:
-    return run_id.to_bytes(8, "big") + pseudonym_ + amount_fen.to_bytes(8, "big", signed=True)
+    return leaf_run_bytes(run_id) + pseudonym_ + amount_fen.to_bytes(8, "big", signed=True)
 
 
 def leaf_hashes(run_id: int, debits: Iterable[tuple[bytes, int]]) -> Iterator[bytes]:
@@ -56,8 +69,8 @@ def leaf_hashes(run_id: int, debits: Iterable[tuple[bytes, int]]) -> Iterator[by
     amount debited), in a tight loop: HMAC-SHA256 written out (RFC 2104: the key zero-padded to the
     block, xor-ed by translate) costs half of hmac.new's per call, and no leaf object is made."""
     sha256 = hashlib.sha256
-    message = f"yiqi/run-pseudonym/v1:{run_id}".encode()
-    prefix = b"\x00" + run_id.to_bytes(8, "big")
+    message = pseudonym_message(run_id)
+    prefix = LEAF_HASH_PREFIX + leaf_run_bytes(run_id)
     for secret, amount in debits:
         key = bytes(secret)
         if len(key) > _HMAC_BLOCK:

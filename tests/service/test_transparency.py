@@ -111,6 +111,32 @@ def test_each_chunk_stores_its_leaves_and_settlement_combines_them(session, cloc
     assert transparency.verify(session).ok
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_on_postgresql_the_chunk_statement_hashes_its_own_leaves(session, clock, monkeypatch):
+    """The leaves are hashed by the chunk's statement (pgcrypto's hmac); Python hashes only a chunk
+    that has a payer without a secret, and gives that payer one."""
+    from app.services.apportionment import engine
+    hashed_in_python = []
+    store_leaves = engine.store_leaves
+    monkeypatch.setattr(engine, "store_leaves", lambda session, run_id, txn: (
+        hashed_in_python.append(txn), store_leaves(session, run_id, txn)))
+    now = clock.now()
+    ids = add_members(session, make_user(session, now), "adult_789", [800, 900, 1000, 850, 801, 700], now)
+    _drop_secrets(session, [ids[3]])
+    add_claim(session, ids[0], 1_000, now - dt.timedelta(hours=1))
+    run = apportionment.prepare(session, "adult_789", now, chunk_size=2)
+    apportionment.publish(session, run.id, now)
+    assert apportionment.execute(session, run.id, now, max_chunks=3).status == "executing"
+    stored = _stored(session, run.id)
+    assert len(stored) == 3 and [row.transaction_id for row in stored][1:2] == hashed_in_python
+    for row in stored:
+        assert row.hashes == b"".join(independent_leaf_hashes(session, run.id, row.transaction_id))
+    assert ids[3] in _secrets(session)
+    apportionment.execute(session, run.id, now)
+    assert (_record(session, run.id).tree_size, _record(session, run.id).root_hash) == independent_root(session, run.id)
+    assert transparency.verify(session).ok
+
+
 def test_settlement_reads_the_ledger_for_a_chunk_that_stored_nothing(session, clock):
     """A chunk executed before its leaves were stored (a run under way during the upgrade)."""
     now = clock.now()

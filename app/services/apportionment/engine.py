@@ -19,7 +19,7 @@ from app.models import ApportionmentRun, ApportionmentRunChunk, Plan
 
 from .. import ledger
 from ..errors import Conflict
-from ..run_tree import store_leaves
+from ..run_tree import LEAF_HASH_PREFIX, leaf_run_bytes, pseudonym_message, store_leaves
 from ..unit_of_work import atomic, reading
 from .lifecycle import announce_executed, settle
 from .runs import DEDUCTION_REASON, pending_chunks, DEFAULT_GRACE_DAYS, GOOD_STANDING_SQL, RUN_REFERENCE, get_run, sql_text
@@ -60,7 +60,11 @@ _SUSPEND_SET = ("state = 'suspended', state_before_suspension = state, suspended
 # the new balance. The others can only rise (top-ups), and the debit UPDATE re-reads a
 # concurrently updated row before debiting it, so every member is decided on its latest
 # balance and no top-up is lost. Locking only the few below the share keeps the cost off the
-# many who pay. The postings are one INSERT (the zero-sum trigger checks each statement).
+# many who pay. The postings are one INSERT (the zero-sum trigger checks each statement). The
+# same statement hashes the debits' Merkle leaves from the postings it returns (run_tree's leaf
+# format: pgcrypto's hmac() for the pseudonym, sha256() for the leaf; the secrets read by an index
+# range on the chunk) and stores them for settlement. If a payer has no secret, no row is written
+# and store_leaves hashes the chunk in Python after the statement, giving the payer one.
 _PG_LOCK_MEMBERSHIPS = (
     "SELECT COUNT(*) FROM (SELECT m.id FROM memberships m JOIN accounts a ON a.membership_id = m.id "
     "WHERE m.plan_id = :plan AND m.id >= :lo AND m.id < :hi AND a.membership_id >= :lo AND a.membership_id < :hi "
@@ -80,6 +84,17 @@ txn AS (
     SELECT txn.id, cand.account_id, -CAST(:share AS BIGINT) FROM txn, cand WHERE cand.pays
     UNION ALL
     SELECT txn.id, :pool, CAST(:share AS BIGINT) * n.payers FROM txn, n
+    RETURNING id, account_id, amount_fen
+), leaves AS (
+    INSERT INTO run_debit_leaves (run_id, transaction_id, leaf_count, total_fen, hashes)
+    SELECT :run, txn.id, COUNT(*), -SUM(p.amount_fen),
+           string_agg(sha256(:leaf_prefix || hmac(:nym_message, s.secret, 'sha256') || int8send(-p.amount_fen)),
+                      ''::bytea ORDER BY p.id)
+      FROM txn, posted p JOIN cand ON cand.account_id = p.account_id
+      JOIN membership_secrets s ON s.membership_id = cand.membership_id
+     WHERE s.membership_id >= :lo AND s.membership_id < :hi
+     GROUP BY txn.id
+    HAVING COUNT(*) = (SELECT payers FROM n)
     RETURNING 1
 ), debited AS (
     UPDATE accounts a SET balance_fen = a.balance_fen - :share
@@ -101,14 +116,16 @@ txn AS (
     RETURNING 1
 )
 SELECT n.payers, (SELECT COUNT(*) FROM suspended), (SELECT COUNT(*) FROM debited),
-       (SELECT COUNT(*) FROM posted), (SELECT COUNT(*) FROM progress), (SELECT id FROM txn)
+       (SELECT COUNT(*) FROM posted), (SELECT COUNT(*) FROM progress), (SELECT id FROM txn),
+       (SELECT COUNT(*) FROM leaves)
   FROM n
 """
 
 
 def _params(run: ApportionmentRun, lo: int, hi: int, pool: int) -> dict:
     return {"plan": run.plan_id, "lo": lo, "hi": hi, "share": run.share_fen, "pool": pool, "run": run.id,
-            "run_ref": str(run.id), "key": _chunk_key(run.id, lo, hi), "hash": _chunk_hash(run, lo, hi)}
+            "run_ref": str(run.id), "key": _chunk_key(run.id, lo, hi), "hash": _chunk_hash(run, lo, hi),
+            "leaf_prefix": LEAF_HASH_PREFIX + leaf_run_bytes(run.id), "nym_message": pseudonym_message(run.id)}
 
 
 def _datetimes(run: ApportionmentRun, grace_days: int) -> dict:
@@ -126,7 +143,7 @@ def _chunk_postgresql(session: Session, run: ApportionmentRun, lo: int, hi: int,
     if progressed != 1 or debited != payers or posted != (payers + 1 if payers else 0):
         raise Conflict("分摊批次状态异常，已回滚", code="run_chunk_inconsistent",
                        details={"lo": lo, "payers": payers, "debited": debited, "posted": posted})
-    if payers:
+    if payers and not row[6]:  # a payer without a secret: hashed in Python, which gives it one
         store_leaves(session, run.id, row[5])
     return ChunkResult(payers, suspended)
 
