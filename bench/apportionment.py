@@ -29,7 +29,10 @@ balances) and a ledger table with a primary key only; ONE statement (a CTE) debi
 writes one ledger row each and suspends the rest, committed. It is what PostgreSQL does on this box
 with no double entry, no audit trail beyond one row per debit, no integrity checks: the floor.
 The engine's execute is split into its chunks (debits, postings, suspensions, each chunk's Merkle leaf
-hashes) and its settlement (ledger, claims, the Merkle root of the stored leaves), timed separately.
+hashes), its settlement (ledger, claims, the Merkle root of the stored leaves: the run is executed when
+this commits) and its announcement (run.executed and the members' notices, written in a transaction of
+their own after settlement: nothing waits for it), timed separately. exec/lean is the whole execute
+over the lean limit; executed/lean stops at the settlement's commit (the lean limit writes no notices).
 With --execute-workers N the engine's execute is done by N worker processes released together (as
 --workers does), after the baseline and the lean limit on the same data.
 
@@ -55,6 +58,9 @@ DEFAULT_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.
 NOW = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.timezone.utc)
 PLAN = "adult_789"
 GENERATE_BATCH = 1_000_000
+# Families: a user per two memberships (themselves and a child or parent), so the run's per-user notices
+# are as many rows as they would be (with one user for everyone, share_deducted was a single row).
+MEMBERS_PER_USER = 2
 
 # The lean limit: the same members and balances in a minimal schema, one statement.
 LEAN_SETUP = [
@@ -107,17 +113,24 @@ from sqlalchemy.orm import Session
 from app.services import apportionment
 from app.services.apportionment import engine as run_engine
 engine = sa.create_engine(sys.argv[1])
-settle_if_done = run_engine.settle_if_done
+settle_if_done, announce_executed = run_engine.settle_if_done, run_engine.announce_executed
 
 
-def timed_settle(*args, **kwargs):  # the serial tail: settlement (ledger, claims, Merkle root of the debits)
+def timed_settle(*args, **kwargs):  # the serial tail: settlement, then the announcement
     t = time.perf_counter()
     out = settle_if_done(*args, **kwargs)
-    print("settle_s", round(time.perf_counter() - t, 2), flush=True)
+    print("settle_s", round(time.perf_counter() - t, 3), flush=True)
     return out
 
 
-run_engine.settle_if_done = timed_settle
+def timed_announce(*args, **kwargs):  # run.executed and its notices (inside settle_if_done)
+    t = time.perf_counter()
+    out = announce_executed(*args, **kwargs)
+    print("announce_s", round(time.perf_counter() - t, 3), flush=True)
+    return out
+
+
+run_engine.settle_if_done, run_engine.announce_executed = timed_settle, timed_announce
 print("ready", flush=True)
 run_id, now = sys.stdin.readline().split()
 with Session(engine) as s:
@@ -127,9 +140,10 @@ print("peak_rss_kb", next(int(l.split()[1]) for l in open("/proc/self/status") i
 """
 
 
-def _execute_with_workers(url: str, run_id: int, workers: int, now: dt.datetime = NOW) -> tuple[float, float, list]:
-    """Seconds for `workers` processes, released together, to execute the run, and of its settlement;
-    each worker's peak RSS in MB."""
+def _execute_with_workers(url: str, run_id: int, workers: int, now: dt.datetime = NOW
+                          ) -> tuple[float, float, list, float]:
+    """Seconds for `workers` processes, released together, to execute the run, and of its settlement
+    (with the announcement); each worker's peak RSS in MB; seconds of the announcement alone."""
     procs = [subprocess.Popen([sys.executable, "-c", _WORKER, url], cwd=ROOT, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True) for _ in range(workers)]
     for p in procs:
@@ -138,17 +152,19 @@ def _execute_with_workers(url: str, run_id: int, workers: int, now: dt.datetime 
     for p in procs:
         p.stdin.write(f"{run_id} {now.isoformat()}\n")
         p.stdin.flush()
-    settle_s, peaks = 0.0, []
+    settle_s, announce_s, peaks = 0.0, 0.0, []
     for p in procs:
         for line in p.stdout.read().splitlines():
             if line.startswith("settle_s"):
                 settle_s = max(settle_s, float(line.split()[1]))
+            if line.startswith("announce_s"):
+                announce_s = max(announce_s, float(line.split()[1]))
             if line.startswith("peak_rss_kb"):
                 peaks.append(round(int(line.split()[1]) / 1024, 1))
         p.wait()
     elapsed = time.perf_counter() - t
     assert all(p.returncode == 0 for p in procs), [p.returncode for p in procs]
-    return elapsed, settle_s, peaks
+    return elapsed, settle_s, peaks, announce_s
 
 
 def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence: list[int] | None = None,
@@ -183,7 +199,8 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence
     started = time.perf_counter()
     for batch, first in enumerate(range(0, members, GENERATE_BATCH)):
         with Session(engine) as s, s.begin():  # one transaction per batch: bounded memory, bounded WAL
-            generate_members(s, PLAN, min(GENERATE_BATCH, members - first), NOW, tag=f"syn{batch}")
+            generate_members(s, PLAN, min(GENERATE_BATCH, members - first), NOW, tag=f"syn{batch}",
+                             members_per_user=MEMBERS_PER_USER)
     with Session(engine) as s, s.begin():
         add_case(s, PLAN, 30_000_000, NOW)
     generate_s = time.perf_counter() - started
@@ -210,12 +227,13 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence
                     run = apportionment.prepare(s, PLAN, now, chunk_size=chunk_size)
                     run_id, payers = run.id, run.payer_count
                     apportionment.publish(s, run_id, now)
-            execute_s, settle_s, peaks = _execute_with_workers(url, run_id, count, now)
+            execute_s, settle_s, peaks, announce_s = _execute_with_workers(url, run_id, count, now)
             with Session(engine) as s:
                 run = apportionment.get_run(s, run_id)
                 assert run.debited_count == payers and run.status == "executed", (run.debited_count, payers)
                 runs.append({"workers": count, "payers": payers, "chunks": apportionment.progress(s, run)["chunks_total"],
-                             "execute_s": round(execute_s, 2), "settle_s": settle_s,
+                             "execute_s": round(execute_s, 2), "settle_s": round(settle_s - announce_s, 2),
+                             "announce_s": round(announce_s, 2),
                              "chunks_s": round(execute_s - settle_s, 2), "payers_per_s": int(payers / execute_s),
                              "worker_peak_rss_mb": peaks})
         with Session(engine) as s:
@@ -230,7 +248,7 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence
                 "bench_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
     if workers:
-        execute_s, settle_s, peaks = _execute_with_workers(url, run_id, workers)
+        execute_s, settle_s, peaks, _ = _execute_with_workers(url, run_id, workers)
         with Session(engine) as s:
             run = apportionment.get_run(s, run_id)
             from app.services.audit import audit_ledger
@@ -274,20 +292,29 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence
 
     from app.services.apportionment import engine as run_engine
 
-    settle_if_done, settle_s = run_engine.settle_if_done, []
+    settle_if_done, announce_executed = run_engine.settle_if_done, run_engine.announce_executed
+    settle_s, announce_s = [], []
 
-    def timed_settle(*args, **kwargs):  # the serial tail: settlement (ledger, claims, Merkle root of the debits)
+    def timed_settle(*args, **kwargs):  # the serial tail: settlement, then the announcement
         t = time.perf_counter()
         try:
             return settle_if_done(*args, **kwargs)
         finally:
             settle_s.append(time.perf_counter() - t)
 
-    run_engine.settle_if_done = timed_settle
+    def timed_announce(*args, **kwargs):  # run.executed and its notices (inside settle_if_done)
+        t = time.perf_counter()
+        try:
+            return announce_executed(*args, **kwargs)
+        finally:
+            announce_s.append(time.perf_counter() - t)
+
+    run_engine.settle_if_done, run_engine.announce_executed = timed_settle, timed_announce
     peak_rss_mb = None
     if execute_workers:  # the engine's run by that many worker processes, after the lean limit as above
-        execute_s, settle_total, peaks = _execute_with_workers(url, run_id, execute_workers)
+        execute_s, settle_total, peaks, announced = _execute_with_workers(url, run_id, execute_workers)
         settle_s.append(settle_total)
+        announce_s.append(announced)
         peak_rss_mb = max(peaks)
     with Session(engine) as s:
         if not execute_workers:
@@ -306,11 +333,14 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence
     assert paid == baseline_payers == payers == lean_payers, (paid, baseline_payers, payers, lean_payers)
     assert suspended == lean_suspended, (suspended, lean_suspended)
     chunks_s = execute_s - sum(settle_s)
+    executed_s = execute_s - sum(announce_s)  # until the run is committed as executed
     return {
         "members": members, "payers": paid, "suspended": suspended, "share_fen": share, "status": status,
         "generate_s": round(generate_s, 2), "prepare_s": round(prepare_s, 3), "execute_s": round(execute_s, 2),
-        "chunks_s": round(chunks_s, 2), "settle_s": round(sum(settle_s), 2), "lean_s": round(lean_s, 2),
-        "lean_ratio": round(execute_s / lean_s, 2), "chunks_lean_ratio": round(chunks_s / lean_s, 2),
+        "chunks_s": round(chunks_s, 2), "settle_s": round(sum(settle_s) - sum(announce_s), 2),
+        "announce_s": round(sum(announce_s), 2), "lean_s": round(lean_s, 2),
+        "lean_ratio": round(execute_s / lean_s, 2), "executed_lean_ratio": round(executed_s / lean_s, 2),
+        "chunks_lean_ratio": round(chunks_s / lean_s, 2),
         "baseline_s": round(baseline_s, 2), "ratio": round(execute_s / baseline_s, 2),
         "payers_per_s": int(paid / execute_s), "baseline_payers_per_s": int(paid / baseline_s),
         "audit_ok": audit_ok, "audit_s": round(audit_s, 2),
@@ -353,8 +383,8 @@ def main() -> None:
         _workers_table(args)
         return
     print(f"{'members':>9} {'payers':>9} {'share':>5} {'generate s':>10} {'prepare s':>9} {'execute s':>9} "
-          f"{'chunks s':>8} {'settle s':>8} {'baseline s':>10} {'lean s':>7} {'exec/base':>9} {'exec/lean':>9} "
-          f"{'chunks/lean':>11} {'payers/s':>9} {'peak RSS MB':>11} audit")
+          f"{'chunks s':>8} {'settle s':>8} {'announce s':>10} {'baseline s':>10} {'lean s':>7} {'exec/base':>9} "
+          f"{'exec/lean':>9} {'executed/lean':>13} {'chunks/lean':>11} {'payers/s':>9} {'peak RSS MB':>11} audit")
     for size in (int(x) for x in args.sizes.split(",")):
         out = subprocess.run([sys.executable, __file__, "--url", args.url, "--one", str(size),
                               "--chunk-size", str(args.chunk_size), "--execute-workers", str(args.execute_workers)],
@@ -363,8 +393,9 @@ def main() -> None:
             sys.exit(f"size {size} failed:\n{out.stderr[-3000:]}")
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{r['members']:>9} {r['payers']:>9} {r['share_fen']:>5} {r['generate_s']:>10} {r['prepare_s']:>9} "
-              f"{r['execute_s']:>9} {r['chunks_s']:>8} {r['settle_s']:>8} {r['baseline_s']:>10} {r['lean_s']:>7} "
-              f"{r['ratio']:>9} {r['lean_ratio']:>9} {r['chunks_lean_ratio']:>11} {r['payers_per_s']:>9} "
+              f"{r['execute_s']:>9} {r['chunks_s']:>8} {r['settle_s']:>8} {r['announce_s']:>10} {r['baseline_s']:>10} "
+              f"{r['lean_s']:>7} {r['ratio']:>9} {r['lean_ratio']:>9} {r['executed_lean_ratio']:>13} "
+              f"{r['chunks_lean_ratio']:>11} {r['payers_per_s']:>9} "
               f"{r['peak_rss_mb']:>11} {'ok' if r['audit_ok'] else 'FAILED'}", flush=True)
 
 
@@ -388,7 +419,7 @@ def _workers_table(args) -> None:
 
 def _same_data_table(args) -> None:
     print(f"{'members':>10} {'generate s':>10} {'workers':>7} {'chunks':>6} {'payers':>10} {'execute s':>9} "
-          f"{'chunks s':>8} {'settle s':>8} {'payers/s':>9} {'speed-up':>8} {'worker peak RSS MB':>18} audit")
+          f"{'chunks s':>8} {'settle s':>8} {'announce s':>10} {'payers/s':>9} {'speed-up':>8} {'worker peak RSS MB':>18} audit")
     for size in (int(x) for x in args.sizes.split(",")):
         out = subprocess.run([sys.executable, __file__, "--url", args.url, "--one", str(size),
                               "--chunk-size", str(args.chunk_size), "--one-sequence", args.workers],
@@ -399,7 +430,7 @@ def _same_data_table(args) -> None:
         first = r["runs"][0]["execute_s"]
         for run in r["runs"]:
             print(f"{r['members']:>10} {r['generate_s']:>10} {run['workers']:>7} {run['chunks']:>6} {run['payers']:>10} "
-                  f"{run['execute_s']:>9} {run['chunks_s']:>8} {run['settle_s']:>8} {run['payers_per_s']:>9} "
+                  f"{run['execute_s']:>9} {run['chunks_s']:>8} {run['settle_s']:>8} {run['announce_s']:>10} {run['payers_per_s']:>9} "
                   f"{first / run['execute_s']:>8.2f} {'/'.join(map(str, run['worker_peak_rss_mb'])):>18} "
                   f"{'ok' if r['audit_ok'] else 'FAILED'}", flush=True)
         print(json.dumps(r), flush=True)

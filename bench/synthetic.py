@@ -16,24 +16,35 @@ _BALANCE = "CASE WHEN g % 31 = 0 THEN (g * 7) % 100 ELSE 300 + (CAST(g AS BIGINT
 
 
 def generate_members(session: Session, plan_code: str, count: int, now: dt.datetime, *, state: str = "protected",
-                     tag: str = "syn") -> None:
-    """`count` memberships of the plan in `state`, each with a member account and its top-up."""
-    p = {"plan": plan_code, "n": count, "now": now, "state": state, "tag": tag}
+                     tag: str = "syn", members_per_user: int | None = None) -> None:
+    """`count` memberships of the plan in `state`, each with a member account and its top-up. All
+    of one user by default; with `members_per_user` k, a user per k consecutive memberships (the
+    first 'self', the others 'child': a family), so per-user work (notices) is as many rows as in life."""
+    p = {"plan": plan_code, "n": count, "now": now, "state": state, "tag": tag, "k": members_per_user or count}
     run = session.execute
-    run(text("INSERT INTO users (openid, invite_code, created_at, last_login_at) "
-             "VALUES ('o-' || :tag, 'inv-' || :tag, :now, :now) ON CONFLICT DO NOTHING"), p)
+    if members_per_user:
+        run(text("INSERT INTO users (openid, invite_code, created_at, last_login_at) "
+                 "SELECT 'o-' || :tag || '-' || j, left(md5(:tag || '-' || j), 16), :now, :now "
+                 "FROM generate_series(1, (:n + :k - 1) / :k) j"), p)
+    else:
+        run(text("INSERT INTO users (openid, invite_code, created_at, last_login_at) "
+                 "VALUES ('o-' || :tag, 'inv-' || :tag, :now, :now) ON CONFLICT DO NOTHING"), p)
     base = run(text("SELECT COALESCE(MAX(id), 0) FROM memberships")).scalar_one()
     p["base"] = base
+    # The user of membership g: the one user, or the ((g - 1) / k + 1)-th of this batch.
+    user = "'o-' || :tag || '-' || ((g - 1) / :k + 1)" if members_per_user else "'o-' || :tag"
+    relation = "CASE WHEN (g - 1) % :k = 0 THEN 'self' ELSE 'child' END" if members_per_user else "'self'"
     run(text(f"""
         INSERT INTO memberships (id, user_id, plan_id, plan_version_id, relation, person_name_encrypted,
             person_name_masked, person_id_encrypted, person_id_hash, person_id_masked, birth_date, sex,
             eligibility_group, declaration, state, joined_at, state_changed_at, observation_starts_at,
             observation_ends_at, protected_at, sponsor_token)
-        SELECT :base + g, u.id, p.id, p.current_version_id, 'self', 'x', '测*', 'x', :tag || '-' || g,
+        SELECT :base + g, u.id, p.id, p.current_version_id, {relation},
+               'x', '测*', 'x', :tag || '-' || g,
                '1101**********001X', DATE '1990-01-01', 'M', 'synthetic', '{{}}', :state, :now, :now,
                :now - INTERVAL '200 days', :now - INTERVAL '20 days', :now - INTERVAL '20 days', :tag || 't' || g
-          FROM generate_series(1, :n) g, plans p, users u
-         WHERE p.code = :plan AND u.openid = 'o-' || :tag"""), p)
+          FROM generate_series(1, :n) g JOIN users u ON u.openid = {user}, plans p
+         WHERE p.code = :plan"""), p)
     run(text("SELECT setval(pg_get_serial_sequence('memberships', 'id'), (SELECT MAX(id) FROM memberships))"))
     # Each membership's transparency secret, as join creates it (set-based, random bytes from the database).
     create_missing_secrets(session, base + 1, base + count + 1)
