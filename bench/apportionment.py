@@ -113,7 +113,8 @@ from sqlalchemy.orm import Session
 from app.services import apportionment
 from app.services.apportionment import engine as run_engine
 engine = sa.create_engine(sys.argv[1])
-settle_if_done, announce_executed = run_engine.settle_if_done, run_engine.announce_executed
+settle_if_done, announce_executed, write_notices = (run_engine.settle_if_done, run_engine.announce_executed,
+                                                    run_engine.write_notices)
 
 
 def timed_settle(*args, **kwargs):  # the serial tail: settlement, then the announcement
@@ -130,7 +131,15 @@ def timed_announce(*args, **kwargs):  # run.executed and its notices (inside set
     return out
 
 
-run_engine.settle_if_done, run_engine.announce_executed = timed_settle, timed_announce
+def timed_notices(*args, **kwargs):  # the notice parts this worker wrote (after settle_if_done)
+    t = time.perf_counter()
+    out = write_notices(*args, **kwargs)
+    print("notices_s", round(time.perf_counter() - t, 3), flush=True)
+    return out
+
+
+run_engine.settle_if_done, run_engine.announce_executed, run_engine.write_notices = (
+    timed_settle, timed_announce, timed_notices)
 print("ready", flush=True)
 run_id, now = sys.stdin.readline().split()
 with Session(engine) as s:
@@ -142,8 +151,9 @@ print("peak_rss_kb", next(int(l.split()[1]) for l in open("/proc/self/status") i
 
 def _execute_with_workers(url: str, run_id: int, workers: int, now: dt.datetime = NOW
                           ) -> tuple[float, float, list, float]:
-    """Seconds for `workers` processes, released together, to execute the run, and of its settlement
-    (with the announcement); each worker's peak RSS in MB; seconds of the announcement alone."""
+    """Seconds for `workers` processes, released together, to execute the run; of what follows the
+    chunks (settlement, announcement, notice parts: the longest worker's); each worker's peak RSS in MB;
+    of the announcement with the notice parts (the longest worker's)."""
     procs = [subprocess.Popen([sys.executable, "-c", _WORKER, url], cwd=ROOT, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True) for _ in range(workers)]
     for p in procs:
@@ -154,13 +164,15 @@ def _execute_with_workers(url: str, run_id: int, workers: int, now: dt.datetime 
         p.stdin.flush()
     settle_s, announce_s, peaks = 0.0, 0.0, []
     for p in procs:
+        times = {"settle_s": 0.0, "announce_s": 0.0, "notices_s": 0.0}
         for line in p.stdout.read().splitlines():
-            if line.startswith("settle_s"):
-                settle_s = max(settle_s, float(line.split()[1]))
-            if line.startswith("announce_s"):
-                announce_s = max(announce_s, float(line.split()[1]))
+            name, *value = line.split() or [""]
+            if name in times:
+                times[name] += float(value[0])
             if line.startswith("peak_rss_kb"):
                 peaks.append(round(int(line.split()[1]) / 1024, 1))
+        settle_s = max(settle_s, times["settle_s"] + times["notices_s"])
+        announce_s = max(announce_s, times["announce_s"] + times["notices_s"])
         p.wait()
     elapsed = time.perf_counter() - t
     assert all(p.returncode == 0 for p in procs), [p.returncode for p in procs]
@@ -293,6 +305,7 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence
     from app.services.apportionment import engine as run_engine
 
     settle_if_done, announce_executed = run_engine.settle_if_done, run_engine.announce_executed
+    write_notices = run_engine.write_notices
     settle_s, announce_s = [], []
 
     def timed_settle(*args, **kwargs):  # the serial tail: settlement, then the announcement
@@ -309,7 +322,16 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence
         finally:
             announce_s.append(time.perf_counter() - t)
 
+    def timed_notices(*args, **kwargs):  # the notice parts (after settle_if_done)
+        t = time.perf_counter()
+        try:
+            return write_notices(*args, **kwargs)
+        finally:
+            settle_s.append(time.perf_counter() - t)
+            announce_s.append(settle_s[-1])
+
     run_engine.settle_if_done, run_engine.announce_executed = timed_settle, timed_announce
+    run_engine.write_notices = timed_notices
     peak_rss_mb = None
     if execute_workers:  # the engine's run by that many worker processes, after the lean limit as above
         execute_s, settle_total, peaks, announced = _execute_with_workers(url, run_id, execute_workers)

@@ -5,7 +5,8 @@ many times a day: a plan with an open run, or a run already cut off that China d
 Execution in parallel: with Redis configured, a due run is started (its chunks fixed) and each
 pending chunk handed to the RQ queue `apportionment` as its own job (run_chunk_job), which any
 number of `flask apportion work` processes, on one host or many, run at once; the job that
-finds every chunk done settles the run. Without Redis the scheduler executes the run inline."""
+finds every chunk done settles the run and hands out its notice parts (notice_part_job), written
+side by side the same way. Without Redis the scheduler executes the run inline."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,8 +15,8 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import ApportionmentRun, ApportionmentRunChunk, Plan
-from app.services import apportionment
+from app.models import ApportionmentRun, ApportionmentRunChunk, Plan, RunNoticePart
+from app.services import apportionment, outbox
 from app.services.clock import CHINA_TZ, china_date
 from app.services.errors import Conflict
 from app.services.unit_of_work import reading
@@ -52,10 +53,12 @@ def prepare_and_publish_due(session: Session, now: dt.datetime, *, days_of_month
 
 
 def execute_due(session: Session, now: dt.datetime, *, notice: dt.timedelta, grace_days: int,
-                hand_out=None) -> list[int]:
+                hand_out=None, hand_out_notices=None) -> list[int]:
     """Execute every run published at least `notice` ago, and resume any left 'executing' by a
-    crash. Members see the share before they pay it; execution itself is idempotent. With
-    `hand_out` (Redis configured: hand_out_chunks), the chunks go to the workers instead."""
+    crash; announce executed runs a crash left unannounced and write notice parts left pending.
+    Members see the share before they pay it; execution itself is idempotent. With `hand_out` and
+    `hand_out_notices` (Redis configured: hand_out_chunks, hand_out_notice_parts), the chunks and
+    notice parts go to the workers instead."""
     with reading(session):  # no transaction held open across the chunks
         due = session.execute(select(ApportionmentRun.id).where(
             (ApportionmentRun.status == "executing")
@@ -64,6 +67,11 @@ def execute_due(session: Session, now: dt.datetime, *, notice: dt.timedelta, gra
         unannounced = apportionment.unannounced_runs(session)  # a crash between settling and announcing
     for run_id in unannounced:
         apportionment.announce_executed(session, run_id)
+    for run_id in outbox.runs_with_pending_notices(session):  # notice parts whose writers died
+        if hand_out_notices is not None:
+            hand_out_notices(run_id)
+        else:
+            apportionment.write_notices(session, run_id)
     if hand_out is not None:
         for run_id in due:
             hand_out(run_id, now)
@@ -78,8 +86,9 @@ def _job_id(run_id: int, lo: int) -> str:
 def hand_out_chunks(app: Flask, run_id: int, now: dt.datetime) -> int:
     """Start the run (its chunks fixed, once) and enqueue a job for each pending chunk that has no
     live job yet (the scheduler calls this every few minutes while a run executes: a job lost
-    with a killed worker is handed out again). Returns the jobs enqueued. Without Redis: the run
-    is executed inline here."""
+    with a killed worker is handed out again). Returns the chunk jobs enqueued. With every chunk
+    done: the run is settled here and its notice parts handed out. Without Redis: the run is
+    executed inline here."""
     from app.extensions import db
     from app.jobs import queue
     from app.logs import current_request_id, new_request_id
@@ -93,8 +102,9 @@ def hand_out_chunks(app: Flask, run_id: int, now: dt.datetime) -> int:
         pending = db.session.execute(select(ApportionmentRunChunk.lo).where(
             ApportionmentRunChunk.run_id == run_id, ApportionmentRunChunk.status == "pending")
             .order_by(ApportionmentRunChunk.lo)).scalars().all()
-    if not pending:  # every chunk done (or none to do): settle here
-        apportionment.settle_if_done(db.session, run_id, now)
+    if not pending:  # every chunk done (or none to do): settle here, then the notice parts to the workers
+        if apportionment.settle_if_done(db.session, run_id, now) is not None:
+            hand_out_notice_parts(app, run_id)
         return 0
     enqueued = 0
     for lo in pending:
@@ -110,31 +120,77 @@ def hand_out_chunks(app: Flask, run_id: int, now: dt.datetime) -> int:
 
 def run_chunk(app: Flask, run_id: int, lo: int, now: dt.datetime) -> str:
     """One chunk (waiting for whoever holds it; nothing when it is done already), then settle the
-    run if that was the last. Returns the run's status."""
+    run if that was the last, and hand out its notice parts. Returns the run's status."""
     from app.extensions import db
 
     apportionment.run_chunk(db.session, run_id, lo=lo, wait=True, grace_days=app.config["SUSPENSION_GRACE_DAYS"])
     settled = apportionment.settle_if_done(db.session, run_id, now)
-    return settled.status if settled is not None else "executing"
+    if settled is None:
+        return "executing"
+    hand_out_notice_parts(app, run_id)
+    return settled.status
+
+
+def _notices_job_id(run_id: int, lo: int) -> str:
+    return f"apportionment-run-{run_id}-notices-{lo}"
+
+
+def hand_out_notice_parts(app: Flask, run_id: int) -> int:
+    """Enqueue a job for each pending notice part of the run that has no live job yet (the workers
+    write them side by side); without Redis, write them here. Returns the jobs enqueued."""
+    from app.extensions import db
+    from app.jobs import queue
+    from app.logs import current_request_id, new_request_id
+
+    rq_queue = queue(app, QUEUE_NAME)
+    if rq_queue is None:
+        apportionment.write_notices(db.session, run_id)
+        return 0
+    with reading(db.session):
+        pending = db.session.execute(select(RunNoticePart.lo).where(
+            RunNoticePart.run_id == run_id, RunNoticePart.status == "pending").order_by(RunNoticePart.lo)).scalars().all()
+    enqueued = 0
+    for lo in pending:
+        live = rq_queue.fetch_job(_notices_job_id(run_id, lo))
+        if live is not None and live.get_status(refresh=True) in _LIVE_JOB_STATUSES:
+            continue
+        rq_queue.enqueue(notice_part_job, run_id, lo, job_id=_notices_job_id(run_id, lo),
+                         job_timeout=JOB_TIMEOUT_SECONDS, result_ttl=600, failure_ttl=24 * 3600,
+                         meta={"request_id": current_request_id() or new_request_id()})
+        enqueued += 1
+    return enqueued
 
 
 _worker_app: Flask | None = None
 
 
+def notice_part_job(run_id: int, lo: int) -> int:
+    """The RQ job for one notice part (nothing when it is done, or held by another writer who will)."""
+    from app.extensions import db
+
+    return _in_worker_app(lambda app: outbox.write_run_notice_part(db.session, run_id, lo=lo) or 0)
+
+
 def run_chunk_job(run_id: int, lo: int, now_iso: str) -> str:
-    """The RQ job (`flask apportion work` has the app context; a bare `rq worker` builds the app once)."""
+    """The RQ job for one chunk."""
+    now = dt.datetime.fromisoformat(now_iso)
+    return _in_worker_app(lambda app: run_chunk(app, run_id, lo, now))
+
+
+def _in_worker_app(work):
+    """Run work(app) in the app: `flask apportion work` has the app context; a bare `rq worker` builds
+    the app once."""
     global _worker_app
     from app.extensions import db
 
-    now = dt.datetime.fromisoformat(now_iso)
     if has_app_context():
-        return run_chunk(current_app._get_current_object(), run_id, lo, now)
+        return work(current_app._get_current_object())
     if _worker_app is None:
         from app import create_app
 
         _worker_app = create_app()
     with _worker_app.app_context():
         try:
-            return run_chunk(_worker_app, run_id, lo, now)
+            return work(_worker_app)
         finally:
             db.session.remove()

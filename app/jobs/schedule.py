@@ -73,14 +73,16 @@ def _publish_runs(app: Flask, now: dt.datetime):
 
 def _execute_runs(app: Flask, now: dt.datetime):
     from app.jobs import queue
-    from app.jobs.apportionment import QUEUE_NAME, execute_due, hand_out_chunks
+    from app.jobs.apportionment import QUEUE_NAME, execute_due, hand_out_chunks, hand_out_notice_parts
 
-    # With Redis and APPORTIONMENT_RQ_WORKERS, the chunks go to the `flask apportion work` processes
-    # (in parallel); inline otherwise.
+    # With Redis and APPORTIONMENT_RQ_WORKERS, the chunks and notice parts go to the `flask apportion
+    # work` processes (in parallel); inline otherwise.
     rq = app.config.get("APPORTIONMENT_RQ_WORKERS") and queue(app, QUEUE_NAME) is not None
     hand_out = (lambda run_id, at: hand_out_chunks(app, run_id, at)) if rq else None
+    hand_out_notices = (lambda run_id: hand_out_notice_parts(app, run_id)) if rq else None
     return execute_due(db.session, now, notice=dt.timedelta(hours=app.config["APPORTIONMENT_NOTICE_HOURS"]),
-                       grace_days=app.config["SUSPENSION_GRACE_DAYS"], hand_out=hand_out)
+                       grace_days=app.config["SUSPENSION_GRACE_DAYS"], hand_out=hand_out,
+                       hand_out_notices=hand_out_notices)
 
 
 def _privacy_retention(app: Flask, now: dt.datetime):

@@ -11,7 +11,7 @@ from .memberships import (ACTIVE_STATES, GOOD_STANDING, LEAVABLE_STATES, MEMBERS
                           RELATIONS, Membership)
 from .payments import OPEN_ORDER_STATUSES, ORDER_STATUSES, REFUND_STATUSES, PaymentOrder, PaymentRefund
 from .notifications import (FINAL_STATUSES, NOTIFICATION_STATUSES, GroupPresence, InviteQrCode, Notification,
-                            SubscribeQuota)
+                            RunNoticePart, SubscribeQuota)
 from .operators import OPERATOR_ROLES, InvestigationOrganisation, Operator, OperatorAuditEntry
 from .payouts import TRANSFER_STATUSES, PayoutTransfer
 from .plans import Plan, PlanStats, PlanVersion
@@ -28,7 +28,7 @@ __all__ = [
     "OBJECTION_STATUSES", "OPERATOR_ROLES", "TRANSFER_STATUSES", "ClaimDocument", "ClaimObjection",
     "ClaimTimelineEntry", "InvestigationOrganisation", "Operator", "OperatorAuditEntry", "PayoutTransfer",
     "ApportionmentRun", "ApportionmentRunCase", "ApportionmentRunChunk", "OPEN_RUN_STATUSES", "PUBLIC_RUN_STATUSES",
-    "RUN_STATUSES", "RunDebitLeaves",
+    "RUN_STATUSES", "RunDebitLeaves", "RunNoticePart",
     "CLAIM_STATUSES", "CLOSED_CLAIM_STATUSES", "COLLECTABLE_CLAIM_STATUSES", "COLLECTED_CLAIM_STATUSES", "Claim",
     "DomainEvent", "INCIDENT_TYPES", "OPEN_CLAIM_STATUSES", "PUBLISHED_CLAIM_STATUSES",
     "ACCOUNT_KINDS", "ACTIVE_STATES", "GOOD_STANDING", "LEAVABLE_STATES", "OBJECTING_STATES", "Account", "Base",

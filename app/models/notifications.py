@@ -70,6 +70,22 @@ class Notification(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class RunNoticePart(Base):
+    """A range of user ids [lo, hi) whose share-deducted notices for an executed run are still to be
+    written (outbox.write_run_notice_part): a large run's notices are written in parts, each its own
+    transaction, by whichever workers are free (FOR UPDATE SKIP LOCKED), instead of one transaction of
+    millions of rows after settlement. Cut when the run is announced; 'done' once written."""
+
+    __tablename__ = "run_notice_parts"
+    __table_args__ = (CheckConstraint("status IN ('pending','done')", name="status_valid"),)
+
+    run_id: Mapped[int] = mapped_column(BigId, ForeignKey("apportionment_runs.id"), primary_key=True)
+    lo: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hi: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    written_count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class InviteQrCode(Base):
     """The PNG of a user's mini-program code (getUnlimited, scene = invite code), fetched once."""
 

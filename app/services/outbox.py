@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from app.models import (GOOD_STANDING, Account, Claim, DomainEvent, LedgerTransaction, Membership, Notification,
-                        PlanVersion, Posting)
+                        PlanVersion, Posting, RunNoticePart, User)
 
 # Members in good standing hear about a plan's cases (observation included: they pay too).
 from .apportionment import DEDUCTION_REASON, RUN_REFERENCE
 from .events import subscribe
 from .sql import insert_for
+from .unit_of_work import atomic, reading
 
 _ROW_COLUMNS = ("dedupe_key", "user_id", "plan_id", "membership_id", "claim_id", "amount_fen")
 
@@ -173,17 +174,26 @@ def _cut_off(event: DomainEvent) -> dt.datetime | None:
     return dt.datetime.fromisoformat(raw) if raw else None
 
 
+# A run with more payers than this writes its share-deducted notices in parts of this many user ids
+# (write_run_notice_part), each its own transaction, by whichever workers are free; a smaller run writes
+# them with the announcement, in one statement.
+NOTICE_PART_USERS = 50_000
+
+
 @subscribe("run.executed")
 def on_run_executed(session: Session, event: DomainEvent) -> None:
     run_id = event.run_id
-    paid = run_deductions(run_id).subquery()
     # Share deducted: one message per payer (user), the total of their memberships' shares.
-    write_rows(session, event, kind="share_deducted", template_key="share_deducted", rows=(
-        sa.select(_key(f"share_deducted:{run_id}:", paid.c.user_id), paid.c.user_id.label("user_id"),
-                  _int(event.plan_id, "plan_id"), _null_int("membership_id"), _null_int("claim_id"),
-                  sa.func.sum(paid.c.paid_fen).label("amount_fen"))
-        .group_by(paid.c.user_id)
-    ))
+    if int((event.payload or {}).get("payers") or 0) > NOTICE_PART_USERS:
+        _cut_notice_parts(session, run_id)
+    else:
+        paid = run_deductions(run_id).subquery()
+        write_rows(session, event, kind="share_deducted", template_key="share_deducted", rows=(
+            sa.select(_key(f"share_deducted:{run_id}:", paid.c.user_id), paid.c.user_id.label("user_id"),
+                      _int(event.plan_id, "plan_id"), _null_int("membership_id"), _null_int("claim_id"),
+                      sa.func.sum(paid.c.paid_fen).label("amount_fen"))
+            .group_by(paid.c.user_id)
+        ))
     # Suspended by this run: could not pay the share.
     write_rows(session, event, kind="suspended", template_key="balance_low",
                rows=_memberships_changed(event, "suspended", f"suspended:{run_id}:"))
@@ -194,17 +204,9 @@ def on_run_executed(session: Session, event: DomainEvent) -> None:
     # LIMIT 1 that the planner cannot turn into a join. Right after a run the statistics do not know
     # its postings (millions, written minutes ago): as a join, or given an index on the transaction,
     # the planner chose to read all of them (10M payers: minutes). `+ 0` keeps that index out.
-    run_transactions = list(session.execute(
-        sa.select(LedgerTransaction.id).where(LedgerTransaction.reason == DEDUCTION_REASON,
-                                             LedgerTransaction.reference_type == RUN_REFERENCE,
-                                             LedgerTransaction.reference_id == str(run_id))).scalars())
+    run_transactions, first_posting = _run_debit_transactions(session, run_id)
     if not run_transactions:
         return
-    # The run's first posting: the least of each transaction's first (parallel chunks interleave ids).
-    first_of_transaction = (sa.select(sa.func.min(Posting.id)).where(Posting.transaction_id == LedgerTransaction.id)
-                            .scalar_subquery())
-    first_posting = session.execute(sa.select(sa.func.min(first_of_transaction)).where(
-        LedgerTransaction.id.in_(run_transactions))).scalar_one()
     debited_in_run = (
         sa.select(sa.literal(1)).where(Posting.account_id == Account.id, Posting.id >= first_posting,
                                        Posting.amount_fen < 0, (Posting.transaction_id + 0).in_(run_transactions))
@@ -221,6 +223,95 @@ def on_run_executed(session: Session, event: DomainEvent) -> None:
                    Account.kind == "member", Account.balance_fen < int(rules["share_cap_fen"]),
                    debited_in_run.is_not(None))
         ))
+
+
+def _run_debit_transactions(session: Session, run_id: int) -> tuple[list[int], int | None]:
+    """The run's deduction transactions and its first posting: the least of each transaction's first
+    (parallel chunks interleave ids)."""
+    run_transactions = list(session.execute(
+        sa.select(LedgerTransaction.id).where(LedgerTransaction.reason == DEDUCTION_REASON,
+                                             LedgerTransaction.reference_type == RUN_REFERENCE,
+                                             LedgerTransaction.reference_id == str(run_id))).scalars())
+    if not run_transactions:
+        return [], None
+    first_of_transaction = (sa.select(sa.func.min(Posting.id)).where(Posting.transaction_id == LedgerTransaction.id)
+                            .scalar_subquery())
+    first_posting = session.execute(sa.select(sa.func.min(first_of_transaction)).where(
+        LedgerTransaction.id.in_(run_transactions))).scalar_one()
+    return run_transactions, first_posting
+
+
+def _cut_notice_parts(session: Session, run_id: int) -> None:
+    """Ranges of NOTICE_PART_USERS user ids over every user (the users' primary key gives the bounds
+    at once; a range without payers costs one index range scan)."""
+    first, last = session.execute(sa.select(sa.func.min(User.id), sa.func.max(User.id))).one()
+    if first is None:
+        return
+    session.execute(sa.insert(RunNoticePart), [
+        {"run_id": run_id, "lo": lo, "hi": lo + NOTICE_PART_USERS, "status": "pending", "written_count": 0}
+        for lo in range(first, last + 1, NOTICE_PART_USERS)])
+
+
+def share_deducted_in_range(session: Session, run_id: int, plan_id: int, lo: int, hi: int) -> Select | None:
+    """The share-deducted rows of the users with ids in [lo, hi): each of their memberships of the plan
+    probes its own account's postings for a debit of this run (index on account, id: from the run's
+    first posting on, `+ 0` as in balance-low), so a part costs its own members, not the run's payers.
+    The same rows as the whole run's statement in on_run_executed. None: the run debited nobody."""
+    run_transactions, first_posting = _run_debit_transactions(session, run_id)
+    if not run_transactions:
+        return None
+    # Correlated on the membership: its account by the unique index, then its postings. As a join the
+    # planner hashed the whole accounts table for every part (a seq scan of every member per part).
+    paid = (sa.select(-sa.func.sum(Posting.amount_fen))
+            .select_from(Account).join(Posting, Posting.account_id == Account.id)
+            .where(Account.membership_id == Membership.id, Account.kind == "member", Posting.id >= first_posting,
+                   Posting.amount_fen < 0, (Posting.transaction_id + 0).in_(run_transactions))
+            .scalar_subquery())
+    per_membership = (
+        sa.select(Membership.user_id.label("user_id"), paid.label("paid_fen"))
+        .where(Membership.plan_id == plan_id, Membership.user_id >= lo, Membership.user_id < hi)
+        .offset(0)  # a fence: PostgreSQL would otherwise copy the probe into the outer filter and run it twice
+        .subquery())
+    return (sa.select(_key(f"share_deducted:{run_id}:", per_membership.c.user_id),
+                      per_membership.c.user_id.label("user_id"), _int(plan_id, "plan_id"),
+                      _null_int("membership_id"), _null_int("claim_id"),
+                      sa.func.sum(per_membership.c.paid_fen).label("amount_fen"))
+            .where(per_membership.c.paid_fen.is_not(None))
+            .group_by(per_membership.c.user_id))
+
+
+def write_run_notice_part(session: Session, run_id: int, *, lo: int | None = None) -> int | None:
+    """Claim a pending notice part of the run (the one starting at `lo`, or the first free; parts other
+    transactions hold are skipped), write its users' share-deducted notices and mark it done, in one
+    transaction. Returns the rows written, or None when no part was claimed. Idempotent: a part whose
+    writer died is pending again, and rows written twice would share a dedupe key."""
+    with atomic(session):
+        if session.get_bind().dialect.name == "postgresql":
+            # Tens of thousands of index probes, estimated dear: JIT compiling them cost more than the
+            # part itself (0.5 s a part on the development box; production runs with jit off anyway).
+            session.execute(sa.text("SET LOCAL jit = off"))
+        part = session.execute(
+            sa.select(RunNoticePart.lo, RunNoticePart.hi)
+            .where(RunNoticePart.run_id == run_id, RunNoticePart.status == "pending",
+                   *([RunNoticePart.lo == lo] if lo is not None else []))
+            .order_by(RunNoticePart.lo).limit(1).with_for_update(skip_locked=True)).first()
+        if part is None:
+            return None
+        event = session.execute(sa.select(DomainEvent).where(
+            DomainEvent.kind == "run.executed", DomainEvent.run_id == run_id).limit(1)).scalar_one()
+        rows = share_deducted_in_range(session, run_id, event.plan_id, part.lo, part.hi)
+        written = 0 if rows is None else write_rows(session, event, kind="share_deducted",
+                                                    template_key="share_deducted", rows=rows)
+        session.execute(sa.update(RunNoticePart).where(RunNoticePart.run_id == run_id, RunNoticePart.lo == part.lo)
+                        .values(status="done", written_count=written))
+    return written
+
+
+def runs_with_pending_notices(session: Session) -> list[int]:
+    """Runs with notice parts nobody has written yet (their workers died, or a scheduler hands them out)."""
+    with reading(session):
+        return list(session.execute(sa.select(RunNoticePart.run_id).where(RunNoticePart.status == "pending")
+                                    .distinct().order_by(RunNoticePart.run_id)).scalars())
 
 
 # --- claims ------------------------------------------------------------------------------------

@@ -195,17 +195,21 @@ def test_two_workers_one_killed_mid_chunk_then_a_third_each_payer_debited_once(d
 
 
 
-def test_chunks_handed_to_rq_jobs_are_each_done_once_and_the_last_settles(app, session, clock, redis_url, runner):
+def test_chunks_handed_to_rq_jobs_are_each_done_once_and_the_last_settles(app, session, clock, redis_url, runner,
+                                                                          monkeypatch):
+    """...and hands out the run's notice parts, which the workers write, each user told once."""
     from app import jobs
     from app.jobs.apportionment import QUEUE_NAME
+    from app.services import outbox
     from app.services.unit_of_work import atomic
 
+    monkeypatch.setattr(outbox, "NOTICE_PART_USERS", 40)
     now = clock.now()
     app.config.update(REDIS_URL=redis_url)
     rq_queue = jobs.queue(app, QUEUE_NAME)
     rq_queue.empty()
     with atomic(session):
-        generate_members(session, "adult_789", 600, now)
+        generate_members(session, "adult_789", 600, now, members_per_user=3)
         add_case(session, "adult_789", 90_000, now)
     before = dict(session.execute(sa.text("SELECT membership_id, balance_fen FROM accounts WHERE kind = 'member'")).all())
     good = {m for (m,) in session.execute(sa.text("SELECT id FROM memberships WHERE state IN ('observing', 'protected')"))}
@@ -239,6 +243,16 @@ def test_chunks_handed_to_rq_jobs_are_each_done_once_and_the_last_settles(app, s
     assert set(counts) == payers and set(counts.values()) == {1} and run.debited_count == len(payers)
     assert session.execute(sa.text("SELECT COUNT(*) FROM domain_events WHERE kind = 'run.executed' AND run_id = :r"),
                            {"r": run_id}).scalar_one() == 1
+    # The notice parts went through the queue too: all written, each paying family told once of all its shares.
+    owners = dict(session.execute(sa.text("SELECT id, user_id FROM memberships")).all())
+    expected = {}
+    for membership in payers:
+        expected[owners[membership]] = expected.get(owners[membership], 0) + share
+    parts = session.execute(sa.text("SELECT status, COUNT(*) FROM run_notice_parts WHERE run_id = :r GROUP BY status"),
+                            {"r": run_id}).all()
+    assert [status for status, _ in parts] == ["done"] and parts[0][1] >= 5
+    told = session.execute(sa.text("SELECT user_id, amount_fen FROM notifications WHERE kind = 'share_deducted'")).all()
+    assert dict(told) == expected and len(told) == len(expected) == 200
     assert runner.invoke(args=["ledger", "audit"]).exit_code == 0
     rq_queue.empty()
 
@@ -301,5 +315,72 @@ def test_a_worker_finding_only_a_held_chunk_waits_for_it_then_runs_it_and_settle
         with Session(engine) as s:
             assert apportionment.get_run(s, run_id).status == "executed"
             assert audit_ledger(s).ok
+    finally:
+        engine.dispose()
+
+
+def test_two_workers_write_a_runs_notice_parts_side_by_side_each_part_once(db_url, app, clock, monkeypatch):
+    """Both workers inside a part at once (each waits for the other there): the second skipped the
+    first's locked part instead of waiting for it. Every part written once, every family told once."""
+    from app.services import outbox
+    from app.services.apportionment import engine as run_engine
+
+    monkeypatch.setattr(outbox, "NOTICE_PART_USERS", 30)
+    now = clock.now()
+    engine = sa.create_engine(db_url)
+    try:
+        with Session(engine) as s, s.begin():
+            generate_members(s, "adult_789", 300, now, members_per_user=3)
+            add_case(s, "adult_789", 60_000, now)
+        with Session(engine) as s:
+            run = apportionment.prepare(s, "adult_789", now, chunk_size=50)
+            apportionment.publish(s, run.id, now)
+            run_id, share = run.id, run.share_fen
+            with monkeypatch.context() as during_execute:  # executed and announced, no part written yet
+                during_execute.setattr(run_engine, "write_notices", lambda session, run_id: 0)
+                assert apportionment.execute(s, run_id, now).status == "executed"
+            parts = s.execute(sa.text("SELECT COUNT(*) FROM run_notice_parts WHERE run_id = :r AND status = 'pending'"),
+                              {"r": run_id}).scalar_one()
+            payers = [m for (m,) in s.execute(sa.text(
+                "SELECT a.membership_id FROM postings p JOIN accounts a ON a.id = p.account_id "
+                "JOIN ledger_transactions t ON t.id = p.transaction_id WHERE t.reason = 'deduction' AND a.kind = 'member'"))]
+            owners = dict(s.execute(sa.text("SELECT id, user_id FROM memberships")).all())
+        assert parts >= 4
+        both_inside = threading.Barrier(2)
+        write_rows, entered = outbox.write_rows, set()
+
+        def wait_for_the_other_inside_a_part(session, event, **kwargs):
+            if threading.current_thread().name not in entered:
+                entered.add(threading.current_thread().name)
+                both_inside.wait(timeout=20)
+            return write_rows(session, event, **kwargs)
+
+        monkeypatch.setattr(outbox, "write_rows", wait_for_the_other_inside_a_part)
+        written: dict[str, int] = {}
+        errors: list[BaseException] = []
+
+        def worker():
+            try:
+                with Session(engine) as s:
+                    written[threading.current_thread().name] = apportionment.write_notices(s, run_id)
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, name=f"notices-{k}") for k in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors, errors
+        assert sum(written.values()) == parts and min(written.values()) >= 1
+        expected: dict[int, int] = {}
+        for membership in payers:
+            expected[owners[membership]] = expected.get(owners[membership], 0) + share
+        with Session(engine) as s:
+            told = s.execute(sa.text("SELECT user_id, amount_fen FROM notifications WHERE kind = 'share_deducted'")).all()
+            done = s.execute(sa.text("SELECT COUNT(*), SUM(written_count) FROM run_notice_parts WHERE run_id = :r "
+                                     "AND status = 'done'"), {"r": run_id}).one()
+        assert dict(told) == expected and len(told) == len(expected) == 100
+        assert tuple(done) == (parts, 100)
     finally:
         engine.dispose()

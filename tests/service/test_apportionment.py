@@ -365,3 +365,96 @@ def test_solver_is_total_over_long_chains(start, length, extra, fee_bp, surplus)
     if n.payers:
         assert n.payers == count(n.share_fen)  # exactly those who can pay
         assert n.share_fen * n.payers >= n.amount_fen  # enough is collected
+
+
+# --- a large run's notices, in parts ----------------------------------------------------------------
+
+
+def _families_run(session, now, part_users: int, monkeypatch):
+    """Five families whose memberships are spread over the chunks (a user's memberships are not
+    neighbours), one broke member, notices cut in parts of `part_users` user ids."""
+    from app.services import outbox
+
+    monkeypatch.setattr(outbox, "NOTICE_PART_USERS", part_users)
+    users = [make_user(session, now) for _ in range(5)]
+    owner = {}
+    for round_, balance in enumerate([800, 900, 1000]):
+        for k, user in enumerate(users):
+            [m] = add_members(session, user, "adult_789", [balance + k if (round_, k) != (1, 3) else 20], now)
+            owner[m] = user
+    add_claim(session, next(iter(owner)), 1_500, now - dt.timedelta(hours=1))
+    run = apportionment.prepare(session, "adult_789", now, chunk_size=4)
+    apportionment.publish(session, run.id, now)
+    return run.id, owner
+
+
+def _share_deducted(session) -> dict[int, int]:
+    found = dict(session.execute(sa.text(
+        "SELECT user_id, amount_fen FROM notifications WHERE kind = 'share_deducted'")).all())
+    session.rollback()
+    return found
+
+
+def _expected_share_deducted(session, run_id, owner) -> dict[int, int]:
+    """Who paid what, from the ledger (each payer's debit in the run), summed per user."""
+    expected = {}
+    for membership, amount in run_postings(session, run_id):
+        expected[owner[membership]] = expected.get(owner[membership], 0) - amount
+    session.rollback()
+    return expected
+
+
+def test_a_large_runs_notices_are_written_in_parts_each_user_once_with_all_their_shares(session, clock, monkeypatch):
+    from app.models import RunNoticePart
+    from app.services import outbox
+
+    now = clock.now()
+    run_id, owner = _families_run(session, now, part_users=2, monkeypatch=monkeypatch)
+    run = apportionment.execute(session, run_id, now)
+    assert run.status == "executed" and run.debited_count == 14 > outbox.NOTICE_PART_USERS
+    parts = session.execute(sa.select(RunNoticePart.lo, RunNoticePart.status, RunNoticePart.written_count)
+                            .where(RunNoticePart.run_id == run_id).order_by(RunNoticePart.lo)).all()
+    session.rollback()
+    assert len(parts) >= 3 and {status for _, status, _ in parts} == {"done"}
+    deducted = _share_deducted(session)
+    assert deducted == _expected_share_deducted(session, run_id, owner) and len(deducted) == 5
+    assert sum(written for _, _, written in parts) == 5
+    # The same rows as the whole run's statement (a small run's path) would write.
+    whole = outbox.run_deductions(run_id).subquery()
+    by_user = dict(session.execute(sa.select(whole.c.user_id, sa.func.sum(whole.c.paid_fen))
+                                   .group_by(whole.c.user_id)).all())
+    session.rollback()
+    assert by_user == deducted
+
+
+def test_a_notice_part_whose_writer_died_is_written_by_the_sweep_once(session, clock, monkeypatch):
+    from app.jobs.apportionment import execute_due
+    from app.services import outbox
+
+    now = clock.now()
+    run_id, owner = _families_run(session, now, part_users=2, monkeypatch=monkeypatch)
+    write_rows, calls = outbox.write_rows, []
+
+    def dies_on_the_second_part(session, event, **kwargs):
+        if kwargs["kind"] == "share_deducted":
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("worker killed writing a notice part")
+        return write_rows(session, event, **kwargs)
+
+    monkeypatch.setattr(outbox, "write_rows", dies_on_the_second_part)
+    with pytest.raises(RuntimeError, match="killed"):
+        apportionment.execute(session, run_id, now)
+    session.rollback()
+    assert apportionment.get_run(session, run_id).status == "executed"
+    assert outbox.runs_with_pending_notices(session) == [run_id]
+    expected = _expected_share_deducted(session, run_id, owner)
+    written_before = _share_deducted(session)
+    # the first part committed, the second rolled back: some users told, correctly, not all
+    assert len(written_before) < 5 and all(expected[user] == fen for user, fen in written_before.items())
+    monkeypatch.setattr(outbox, "write_rows", write_rows)
+    assert execute_due(session, now, notice=dt.timedelta(hours=1), grace_days=30) == []  # the sweep
+    assert outbox.runs_with_pending_notices(session) == []
+    assert _share_deducted(session) == expected
+    assert apportionment.execute(session, run_id, now).status == "executed"  # asked again: nothing more
+    assert session.execute(sa.text("SELECT COUNT(*) FROM notifications WHERE kind = 'share_deducted'")).scalar_one() == 5

@@ -33,7 +33,7 @@ from app.models import GOOD_STANDING  # defined next to the membership model; re
 from .arithmetic import (
     Numbers, Round, ShareResult, aid_parts, fee_of, numbers_for, planned_split, solve_share, split_proportionally,
 )
-from .engine import ChunkResult, claim_chunk, execute, run_chunk, settle_if_done, start
+from .engine import ChunkResult, claim_chunk, execute, run_chunk, settle_if_done, start, write_notices
 from .lifecycle import announce_executed, cancel, prepare, publish, settle, unannounced_runs
 from .runs import (
     DEDUCTION_REASON, DEFAULT_CHUNK_SIZE, DEFAULT_GRACE_DAYS, RUN_REFERENCE, SETTLE_REASON, WITHHELD_RETURNED_REASON,
@@ -51,5 +51,5 @@ __all__ = [
     "find_open_run", "get_run", "lock_open_run", "member_account_id", "numbers_for", "open_run_id", "owes_share",
     "payers_select", "planned_split", "prepare", "public_run", "public_runs", "publish", "run_cases", "run_notes",
     "run_out", "run_view", "settle", "solve_share", "split_proportionally", "suspended_select", "withhold_share",
-    "withheld_shares", "announce_executed", "unannounced_runs",
+    "withheld_shares", "announce_executed", "unannounced_runs", "write_notices",
 ]

@@ -3,7 +3,8 @@ The chunks are fixed when the run starts executing (apportionment_run_chunks); a
 workers, in one process or on many hosts, claim pending chunks (FOR UPDATE SKIP LOCKED), each
 chunk one database transaction that debits it, hashes its debits' Merkle leaves (run_tree.store_leaves)
 and marks it done; the worker that finds every chunk done settles the run (settle is idempotent under
-the run's lock: it happens once)."""
+the run's lock: it happens once) and announces it; a large run's share-deducted notices are then
+written in parts of user ids by every worker still there (write_notices: outbox.write_run_notice_part)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -253,6 +254,17 @@ def run_chunk(session: Session, run_id: int, *, lo: int | None = None, wait: boo
     return (*claimed, result)
 
 
+def write_notices(session: Session, run_id: int) -> int:
+    """Write the run's pending notice parts (a large run's share-deducted notices, cut when it was
+    announced) until none is free; parts other workers hold are theirs. Returns the parts written."""
+    from .. import outbox  # outbox imports this package (its constants): imported when first called
+
+    written = 0
+    while outbox.write_run_notice_part(session, run_id) is not None:
+        written += 1
+    return written
+
+
 def settle_if_done(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun | None:
     """Settle the run when no chunk is pending (whoever ran them), then announce it (its own
     transaction: lifecycle.announce_executed); None while some chunks are pending."""
@@ -269,13 +281,15 @@ def settle_if_done(session: Session, run_id: int, now: dt.datetime) -> Apportion
 def execute(session: Session, run_id: int, now: dt.datetime, *, grace_days: int = DEFAULT_GRACE_DAYS,
             max_chunks: int | None = None, on_chunk: Callable[[int, int, ChunkResult], None] | None = None
             ) -> ApportionmentRun:
-    """A worker: start the run (once), then claim and debit chunks until none is left, then settle.
-    Any number of these (and of run_chunk jobs) may work on one run at once; each chunk is done
-    once. Idempotent and resumable: run it again after any failure. `max_chunks` stops early (the
+    """A worker: start the run (once), then claim and debit chunks until none is left, then settle,
+    announce, and write the notice parts still free (write_notices). Any number of these (and of
+    run_chunk jobs) may work on one run at once; each chunk, and each notice part, is done once. Idempotent and resumable: run it again after any failure. `max_chunks` stops early (the
     run stays 'executing'), for operators and tests."""
     run = start(session, run_id, now)
     if run.status == "executed":
-        return settle_if_done(session, run_id, now)  # announced already, or now if a crash came between
+        run = settle_if_done(session, run_id, now)  # announced already, or now if a crash came between
+        write_notices(session, run_id)
+        return run
     done = 0
     while max_chunks is None or done < max_chunks:
         finished = run_chunk(session, run_id, grace_days=grace_days)
@@ -292,4 +306,7 @@ def execute(session: Session, run_id: int, now: dt.datetime, *, grace_days: int 
     else:
         return get_run(session, run_id)  # stopped early: still 'executing', resumable
     settled = settle_if_done(session, run_id, now)
-    return settled if settled is not None else get_run(session, run_id)
+    if settled is None:
+        return get_run(session, run_id)
+    write_notices(session, run_id)  # the other workers, done with the chunks, write the other parts
+    return settled
