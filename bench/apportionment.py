@@ -37,7 +37,8 @@ With --execute-workers N the engine's execute is done by N worker processes rele
 --workers does), after the baseline and the lean limit on the same data.
 
 Members are generated in transactions of at most 1,000,000 (set-based, memory bounded), so the
-10,000,000 size runs in the same way (about 1.1 GB of database per million members).
+10,000,000 size runs in the same way (about 1.1 GB of database per million members), in families: a
+user per MEMBERS_PER_USER memberships, so the per-user notices are as many rows as in life.
 """
 from __future__ import annotations
 
