@@ -63,9 +63,11 @@ _SUSPEND_SET = ("state = 'suspended', state_before_suspension = state, suspended
 # balance and no top-up is lost. Locking only the few below the share keeps the cost off the
 # many who pay. The postings are one INSERT (the zero-sum trigger checks each statement). The
 # same statement hashes the debits' Merkle leaves from the postings it returns (run_tree's leaf
-# format: pgcrypto's hmac() for the pseudonym, sha256() for the leaf; the secrets read by an index
-# range on the chunk) and stores them for settlement. If a payer has no secret, no row is written
-# and store_leaves hashes the chunk in Python after the statement, giving the payer one.
+# format: pgcrypto's hmac() for the pseudonym, sha256() for the leaf) and stores them for settlement.
+# Each posting finds its secret by two primary-key probes (LATERAL): joined to the `cand` CTE instead,
+# the planner, misjudging the CTEs' sizes at 10M members, looped 100,000 × 100,000 rows per chunk.
+# If a payer has no secret, no row is written and store_leaves hashes the chunk in Python after the
+# statement, giving the payer one.
 _PG_LOCK_MEMBERSHIPS = (
     "SELECT COUNT(*) FROM (SELECT m.id FROM memberships m JOIN accounts a ON a.membership_id = m.id "
     "WHERE m.plan_id = :plan AND m.id >= :lo AND m.id < :hi AND a.membership_id >= :lo AND a.membership_id < :hi "
@@ -85,17 +87,17 @@ txn AS (
     SELECT txn.id, cand.account_id, -CAST(:share AS BIGINT) FROM txn, cand WHERE cand.pays
     UNION ALL
     SELECT txn.id, :pool, CAST(:share AS BIGINT) * n.payers FROM txn, n
-    RETURNING id, account_id, amount_fen
+    RETURNING id, transaction_id, account_id, amount_fen
 ), leaves AS (
     INSERT INTO run_debit_leaves (run_id, transaction_id, leaf_count, total_fen, hashes)
-    SELECT :run, txn.id, COUNT(*), -SUM(p.amount_fen),
-           string_agg(sha256(:leaf_prefix || hmac(:nym_message, s.secret, 'sha256') || int8send(-p.amount_fen)),
+    SELECT :run, (SELECT id FROM txn), COUNT(*), -SUM(p.amount_fen),
+           string_agg(sha256(:leaf_prefix || hmac(:nym_message, k.secret, 'sha256') || int8send(-p.amount_fen)),
                       ''::bytea ORDER BY p.id)
-      FROM txn, posted p JOIN cand ON cand.account_id = p.account_id
-      JOIN membership_secrets s ON s.membership_id = cand.membership_id
-     WHERE s.membership_id >= :lo AND s.membership_id < :hi
-     GROUP BY txn.id
-    HAVING COUNT(*) = (SELECT payers FROM n)
+      FROM posted p
+      JOIN LATERAL (SELECT s.secret FROM accounts a JOIN membership_secrets s ON s.membership_id = a.membership_id
+                     WHERE a.id = p.account_id) k ON true
+     WHERE p.account_id <> :pool
+    HAVING COUNT(*) > 0 AND COUNT(*) = (SELECT payers FROM n)
     RETURNING 1
 ), debited AS (
     UPDATE accounts a SET balance_fen = a.balance_fen - :share
