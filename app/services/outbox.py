@@ -1,4 +1,5 @@
-"""The notification outbox: event subscribers that write notification rows in the event's transaction.
+"""The notification outbox: event subscribers that write notification rows in the event's transaction
+(a large run's share-deducted notices: in parts afterwards, write_run_notice_part).
 
 Set-based: a fan-out to a plan's members is one INSERT ... SELECT; batch membership events select
 their rows by (state, state_changed_at = event time). Every row has a unique dedupe key and is
