@@ -91,7 +91,6 @@ def hand_out_chunks(app: Flask, run_id: int, now: dt.datetime) -> int:
     executed inline here."""
     from app.extensions import db
     from app.jobs import queue
-    from app.logs import current_request_id, new_request_id
 
     rq_queue = queue(app, QUEUE_NAME)
     if rq_queue is None:
@@ -106,16 +105,22 @@ def hand_out_chunks(app: Flask, run_id: int, now: dt.datetime) -> int:
         if apportionment.settle_if_done(db.session, run_id, now) is not None:
             hand_out_notice_parts(app, run_id)
         return 0
-    enqueued = 0
-    for lo in pending:
-        live = rq_queue.fetch_job(_job_id(run_id, lo))
-        if live is not None and live.get_status(refresh=True) in _LIVE_JOB_STATUSES:
-            continue
-        rq_queue.enqueue(run_chunk_job, run_id, lo, now.isoformat(), job_id=_job_id(run_id, lo),
-                         job_timeout=JOB_TIMEOUT_SECONDS, result_ttl=600, failure_ttl=24 * 3600,
-                         meta={"request_id": current_request_id() or new_request_id()})
-        enqueued += 1
-    return enqueued
+    return sum(_enqueue_unless_live(rq_queue, _job_id(run_id, lo), run_chunk_job, run_id, lo, now.isoformat())
+               for lo in pending)
+
+
+def _enqueue_unless_live(rq_queue, job_id: str, job, *args) -> int:
+    """Enqueue `job(*args)` under `job_id` unless a job of that id is queued or running (the scheduler
+    hands work out again every few minutes: only work whose job was lost gets a second one). 1 if
+    enqueued."""
+    from app.logs import current_request_id, new_request_id
+
+    live = rq_queue.fetch_job(job_id)
+    if live is not None and live.get_status(refresh=True) in _LIVE_JOB_STATUSES:
+        return 0
+    rq_queue.enqueue(job, *args, job_id=job_id, job_timeout=JOB_TIMEOUT_SECONDS, result_ttl=600,
+                     failure_ttl=24 * 3600, meta={"request_id": current_request_id() or new_request_id()})
+    return 1
 
 
 def run_chunk(app: Flask, run_id: int, lo: int, now: dt.datetime) -> str:
@@ -140,7 +145,6 @@ def hand_out_notice_parts(app: Flask, run_id: int) -> int:
     write them side by side); without Redis, write them here. Returns the jobs enqueued."""
     from app.extensions import db
     from app.jobs import queue
-    from app.logs import current_request_id, new_request_id
 
     rq_queue = queue(app, QUEUE_NAME)
     if rq_queue is None:
@@ -149,16 +153,8 @@ def hand_out_notice_parts(app: Flask, run_id: int) -> int:
     with reading(db.session):
         pending = db.session.execute(select(RunNoticePart.lo).where(
             RunNoticePart.run_id == run_id, RunNoticePart.status == "pending").order_by(RunNoticePart.lo)).scalars().all()
-    enqueued = 0
-    for lo in pending:
-        live = rq_queue.fetch_job(_notices_job_id(run_id, lo))
-        if live is not None and live.get_status(refresh=True) in _LIVE_JOB_STATUSES:
-            continue
-        rq_queue.enqueue(notice_part_job, run_id, lo, job_id=_notices_job_id(run_id, lo),
-                         job_timeout=JOB_TIMEOUT_SECONDS, result_ttl=600, failure_ttl=24 * 3600,
-                         meta={"request_id": current_request_id() or new_request_id()})
-        enqueued += 1
-    return enqueued
+    return sum(_enqueue_unless_live(rq_queue, _notices_job_id(run_id, lo), notice_part_job, run_id, lo)
+               for lo in pending)
 
 
 _worker_app: Flask | None = None

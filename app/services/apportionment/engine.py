@@ -2,8 +2,9 @@
 The chunks are fixed when the run starts executing (apportionment_run_chunks); any number of
 workers, in one process or on many hosts, claim pending chunks (FOR UPDATE SKIP LOCKED), each
 chunk one database transaction that debits it, hashes its debits' Merkle leaves (in the chunk's
-statement on PostgreSQL; run_tree.store_leaves otherwise) and marks it done; the worker that finds every chunk done settles the run (settle is idempotent under
-the run's lock: it happens once) and announces it; a large run's share-deducted notices are then
+statement on PostgreSQL; run_tree.store_leaves otherwise) and marks it done; the worker that finds
+every chunk done settles the run (settle is idempotent under the run's lock: it happens once) and
+announces it; a large run's share-deducted notices are then
 written in parts of user ids by every worker still there (write_notices: outbox.write_run_notice_part)."""
 from __future__ import annotations
 
