@@ -71,10 +71,11 @@ class Notification(Base):
 
 
 class RunNoticePart(Base):
-    """A range of user ids [lo, hi) whose share-deducted notices for an executed run are still to be
-    written (outbox.write_run_notice_part): a large run's notices are written in parts, each its own
-    transaction, by whichever workers are free (FOR UPDATE SKIP LOCKED), instead of one transaction of
-    millions of rows after settlement. Cut when the run is announced; 'done' once written."""
+    """A range of user ids [lo, hi) whose notices for an executed run (share deducted, suspended,
+    balance low) are still to be written (outbox.write_run_notice_part): a large run's notices are
+    written in parts, each its own transaction, by whichever workers are free (FOR UPDATE SKIP LOCKED),
+    instead of one transaction of millions of rows after settlement. Cut when the run is announced;
+    'done' once written."""
 
     __tablename__ = "run_notice_parts"
     __table_args__ = (CheckConstraint("status IN ('pending','done')", name="status_valid"),)

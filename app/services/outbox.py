@@ -1,5 +1,5 @@
 """The notification outbox: event subscribers that write notification rows in the event's transaction
-(a large run's share-deducted notices: in parts afterwards, write_run_notice_part).
+(a large run's notices to its members: in parts afterwards, write_run_notice_part).
 
 Set-based: a fan-out to a plan's members is one INSERT ... SELECT; batch membership events select
 their rows by (state, state_changed_at = event time). Every row has a unique dedupe key and is
@@ -21,7 +21,7 @@ from app.models import (GOOD_STANDING, Account, Claim, DomainEvent, LedgerTransa
 # Members in good standing hear about a plan's cases (observation included: they pay too).
 from .apportionment import DEDUCTION_REASON, RUN_REFERENCE
 from .events import subscribe
-from .sql import insert_for
+from .sql import insert_for, without_jit
 from .unit_of_work import atomic, reading
 
 _ROW_COLUMNS = ("dedupe_key", "user_id", "plan_id", "membership_id", "claim_id", "amount_fen")
@@ -175,29 +175,42 @@ def _cut_off(event: DomainEvent) -> dt.datetime | None:
     return dt.datetime.fromisoformat(raw) if raw else None
 
 
-# A run with more payers than this writes its share-deducted notices in parts of this many user ids
-# (write_run_notice_part), each its own transaction, by whichever workers are free; a smaller run writes
-# them with the announcement, in one statement.
+# A run with more payers than this writes its members' notices (share deducted, suspended, balance low)
+# in parts of this many user ids (write_run_notice_part), each its own transaction, by whichever workers
+# are free, after the announcement; a smaller run writes them with the announcement.
 NOTICE_PART_USERS = 50_000
 
 
 @subscribe("run.executed")
 def on_run_executed(session: Session, event: DomainEvent) -> None:
-    run_id = event.run_id
-    # Share deducted: one message per payer (user), the total of their memberships' shares.
     if int((event.payload or {}).get("payers") or 0) > NOTICE_PART_USERS:
-        _cut_notice_parts(session, run_id)
-    else:
+        _cut_notice_parts(session, event.run_id)
+        return
+    for kind, template_key, rows in run_member_notices(session, event):
+        write_rows(session, event, kind=kind, template_key=template_key, rows=rows)
+
+
+def run_member_notices(session: Session, event: DomainEvent, users: tuple[int, int] | None = None
+                       ) -> list[tuple[str, str, Select]]:
+    """(kind, template, rows) of an executed run's notices to its members: of all of them, or of the
+    users with ids in [lo, hi) (a notice part). A part's rows are the whole run's rows of its users."""
+    run_id = event.run_id
+    in_range = (lambda column: [column >= users[0], column < users[1]]) if users else (lambda column: [])
+    notices = []
+    # Share deducted: one message per payer (user), the total of their memberships' shares.
+    if users is None:
         paid = run_deductions(run_id).subquery()
-        write_rows(session, event, kind="share_deducted", template_key="share_deducted", rows=(
-            sa.select(_key(f"share_deducted:{run_id}:", paid.c.user_id), paid.c.user_id.label("user_id"),
-                      _int(event.plan_id, "plan_id"), _null_int("membership_id"), _null_int("claim_id"),
-                      sa.func.sum(paid.c.paid_fen).label("amount_fen"))
-            .group_by(paid.c.user_id)
-        ))
+        deducted = (sa.select(_key(f"share_deducted:{run_id}:", paid.c.user_id), paid.c.user_id.label("user_id"),
+                              _int(event.plan_id, "plan_id"), _null_int("membership_id"), _null_int("claim_id"),
+                              sa.func.sum(paid.c.paid_fen).label("amount_fen"))
+                    .group_by(paid.c.user_id))
+    else:
+        deducted = share_deducted_in_range(session, run_id, event.plan_id, *users)
+    if deducted is not None:
+        notices.append(("share_deducted", "share_deducted", deducted))
     # Suspended by this run: could not pay the share.
-    write_rows(session, event, kind="suspended", template_key="balance_low",
-               rows=_memberships_changed(event, "suspended", f"suspended:{run_id}:"))
+    notices.append(("suspended", "balance_low", _memberships_changed(event, "suspended", f"suspended:{run_id}:")
+                    .where(*in_range(Membership.user_id))))
     # Balance low: payers left with less than one share cap (per plan version: caps are rules). The
     # plan's versions are a handful of rows: a version nobody paid under writes nothing. Only accounts
     # below a cap (a few percent) are checked for a debit in this run, each by a probe of its own
@@ -207,7 +220,7 @@ def on_run_executed(session: Session, event: DomainEvent) -> None:
     # the planner chose to read all of them (10M payers: minutes). `+ 0` keeps that index out.
     run_transactions, first_posting = _run_debit_transactions(session, run_id)
     if not run_transactions:
-        return
+        return notices
     debited_in_run = (
         sa.select(sa.literal(1)).where(Posting.account_id == Account.id, Posting.id >= first_posting,
                                        Posting.amount_fen < 0, (Posting.transaction_id + 0).in_(run_transactions))
@@ -215,15 +228,16 @@ def on_run_executed(session: Session, event: DomainEvent) -> None:
     versions = session.execute(
         sa.select(PlanVersion.id, PlanVersion.rules).where(PlanVersion.plan_id == event.plan_id)).all()
     for version_id, rules in versions:
-        write_rows(session, event, kind="balance_low", template_key="balance_low", rows=(
+        notices.append(("balance_low", "balance_low", (
             sa.select(_key(f"balance_low:{run_id}:", Membership.id), Membership.user_id.label("user_id"),
                       Membership.plan_id.label("plan_id"), Membership.id.label("membership_id"),
                       _null_int("claim_id"), Account.balance_fen.label("amount_fen"))
             .join(Account, Account.membership_id == Membership.id)
             .where(Membership.plan_version_id == version_id, Membership.state.in_(GOOD_STANDING),
                    Account.kind == "member", Account.balance_fen < int(rules["share_cap_fen"]),
-                   debited_in_run.is_not(None))
-        ))
+                   debited_in_run.is_not(None), *in_range(Membership.user_id))
+        )))
+    return notices
 
 
 def _run_debit_transactions(session: Session, run_id: int) -> tuple[list[int], int | None]:
@@ -283,14 +297,11 @@ def share_deducted_in_range(session: Session, run_id: int, plan_id: int, lo: int
 
 def write_run_notice_part(session: Session, run_id: int, *, lo: int | None = None) -> int | None:
     """Claim a pending notice part of the run (the one starting at `lo`, or the first free; parts other
-    transactions hold are skipped), write its users' share-deducted notices and mark it done, in one
+    transactions hold are skipped), write its users' notices (run_member_notices) and mark it done, in one
     transaction. Returns the rows written, or None when no part was claimed. Idempotent: a part whose
     writer died is pending again, and rows written twice would share a dedupe key."""
     with atomic(session):
-        if session.get_bind().dialect.name == "postgresql":
-            # Tens of thousands of index probes, estimated dear: JIT compiling them cost more than the
-            # part itself (0.5 s a part on the development box; production runs with jit off anyway).
-            session.execute(sa.text("SET LOCAL jit = off"))
+        without_jit(session)
         part = session.execute(
             sa.select(RunNoticePart.lo, RunNoticePart.hi)
             .where(RunNoticePart.run_id == run_id, RunNoticePart.status == "pending",
@@ -300,9 +311,8 @@ def write_run_notice_part(session: Session, run_id: int, *, lo: int | None = Non
             return None
         event = session.execute(sa.select(DomainEvent).where(
             DomainEvent.kind == "run.executed", DomainEvent.run_id == run_id).limit(1)).scalar_one()
-        rows = share_deducted_in_range(session, run_id, event.plan_id, part.lo, part.hi)
-        written = 0 if rows is None else write_rows(session, event, kind="share_deducted",
-                                                    template_key="share_deducted", rows=rows)
+        written = sum(write_rows(session, event, kind=kind, template_key=template_key, rows=rows)
+                      for kind, template_key, rows in run_member_notices(session, event, (part.lo, part.hi)))
         session.execute(sa.update(RunNoticePart).where(RunNoticePart.run_id == run_id, RunNoticePart.lo == part.lo)
                         .values(status="done", written_count=written))
     return written

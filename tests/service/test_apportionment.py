@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
-from app.models import ApportionmentRun, ApportionmentRunCase, Claim, Membership
+from app.models import ApportionmentRun, ApportionmentRunCase, Claim, DomainEvent, Membership
 from app.services import apportionment, ledger, memberships
 from app.services.audit import audit_ledger
 from app.services.errors import Conflict
@@ -372,15 +372,16 @@ def test_solver_is_total_over_long_chains(start, length, extra, fee_bp, surplus)
 
 def _families_run(session, now, part_users: int, monkeypatch):
     """Five families whose memberships are spread over the chunks (a user's memberships are not
-    neighbours), one broke member, notices cut in parts of `part_users` user ids."""
+    neighbours), one broke member (suspended by the run), two left below the share cap (balance
+    low), notices cut in parts of `part_users` user ids."""
     from app.services import outbox
 
     monkeypatch.setattr(outbox, "NOTICE_PART_USERS", part_users)
     users = [make_user(session, now) for _ in range(5)]
-    owner = {}
+    owner, special = {}, {(1, 3): 20, (2, 0): 350, (0, 4): 330}
     for round_, balance in enumerate([800, 900, 1000]):
         for k, user in enumerate(users):
-            [m] = add_members(session, user, "adult_789", [balance + k if (round_, k) != (1, 3) else 20], now)
+            [m] = add_members(session, user, "adult_789", [special.get((round_, k), balance + k)], now)
             owner[m] = user
     add_claim(session, next(iter(owner)), 1_500, now - dt.timedelta(hours=1))
     run = apportionment.prepare(session, "adult_789", now, chunk_size=4)
@@ -418,13 +419,26 @@ def test_a_large_runs_notices_are_written_in_parts_each_user_once_with_all_their
     assert len(parts) >= 3 and {status for _, status, _ in parts} == {"done"}
     deducted = _share_deducted(session)
     assert deducted == _expected_share_deducted(session, run_id, owner) and len(deducted) == 5
-    assert sum(written for _, _, written in parts) == 5
     # The same rows as the whole run's statement (a small run's path) would write.
     whole = outbox.run_deductions(run_id).subquery()
     by_user = dict(session.execute(sa.select(whole.c.user_id, sa.func.sum(whole.c.paid_fen))
                                    .group_by(whole.c.user_id)).all())
     session.rollback()
     assert by_user == deducted
+    # Every kind of member notice: the parts wrote exactly what the whole run's statements select.
+    executed = session.execute(sa.select(DomainEvent).where(DomainEvent.kind == "run.executed",
+                                                            DomainEvent.run_id == run_id)).scalar_one()
+    whole_run = sorted(tuple(row) for _, _, rows in outbox.run_member_notices(session, executed)
+                       for row in session.execute(rows).all())
+    written = sorted(tuple(row) for row in session.execute(sa.text(
+        "SELECT dedupe_key, user_id, plan_id, membership_id, claim_id, amount_fen FROM notifications "
+        "WHERE kind IN ('share_deducted', 'suspended', 'balance_low')")).all())
+    session.rollback()
+    kinds = {key.split(":")[0] for key, *_ in written}
+    assert written == whole_run and kinds == {"share_deducted", "suspended", "balance_low"}
+    assert sum(key.startswith("balance_low:") for key, *_ in written) == 2
+    # The parts wrote all of them: the announcement itself is one event and the ranges.
+    assert sum(count for _, _, count in parts) == len(written) == 5 + 1 + 2
 
 
 def test_a_notice_part_whose_writer_died_is_written_by_the_sweep_once(session, clock, monkeypatch):

@@ -22,6 +22,7 @@ from app.models import ApportionmentRun, ApportionmentRunChunk, Plan
 from .. import ledger
 from ..errors import Conflict
 from ..run_tree import LEAF_HASH_PREFIX, leaf_run_bytes, pseudonym_message, store_leaves
+from ..sql import without_jit
 from ..unit_of_work import atomic, reading
 from .lifecycle import announce_executed, settle
 from .runs import DEDUCTION_REASON, pending_chunks, DEFAULT_GRACE_DAYS, GOOD_STANDING_SQL, RUN_REFERENCE, get_run, sql_text
@@ -243,6 +244,7 @@ def run_chunk(session: Session, run_id: int, *, lo: int | None = None, wait: boo
     """Claim one pending chunk (see claim_chunk), debit it and mark it done, in one transaction.
     None when there was nothing to claim. The run's row is only read: chunks run side by side."""
     with atomic(session):
+        without_jit(session)
         run = get_run(session, run_id)
         if run.status != "executing":
             return None

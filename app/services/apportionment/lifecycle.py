@@ -17,6 +17,7 @@ from app.models import (
 from .. import events, ledger, refund_orders, rule_changes, transparency
 from ..errors import Conflict, InvalidRequest
 from ..plans import get_plan
+from ..sql import without_jit
 from ..unit_of_work import atomic
 from .arithmetic import aid_parts, fee_of, planned_split, solve_share
 from .runs import (
@@ -222,6 +223,7 @@ def settle(session: Session, run_id: int, now: dt.datetime) -> ApportionmentRun:
     collected is covered from the rest of the plan's surplus when it can be, and what is still
     missing is recorded per case (shortfall) and carried by the next run as owed to that case."""
     with atomic(session):
+        without_jit(session)
         run = get_run(session, run_id, for_update=True)
         if run.status == "executed":
             return run
@@ -294,6 +296,7 @@ def announce_executed(session: Session, run_id: int) -> ApportionmentRun:
     A crash in between: the next settle_if_done or execute of the run records it, as does the
     scheduler's sweep (jobs.apportionment.execute_due, unannounced_runs)."""
     with atomic(session):
+        without_jit(session)
         run = get_run(session, run_id, for_update=True)  # one announcement, however many workers ask
         if run.status != "executed" or session.execute(_ANNOUNCED, {"run": run.id}).first() is not None:
             return run
