@@ -29,10 +29,13 @@ balances) and a ledger table with a primary key only; ONE statement (a CTE) debi
 writes one ledger row each and suspends the rest, committed. It is what PostgreSQL does on this box
 with no double entry, no audit trail beyond one row per debit, no integrity checks: the floor.
 The engine's execute is split into its chunks (debits, postings, suspensions, each chunk's Merkle leaf
-hashes), its settlement (ledger, claims, the Merkle root of the stored leaves: the run is executed when
-this commits) and its announcement (run.executed and the members' notices, written in a transaction of
-their own after settlement: nothing waits for it), timed separately. exec/lean is the whole execute
-over the lean limit; executed/lean stops at the settlement's commit (the lean limit writes no notices).
+hashes), its settlement (ledger, claims, the Merkle root of the stored leaves) and its announcement
+(run.executed, the suspended and balance-low notices, the share-deducted notices cut into parts), timed
+separately: the run is executed and announced when that commits (`execute s`, exec/lean). The members'
+share-deducted notices are then written in parts by the workers still there (`notices s`): the push
+outbox, which the delivery worker drains at WeChat's pace (bench/fanout.py: ~500 messages/s), so
+nothing about the run waits for them; `whole s` and whole/lean include them. The lean limit writes no
+notices.
 With --execute-workers N the engine's execute is done by N worker processes released together (as
 --workers does), after the baseline and the lean limit on the same data.
 
@@ -125,7 +128,7 @@ def timed_settle(*args, **kwargs):  # the serial tail: settlement, then the anno
     return out
 
 
-def timed_announce(*args, **kwargs):  # run.executed and its notices (inside settle_if_done)
+def timed_announce(*args, **kwargs):  # run.executed, its notices, the parts cut (inside settle_if_done)
     t = time.perf_counter()
     out = announce_executed(*args, **kwargs)
     print("announce_s", round(time.perf_counter() - t, 3), flush=True)
@@ -150,11 +153,11 @@ print("peak_rss_kb", next(int(l.split()[1]) for l in open("/proc/self/status") i
 """
 
 
-def _execute_with_workers(url: str, run_id: int, workers: int, now: dt.datetime = NOW
-                          ) -> tuple[float, float, list, float]:
-    """Seconds for `workers` processes, released together, to execute the run; of what follows the
-    chunks (settlement, announcement, notice parts: the longest worker's); each worker's peak RSS in MB;
-    of the announcement with the notice parts (the longest worker's)."""
+def _execute_with_workers(url: str, run_id: int, workers: int, now: dt.datetime = NOW) -> dict:
+    """`workers` processes, released together, execute the run. Returns the wall seconds until the
+    last exits (`whole_s`) and, each the longest worker's: `settle_s` (settlement with the announcement
+    inside it), `announce_s`, `notices_s` (the notice parts, each worker's last work); `peaks`: each
+    worker's peak RSS in MB."""
     procs = [subprocess.Popen([sys.executable, "-c", _WORKER, url], cwd=ROOT, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True) for _ in range(workers)]
     for p in procs:
@@ -163,7 +166,7 @@ def _execute_with_workers(url: str, run_id: int, workers: int, now: dt.datetime 
     for p in procs:
         p.stdin.write(f"{run_id} {now.isoformat()}\n")
         p.stdin.flush()
-    settle_s, announce_s, peaks = 0.0, 0.0, []
+    out = {"settle_s": 0.0, "announce_s": 0.0, "notices_s": 0.0, "peaks": []}
     for p in procs:
         times = {"settle_s": 0.0, "announce_s": 0.0, "notices_s": 0.0}
         for line in p.stdout.read().splitlines():
@@ -171,13 +174,22 @@ def _execute_with_workers(url: str, run_id: int, workers: int, now: dt.datetime 
             if name in times:
                 times[name] += float(value[0])
             if line.startswith("peak_rss_kb"):
-                peaks.append(round(int(line.split()[1]) / 1024, 1))
-        settle_s = max(settle_s, times["settle_s"] + times["notices_s"])
-        announce_s = max(announce_s, times["announce_s"] + times["notices_s"])
+                out["peaks"].append(round(int(line.split()[1]) / 1024, 1))
+        for name, value in times.items():
+            out[name] = max(out[name], value)
         p.wait()
-    elapsed = time.perf_counter() - t
+    out["whole_s"] = time.perf_counter() - t
     assert all(p.returncode == 0 for p in procs), [p.returncode for p in procs]
-    return elapsed, settle_s, peaks, announce_s
+    return out
+
+
+def _phases(whole_s: float, settle_s: float, announce_s: float, notices_s: float) -> dict:
+    """The run's phases from the timings: executed and announced = whole minus the notice parts that
+    follow; chunks = that minus settlement (the announcement is inside settlement's call)."""
+    execute_s = whole_s - notices_s
+    return {"whole_s": round(whole_s, 2), "execute_s": round(execute_s, 2), "chunks_s": round(execute_s - settle_s, 2),
+            "settle_s": round(settle_s - announce_s, 2), "announce_s": round(announce_s, 2),
+            "notices_s": round(notices_s, 2)}
 
 
 def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence: list[int] | None = None,
@@ -240,15 +252,14 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence
                     run = apportionment.prepare(s, PLAN, now, chunk_size=chunk_size)
                     run_id, payers = run.id, run.payer_count
                     apportionment.publish(s, run_id, now)
-            execute_s, settle_s, peaks, announce_s = _execute_with_workers(url, run_id, count, now)
+            timed = _execute_with_workers(url, run_id, count, now)
+            phases = _phases(timed["whole_s"], timed["settle_s"], timed["announce_s"], timed["notices_s"])
             with Session(engine) as s:
                 run = apportionment.get_run(s, run_id)
                 assert run.debited_count == payers and run.status == "executed", (run.debited_count, payers)
                 runs.append({"workers": count, "payers": payers, "chunks": apportionment.progress(s, run)["chunks_total"],
-                             "execute_s": round(execute_s, 2), "settle_s": round(settle_s - announce_s, 2),
-                             "announce_s": round(announce_s, 2),
-                             "chunks_s": round(execute_s - settle_s, 2), "payers_per_s": int(payers / execute_s),
-                             "worker_peak_rss_mb": peaks})
+                             **phases, "payers_per_s": int(payers / phases["execute_s"]),
+                             "worker_peak_rss_mb": timed["peaks"]})
         with Session(engine) as s:
             from app.services.audit import audit_ledger
 
@@ -261,15 +272,16 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence
                 "bench_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
     if workers:
-        execute_s, settle_s, peaks, _ = _execute_with_workers(url, run_id, workers)
+        timed = _execute_with_workers(url, run_id, workers)
+        phases = _phases(timed["whole_s"], timed["settle_s"], timed["announce_s"], timed["notices_s"])
         with Session(engine) as s:
             run = apportionment.get_run(s, run_id)
             from app.services.audit import audit_ledger
 
             out = {"members": members, "workers": workers, "payers": run.debited_count, "status": run.status,
-                   "chunks": apportionment.progress(s, run)["chunks_total"], "execute_s": round(execute_s, 2),
-                   "settle_s": settle_s, "worker_peak_rss_mb": peaks,
-                   "payers_per_s": int(run.debited_count / execute_s), "audit_ok": audit_ledger(s).ok}
+                   "chunks": apportionment.progress(s, run)["chunks_total"], **phases,
+                   "worker_peak_rss_mb": timed["peaks"],
+                   "payers_per_s": int(run.debited_count / phases["execute_s"]), "audit_ok": audit_ledger(s).ok}
         engine.dispose()
         assert out["payers"] == payers and out["status"] == "executed", out
         return out
@@ -307,43 +319,32 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence
 
     settle_if_done, announce_executed = run_engine.settle_if_done, run_engine.announce_executed
     write_notices = run_engine.write_notices
-    settle_s, announce_s = [], []
+    spent = {"settle_s": 0.0, "announce_s": 0.0, "notices_s": 0.0}
 
-    def timed_settle(*args, **kwargs):  # the serial tail: settlement, then the announcement
-        t = time.perf_counter()
-        try:
-            return settle_if_done(*args, **kwargs)
-        finally:
-            settle_s.append(time.perf_counter() - t)
+    def timing(work, name):
+        def timed(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return work(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - t
+        return timed
 
-    def timed_announce(*args, **kwargs):  # run.executed and its notices (inside settle_if_done)
-        t = time.perf_counter()
-        try:
-            return announce_executed(*args, **kwargs)
-        finally:
-            announce_s.append(time.perf_counter() - t)
-
-    def timed_notices(*args, **kwargs):  # the notice parts (after settle_if_done)
-        t = time.perf_counter()
-        try:
-            return write_notices(*args, **kwargs)
-        finally:
-            settle_s.append(time.perf_counter() - t)
-            announce_s.append(settle_s[-1])
-
-    run_engine.settle_if_done, run_engine.announce_executed = timed_settle, timed_announce
-    run_engine.write_notices = timed_notices
+    # settlement (the announcement inside it), the announcement, the notice parts after settle_if_done
+    run_engine.settle_if_done = timing(settle_if_done, "settle_s")
+    run_engine.announce_executed = timing(announce_executed, "announce_s")
+    run_engine.write_notices = timing(write_notices, "notices_s")
     peak_rss_mb = None
     if execute_workers:  # the engine's run by that many worker processes, after the lean limit as above
-        execute_s, settle_total, peaks, announced = _execute_with_workers(url, run_id, execute_workers)
-        settle_s.append(settle_total)
-        announce_s.append(announced)
-        peak_rss_mb = max(peaks)
+        timed = _execute_with_workers(url, run_id, execute_workers)
+        whole_s = timed["whole_s"]
+        spent.update({name: timed[name] for name in spent})
+        peak_rss_mb = max(timed["peaks"])
     with Session(engine) as s:
         if not execute_workers:
             t = time.perf_counter()
             run = apportionment.execute(s, run_id, NOW)
-            execute_s = time.perf_counter() - t
+            whole_s = time.perf_counter() - t
         else:
             run = apportionment.get_run(s, run_id)
         paid, suspended, status = run.debited_count, run.suspended_count, run.status
@@ -355,17 +356,14 @@ def one_size(url: str, members: int, chunk_size: int, workers: int = 0, sequence
     engine.dispose()
     assert paid == baseline_payers == payers == lean_payers, (paid, baseline_payers, payers, lean_payers)
     assert suspended == lean_suspended, (suspended, lean_suspended)
-    chunks_s = execute_s - sum(settle_s)
-    executed_s = execute_s - sum(announce_s)  # until the run is committed as executed
+    phases = _phases(whole_s, spent["settle_s"], spent["announce_s"], spent["notices_s"])
     return {
         "members": members, "payers": paid, "suspended": suspended, "share_fen": share, "status": status,
-        "generate_s": round(generate_s, 2), "prepare_s": round(prepare_s, 3), "execute_s": round(execute_s, 2),
-        "chunks_s": round(chunks_s, 2), "settle_s": round(sum(settle_s) - sum(announce_s), 2),
-        "announce_s": round(sum(announce_s), 2), "lean_s": round(lean_s, 2),
-        "lean_ratio": round(execute_s / lean_s, 2), "executed_lean_ratio": round(executed_s / lean_s, 2),
-        "chunks_lean_ratio": round(chunks_s / lean_s, 2),
-        "baseline_s": round(baseline_s, 2), "ratio": round(execute_s / baseline_s, 2),
-        "payers_per_s": int(paid / execute_s), "baseline_payers_per_s": int(paid / baseline_s),
+        "generate_s": round(generate_s, 2), "prepare_s": round(prepare_s, 3), **phases, "lean_s": round(lean_s, 2),
+        "lean_ratio": round(phases["execute_s"] / lean_s, 2), "whole_lean_ratio": round(whole_s / lean_s, 2),
+        "chunks_lean_ratio": round(phases["chunks_s"] / lean_s, 2),
+        "baseline_s": round(baseline_s, 2), "ratio": round(phases["execute_s"] / baseline_s, 2),
+        "payers_per_s": int(paid / phases["execute_s"]), "baseline_payers_per_s": int(paid / baseline_s),
         "audit_ok": audit_ok, "audit_s": round(audit_s, 2),
         "peak_rss_mb": peak_rss_mb or round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "execute_workers": execute_workers,
@@ -406,8 +404,9 @@ def main() -> None:
         _workers_table(args)
         return
     print(f"{'members':>9} {'payers':>9} {'share':>5} {'generate s':>10} {'prepare s':>9} {'execute s':>9} "
-          f"{'chunks s':>8} {'settle s':>8} {'announce s':>10} {'baseline s':>10} {'lean s':>7} {'exec/base':>9} "
-          f"{'exec/lean':>9} {'executed/lean':>13} {'chunks/lean':>11} {'payers/s':>9} {'peak RSS MB':>11} audit")
+          f"{'chunks s':>8} {'settle s':>8} {'announce s':>10} {'notices s':>9} {'whole s':>7} {'baseline s':>10} "
+          f"{'lean s':>7} {'exec/base':>9} {'exec/lean':>9} {'whole/lean':>10} {'chunks/lean':>11} {'payers/s':>9} "
+          f"{'peak RSS MB':>11} audit")
     for size in (int(x) for x in args.sizes.split(",")):
         out = subprocess.run([sys.executable, __file__, "--url", args.url, "--one", str(size),
                               "--chunk-size", str(args.chunk_size), "--execute-workers", str(args.execute_workers)],
@@ -416,15 +415,16 @@ def main() -> None:
             sys.exit(f"size {size} failed:\n{out.stderr[-3000:]}")
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{r['members']:>9} {r['payers']:>9} {r['share_fen']:>5} {r['generate_s']:>10} {r['prepare_s']:>9} "
-              f"{r['execute_s']:>9} {r['chunks_s']:>8} {r['settle_s']:>8} {r['announce_s']:>10} {r['baseline_s']:>10} "
-              f"{r['lean_s']:>7} {r['ratio']:>9} {r['lean_ratio']:>9} {r['executed_lean_ratio']:>13} "
+              f"{r['execute_s']:>9} {r['chunks_s']:>8} {r['settle_s']:>8} {r['announce_s']:>10} {r['notices_s']:>9} "
+              f"{r['whole_s']:>7} {r['baseline_s']:>10} {r['lean_s']:>7} {r['ratio']:>9} {r['lean_ratio']:>9} "
+              f"{r['whole_lean_ratio']:>10} "
               f"{r['chunks_lean_ratio']:>11} {r['payers_per_s']:>9} "
               f"{r['peak_rss_mb']:>11} {'ok' if r['audit_ok'] else 'FAILED'}", flush=True)
 
 
 def _workers_table(args) -> None:
     print(f"{'members':>9} {'workers':>7} {'chunks':>6} {'payers':>9} {'execute s':>9} {'settle s':>8} "
-          f"{'payers/s':>9} {'speed-up':>8} audit")
+          f"{'notices s':>9} {'whole s':>7} {'payers/s':>9} {'speed-up':>8} audit")
     for size in (int(x) for x in args.sizes.split(",")):
         first = None
         for workers in (int(x) for x in args.workers.split(",")):
@@ -436,13 +436,14 @@ def _workers_table(args) -> None:
             r = json.loads(out.stdout.strip().splitlines()[-1])
             first = first or r["execute_s"]
             print(f"{r['members']:>9} {r['workers']:>7} {r['chunks']:>6} {r['payers']:>9} {r['execute_s']:>9} "
-                  f"{r['settle_s']:>8} {r['payers_per_s']:>9} {first / r['execute_s']:>8.2f} {'ok' if r['audit_ok'] else 'FAILED'}",
+                  f"{r['settle_s']:>8} {r['notices_s']:>9} {r['whole_s']:>7} {r['payers_per_s']:>9} {first / r['execute_s']:>8.2f} {'ok' if r['audit_ok'] else 'FAILED'}",
                   flush=True)
 
 
 def _same_data_table(args) -> None:
     print(f"{'members':>10} {'generate s':>10} {'workers':>7} {'chunks':>6} {'payers':>10} {'execute s':>9} "
-          f"{'chunks s':>8} {'settle s':>8} {'announce s':>10} {'payers/s':>9} {'speed-up':>8} {'worker peak RSS MB':>18} audit")
+          f"{'chunks s':>8} {'settle s':>8} {'announce s':>10} {'notices s':>9} {'whole s':>7} {'payers/s':>9} "
+          f"{'speed-up':>8} {'worker peak RSS MB':>18} audit")
     for size in (int(x) for x in args.sizes.split(",")):
         out = subprocess.run([sys.executable, __file__, "--url", args.url, "--one", str(size),
                               "--chunk-size", str(args.chunk_size), "--one-sequence", args.workers],
@@ -453,7 +454,8 @@ def _same_data_table(args) -> None:
         first = r["runs"][0]["execute_s"]
         for run in r["runs"]:
             print(f"{r['members']:>10} {r['generate_s']:>10} {run['workers']:>7} {run['chunks']:>6} {run['payers']:>10} "
-                  f"{run['execute_s']:>9} {run['chunks_s']:>8} {run['settle_s']:>8} {run['announce_s']:>10} {run['payers_per_s']:>9} "
+                  f"{run['execute_s']:>9} {run['chunks_s']:>8} {run['settle_s']:>8} {run['announce_s']:>10} "
+                  f"{run['notices_s']:>9} {run['whole_s']:>7} {run['payers_per_s']:>9} "
                   f"{first / run['execute_s']:>8.2f} {'/'.join(map(str, run['worker_peak_rss_mb'])):>18} "
                   f"{'ok' if r['audit_ok'] else 'FAILED'}", flush=True)
         print(json.dumps(r), flush=True)
