@@ -39,14 +39,17 @@ def _int(value: int | None, name: str) -> sa.ColumnElement:
     return sa.literal(value, sa.BigInteger).label(name) if value is not None else _null_int(name)
 
 
-def write_rows(session: Session, event: DomainEvent, *, kind: str, template_key: str, rows: Select) -> int:
+def write_rows(session: Session, event: DomainEvent, *, kind: str | None, template_key: str | None,
+               rows: Select) -> int:
     """INSERT ... SELECT the rows (columns named as in _ROW_COLUMNS) as pending notifications,
-    skipping any whose dedupe key exists. Returns how many were written."""
+    skipping any whose dedupe key exists. Returns how many were written. With kind and template_key
+    None, the rows carry their own (columns `kind`, `template_key`): several kinds in one statement."""
     now = event.created_at
     sub = rows.subquery()
     source = sa.select(
-        *(sub.c[name] for name in _ROW_COLUMNS),
-        sa.literal(event.id, sa.BigInteger), sa.literal(kind, sa.String), sa.literal(template_key, sa.String),
+        *(sub.c[name] for name in _ROW_COLUMNS), sa.literal(event.id, sa.BigInteger),
+        sub.c.kind if kind is None else sa.literal(kind, sa.String),
+        sub.c.template_key if template_key is None else sa.literal(template_key, sa.String),
         sa.literal("pending", sa.String), sa.literal(0, sa.Integer), sa.false(),
         sa.literal(now, Notification.__table__.c.next_attempt_at.type),
         sa.literal(now, Notification.__table__.c.created_at.type),
@@ -190,27 +193,18 @@ def on_run_executed(session: Session, event: DomainEvent) -> None:
         write_rows(session, event, kind=kind, template_key=template_key, rows=rows)
 
 
-def run_member_notices(session: Session, event: DomainEvent, users: tuple[int, int] | None = None
-                       ) -> list[tuple[str, str, Select]]:
-    """(kind, template, rows) of an executed run's notices to its members: of all of them, or of the
-    users with ids in [lo, hi) (a notice part). A part's rows are the whole run's rows of its users."""
+def run_member_notices(session: Session, event: DomainEvent) -> list[tuple[str, str, Select]]:
+    """(kind, template, rows) of an executed run's notices to all its members, a statement each."""
     run_id = event.run_id
-    in_range = (lambda column: [column >= users[0], column < users[1]]) if users else (lambda column: [])
-    notices = []
     # Share deducted: one message per payer (user), the total of their memberships' shares.
-    if users is None:
-        paid = run_deductions(run_id).subquery()
-        deducted = (sa.select(_key(f"share_deducted:{run_id}:", paid.c.user_id), paid.c.user_id.label("user_id"),
-                              _int(event.plan_id, "plan_id"), _null_int("membership_id"), _null_int("claim_id"),
-                              sa.func.sum(paid.c.paid_fen).label("amount_fen"))
-                    .group_by(paid.c.user_id))
-    else:
-        deducted = share_deducted_in_range(session, run_id, event.plan_id, *users)
-    if deducted is not None:
-        notices.append(("share_deducted", "share_deducted", deducted))
+    paid = run_deductions(run_id).subquery()
+    notices = [("share_deducted", "share_deducted", (
+        sa.select(_key(f"share_deducted:{run_id}:", paid.c.user_id), paid.c.user_id.label("user_id"),
+                  _int(event.plan_id, "plan_id"), _null_int("membership_id"), _null_int("claim_id"),
+                  sa.func.sum(paid.c.paid_fen).label("amount_fen"))
+        .group_by(paid.c.user_id)))]
     # Suspended by this run: could not pay the share.
-    notices.append(("suspended", "balance_low", _memberships_changed(event, "suspended", f"suspended:{run_id}:")
-                    .where(*in_range(Membership.user_id))))
+    notices.append(("suspended", "balance_low", _memberships_changed(event, "suspended", f"suspended:{run_id}:")))
     # Balance low: payers left with less than one share cap (per plan version: caps are rules). The
     # plan's versions are a handful of rows: a version nobody paid under writes nothing. Only accounts
     # below a cap (a few percent) are checked for a debit in this run, each by a probe of its own
@@ -225,19 +219,73 @@ def run_member_notices(session: Session, event: DomainEvent, users: tuple[int, i
         sa.select(sa.literal(1)).where(Posting.account_id == Account.id, Posting.id >= first_posting,
                                        Posting.amount_fen < 0, (Posting.transaction_id + 0).in_(run_transactions))
         .limit(1).scalar_subquery())
-    versions = session.execute(
-        sa.select(PlanVersion.id, PlanVersion.rules).where(PlanVersion.plan_id == event.plan_id)).all()
-    for version_id, rules in versions:
+    for version_id, cap_fen in _share_caps(session, event.plan_id):
         notices.append(("balance_low", "balance_low", (
             sa.select(_key(f"balance_low:{run_id}:", Membership.id), Membership.user_id.label("user_id"),
                       Membership.plan_id.label("plan_id"), Membership.id.label("membership_id"),
                       _null_int("claim_id"), Account.balance_fen.label("amount_fen"))
             .join(Account, Account.membership_id == Membership.id)
             .where(Membership.plan_version_id == version_id, Membership.state.in_(GOOD_STANDING),
-                   Account.kind == "member", Account.balance_fen < int(rules["share_cap_fen"]),
-                   debited_in_run.is_not(None), *in_range(Membership.user_id))
+                   Account.kind == "member", Account.balance_fen < cap_fen, debited_in_run.is_not(None))
         )))
     return notices
+
+
+def part_member_notices(session: Session, event: DomainEvent, lo: int, hi: int
+                        ) -> list[tuple[str | None, str | None, Select]]:
+    """The same notices for the users with ids in [lo, hi) only (a notice part), the rows the whole
+    run's statements select for them. The share-deducted and balance-low rows come from ONE pass over
+    the users' memberships of the plan (index on user): each membership probes its account (unique
+    index) for its balance and that account's postings for its debits in this run (index on account,
+    id, from the run's first posting, `+ 0` as above), so a part costs its own members, not the run's
+    payers, and each member is read once. Correlated probes, not joins: as a join the planner hashed
+    the whole accounts table for every part. The rows carry their own kind (write_rows)."""
+    run_id, plan_id = event.run_id, event.plan_id
+    notices: list[tuple[str | None, str | None, Select]] = [
+        ("suspended", "balance_low", _memberships_changed(event, "suspended", f"suspended:{run_id}:")
+         .where(Membership.user_id >= lo, Membership.user_id < hi))]
+    run_transactions, first_posting = _run_debit_transactions(session, run_id)
+    if not run_transactions:
+        return notices
+    member_account = sa.and_(Account.membership_id == Membership.id, Account.kind == "member")
+    balance = sa.select(Account.balance_fen).where(member_account).scalar_subquery()
+    paid = (sa.select(-sa.func.sum(Posting.amount_fen))
+            .select_from(Account).join(Posting, Posting.account_id == Account.id)
+            .where(member_account, Posting.id >= first_posting, Posting.amount_fen < 0,
+                   (Posting.transaction_id + 0).in_(run_transactions))
+            .scalar_subquery())
+    members = (sa.select(Membership.id.label("membership_id"), Membership.user_id.label("user_id"),
+                         Membership.plan_version_id.label("version_id"), Membership.state.label("state"),
+                         balance.label("balance_fen"), paid.label("paid_fen"))
+               .where(Membership.plan_id == plan_id, Membership.user_id >= lo, Membership.user_id < hi))
+    # Read twice below: on PostgreSQL a CTE, materialized, so each probe runs once. SQLite's driver
+    # reports no row count for a statement that starts with WITH: there, a subquery (probed twice).
+    members = (members.cte("part_members") if session.get_bind().dialect.name == "postgresql"
+               else members.subquery("part_members"))
+    caps = _share_caps(session, plan_id)
+    cap = sa.case(*((members.c.version_id == version_id, cap_fen) for version_id, cap_fen in caps)) if caps else None
+    deducted = (sa.select(_key(f"share_deducted:{run_id}:", members.c.user_id), members.c.user_id.label("user_id"),
+                          _int(plan_id, "plan_id"), _null_int("membership_id"), _null_int("claim_id"),
+                          sa.func.sum(members.c.paid_fen).label("amount_fen"),
+                          sa.literal("share_deducted", sa.String).label("kind"),
+                          sa.literal("share_deducted", sa.String).label("template_key"))
+                .where(members.c.paid_fen.is_not(None)).group_by(members.c.user_id))
+    rows: Select = deducted
+    if cap is not None:
+        rows = sa.union_all(deducted, sa.select(
+            _key(f"balance_low:{run_id}:", members.c.membership_id), members.c.user_id.label("user_id"),
+            _int(plan_id, "plan_id"), members.c.membership_id.label("membership_id"), _null_int("claim_id"),
+            members.c.balance_fen.label("amount_fen"), sa.literal("balance_low", sa.String).label("kind"),
+            sa.literal("balance_low", sa.String).label("template_key"),
+        ).where(members.c.paid_fen.is_not(None), members.c.state.in_(GOOD_STANDING), members.c.balance_fen < cap))
+    notices.append((None, None, rows))
+    return notices
+
+
+def _share_caps(session: Session, plan_id: int) -> list[tuple[int, int]]:
+    """(version id, share cap in fen) of each of the plan's rule versions."""
+    return [(version_id, int(rules["share_cap_fen"])) for version_id, rules in session.execute(
+        sa.select(PlanVersion.id, PlanVersion.rules).where(PlanVersion.plan_id == plan_id)).all()]
 
 
 def _run_debit_transactions(session: Session, run_id: int) -> tuple[list[int], int | None]:
@@ -267,37 +315,9 @@ def _cut_notice_parts(session: Session, run_id: int) -> None:
         for lo in range(first, last + 1, NOTICE_PART_USERS)])
 
 
-def share_deducted_in_range(session: Session, run_id: int, plan_id: int, lo: int, hi: int) -> Select | None:
-    """The share-deducted rows of the users with ids in [lo, hi): each of their memberships of the plan
-    probes its own account's postings for a debit of this run (index on account, id: from the run's
-    first posting on, `+ 0` as in balance-low), so a part costs its own members, not the run's payers.
-    The same rows as the whole run's statement in on_run_executed. None: the run debited nobody."""
-    run_transactions, first_posting = _run_debit_transactions(session, run_id)
-    if not run_transactions:
-        return None
-    # Correlated on the membership: its account by the unique index, then its postings. As a join the
-    # planner hashed the whole accounts table for every part (a seq scan of every member per part).
-    paid = (sa.select(-sa.func.sum(Posting.amount_fen))
-            .select_from(Account).join(Posting, Posting.account_id == Account.id)
-            .where(Account.membership_id == Membership.id, Account.kind == "member", Posting.id >= first_posting,
-                   Posting.amount_fen < 0, (Posting.transaction_id + 0).in_(run_transactions))
-            .scalar_subquery())
-    per_membership = (
-        sa.select(Membership.user_id.label("user_id"), paid.label("paid_fen"))
-        .where(Membership.plan_id == plan_id, Membership.user_id >= lo, Membership.user_id < hi)
-        .offset(0)  # a fence: PostgreSQL would otherwise copy the probe into the outer filter and run it twice
-        .subquery())
-    return (sa.select(_key(f"share_deducted:{run_id}:", per_membership.c.user_id),
-                      per_membership.c.user_id.label("user_id"), _int(plan_id, "plan_id"),
-                      _null_int("membership_id"), _null_int("claim_id"),
-                      sa.func.sum(per_membership.c.paid_fen).label("amount_fen"))
-            .where(per_membership.c.paid_fen.is_not(None))
-            .group_by(per_membership.c.user_id))
-
-
 def write_run_notice_part(session: Session, run_id: int, *, lo: int | None = None) -> int | None:
     """Claim a pending notice part of the run (the one starting at `lo`, or the first free; parts other
-    transactions hold are skipped), write its users' notices (run_member_notices) and mark it done, in one
+    transactions hold are skipped), write its users' notices (part_member_notices) and mark it done, in one
     transaction. Returns the rows written, or None when no part was claimed. Idempotent: a part whose
     writer died is pending again, and rows written twice would share a dedupe key."""
     with atomic(session):
@@ -312,7 +332,7 @@ def write_run_notice_part(session: Session, run_id: int, *, lo: int | None = Non
         event = session.execute(sa.select(DomainEvent).where(
             DomainEvent.kind == "run.executed", DomainEvent.run_id == run_id).limit(1)).scalar_one()
         written = sum(write_rows(session, event, kind=kind, template_key=template_key, rows=rows)
-                      for kind, template_key, rows in run_member_notices(session, event, (part.lo, part.hi)))
+                      for kind, template_key, rows in part_member_notices(session, event, part.lo, part.hi))
         session.execute(sa.update(RunNoticePart).where(RunNoticePart.run_id == run_id, RunNoticePart.lo == part.lo)
                         .values(status="done", written_count=written))
     return written
