@@ -472,3 +472,50 @@ def test_a_notice_part_whose_writer_died_is_written_by_the_sweep_once(session, c
     assert _share_deducted(session) == expected
     assert apportionment.execute(session, run_id, now).status == "executed"  # asked again: nothing more
     assert session.execute(sa.text("SELECT COUNT(*) FROM notifications WHERE kind = 'share_deducted'")).scalar_one() == 5
+
+
+# --- a chunk's accounts, proven by its own statement (PostgreSQL, migration 0028) --------------------
+
+
+def _started_chunk(session, now):
+    from app.services.apportionment import engine as run_engine
+
+    uid = make_user(session, now)
+    payers = add_members(session, uid, "adult_789", [800, 900, 1000], now)
+    add_claim(session, payers[0], 900, now - dt.timedelta(hours=1))
+    run = apportionment.prepare(session, "adult_789", now, chunk_size=10)
+    apportionment.publish(session, run.id, now)
+    run_engine.start(session, run.id, now)
+    pool = ledger.account_id(session, ledger.plan_account_code("adult_789", "plan_pool"))
+    return run_engine, apportionment.get_run(session, run.id), pool
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_the_chunk_statement_alone_skips_the_account_probe_and_proves_its_accounts_by_its_counts(session, clock):
+    """The postings trigger skips its account probe for the chunk's statement only: a posting to a
+    missing account later in the same transaction is refused; a chunk whose pool account is missing
+    is refused by the chunk's own count of the pool's credit."""
+    now = clock.now()
+    run_engine, run, pool = _started_chunk(session, now)
+    [(lo, hi)] = [tuple(chunk) for chunk in session.execute(sa.text(
+        "SELECT lo, hi FROM apportionment_run_chunks WHERE run_id = :r"), {"r": run.id})]
+    missing_account = session.execute(sa.text("SELECT MAX(id) + 1000 FROM accounts")).scalar_one()
+    with pytest.raises(sa.exc.IntegrityError, match="missing account"):
+        with atomic(session):
+            assert run_engine._chunk_postgresql(session, run, lo, hi, pool, 30).payers == 3
+            txn = session.execute(sa.text(
+                "INSERT INTO ledger_transactions (idempotency_key, request_hash, reason, created_at) "
+                "VALUES ('after-the-chunk', 'h', 'adjustment', now()) RETURNING id")).scalar_one()
+            session.execute(sa.text("INSERT INTO postings (transaction_id, account_id, amount_fen) "
+                                    "VALUES (:t, :missing, 5), (:t, :pool, -5)"),
+                            {"t": txn, "missing": missing_account, "pool": pool})
+    run = apportionment.get_run(session, run.id)
+    with pytest.raises(Conflict, match="分摊批次状态异常") as refused:
+        with atomic(session):
+            run_engine._chunk_postgresql(session, run, lo, hi, missing_account, 30)
+    assert refused.value.details["pooled"] == 0
+    assert session.execute(sa.text("SELECT COUNT(*) FROM postings WHERE account_id = :a"),
+                           {"a": missing_account}).scalar_one() == 0
+    session.rollback()
+    assert apportionment.execute(session, run.id, now).status == "executed"
+    assert audit_ledger(session).ok

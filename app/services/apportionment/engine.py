@@ -122,9 +122,15 @@ txn AS (
 )
 SELECT n.payers, (SELECT COUNT(*) FROM suspended), (SELECT COUNT(*) FROM debited),
        (SELECT COUNT(*) FROM posted), (SELECT COUNT(*) FROM progress), (SELECT id FROM txn),
-       (SELECT COUNT(*) FROM leaves)
+       (SELECT COUNT(*) FROM leaves), (SELECT COUNT(*) FROM pooled)
   FROM n
 """
+# The postings trigger (migration 0028) skips its per-posting account probe for the chunk's statement
+# alone: the statement's account ids come from its own join with accounts (never deleted), and
+# _chunk_postgresql checks that every payer's account was debited and the pool credited before the
+# transaction can commit. Set just before the statement, cleared just after: every other statement,
+# in this transaction too, has its accounts probed.
+_ACCOUNTS_PROVEN = "SELECT set_config('ledger.accounts_proven_by', :by, true)"
 
 
 def _params(run: ApportionmentRun, lo: int, hi: int, pool: int) -> dict:
@@ -143,11 +149,15 @@ def _chunk_postgresql(session: Session, run: ApportionmentRun, lo: int, hi: int,
     params = _params(run, lo, hi, pool)
     session.execute(text(_PG_LOCK_MEMBERSHIPS), params)
     session.execute(text(_PG_LOCK), params)
+    session.execute(text(_ACCOUNTS_PROVEN), {"by": "run_chunk"})
     row = session.execute(sql_text(_PG_CHUNK, **_datetimes(run, grace_days)), params).one()
+    session.execute(text(_ACCOUNTS_PROVEN), {"by": ""})
     payers, suspended, debited, posted, progressed = (int(v) for v in row[:5])
-    if progressed != 1 or debited != payers or posted != (payers + 1 if payers else 0):
+    pooled = int(row[7])
+    if (progressed != 1 or debited != payers or posted != (payers + 1 if payers else 0)
+            or pooled != (1 if payers else 0)):
         raise Conflict("分摊批次状态异常，已回滚", code="run_chunk_inconsistent",
-                       details={"lo": lo, "payers": payers, "debited": debited, "posted": posted})
+                       details={"lo": lo, "payers": payers, "debited": debited, "posted": posted, "pooled": pooled})
     if payers and not row[6]:  # a payer without a secret: hashed in Python, which gives it one
         store_leaves(session, run.id, row[5])
     return ChunkResult(payers, suspended)
