@@ -16,8 +16,9 @@ engine's execute time includes every chunk's commit: the ratio slightly favours 
 With --workers, each size is generated afresh for each worker count and executed by that many
 worker processes at once (each `apportionment.execute`: claim pending chunks, FOR UPDATE SKIP
 LOCKED, until none is left; the last settles), timed from the moment all have imported the app
-and are released together until the last exits; no baseline. The table gives the speed-up over
-the first worker count. With --same-data, each size is generated once and the worker counts execute
+and are released together until the last exits (`whole s`; `execute s` stops before the notice
+parts the workers write last); no baseline. The table gives the speed-up of execute over the first
+worker count. With --same-data, each size is generated once and the worker counts execute
 one run each on it, in order, a day apart (a new case each): the second run's payers are the first's
 minus those its share suspended; each worker's peak RSS is printed (its own VmHWM).
     env: BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/bench; the database is
